@@ -1,0 +1,108 @@
+"""MSDHS family logbook (สมุดพกครอบครัว): households from the ministry's paginated JSON API.
+
+The file form is NDJSON, one API ``household`` item per line. Quirks handled: ISO (Christian-era) birth
+dates; tombstones ``{"logbook_id": ..., "deleted": true}`` that remove a household; unknown extra fields
+from newer API versions (ignored); members no longer listed leave the household; an older ``updated_at``
+never overwrites a newer one.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from hub.adapter_kit import (
+    Adapter, Household, RecordError, SourceRecord, Tombstone, hookimpl, iter_ndjson, make_person,
+    optional_str, parse_address, parse_house_code, parse_int, parse_iso_date, parse_members,
+    parse_sex, parse_timestamp, parse_ymd, require,
+)
+
+VULNERABILITIES = frozenset({
+    "elderly", "disabled", "bedridden", "chronic_illness", "single_parent", "orphan", "teen_parent",
+    "homeless", "unemployed", "debt", "stateless",
+})
+DIMENSIONS = ("health", "living", "education", "income", "access")
+STATUSES = ("open", "closed", "moved")
+
+
+def _parse_member(logbook_id: str):
+    def parse(member: dict[str, Any], position: int):
+        flags: list[str] = []
+        member_no = parse_int(member.get("member_no"), field="member_no", minimum=1, blank_ok=False)
+        vulnerabilities = member.get("vulnerabilities") or []
+        if not isinstance(vulnerabilities, list) or not all(isinstance(v, str) for v in vulnerabilities):
+            raise RecordError("vulnerabilities: expected a list of names")
+        unknown = sorted(set(vulnerabilities) - VULNERABILITIES)
+        if unknown:
+            flags.append("vulnerability_unknown")
+        return make_person(
+            f"{logbook_id}/{member_no}",
+            citizen_id=optional_str(member.get("citizen_id")),
+            title=optional_str(member.get("title")),
+            first_name=optional_str(member.get("first_name")),
+            last_name=optional_str(member.get("last_name")),
+            birth_date=parse_ymd(member.get("birth_date"), field="birth_date", era="CE", flags=flags),
+            sex=parse_sex(member.get("sex")),
+            flags=flags,
+            attributes={"member_no": member_no, "relation": optional_str(member.get("relation")),
+                        "vulnerabilities": sorted(set(vulnerabilities))},
+        )
+    return parse
+
+
+def _parse_needs(obj: dict[str, Any]) -> dict[str, bool]:
+    needs = obj.get("needs") or {}
+    if not isinstance(needs, dict) or not all(isinstance(needs.get(d, False), bool) for d in DIMENSIONS):
+        raise RecordError("needs: expected true/false for health, living, education, income, access")
+    return {d: needs.get(d, False) for d in DIMENSIONS}
+
+
+def _parse_assistance(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = obj.get("assistance") or []
+    if not isinstance(entries, list):
+        raise RecordError("assistance: expected a list")
+    result = []
+    for i, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            raise RecordError(f"assistance[{i}]: expected an object")
+        when = parse_iso_date(entry.get("date"), field=f"assistance[{i}].date")
+        amount = entry.get("amount_baht")
+        if amount is not None and (isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0):
+            raise RecordError(f"assistance[{i}].amount_baht: expected a non-negative number")
+        result.append({"date": when.isoformat() if when else None, "kind": optional_str(entry.get("kind")),
+                       "amount_baht": amount, "agency": optional_str(entry.get("agency"))})
+    return result
+
+
+def parse_household(obj: dict[str, Any], line: int) -> SourceRecord | Tombstone:
+    """One logbook API item: a household with its members, or a tombstone."""
+    logbook_id = require(obj, "logbook_id")
+    updated_at = parse_timestamp(obj.get("updated_at"), field="updated_at")
+    if obj.get("deleted") is True:
+        return Tombstone(line=line, household_ref=logbook_id, version=updated_at)
+    flags: list[str] = []
+    tambon, moo, house_no = parse_address(obj, flags=flags)
+    status = require(obj, "status")
+    if status not in STATUSES:
+        raise RecordError(f"status: expected one of {', '.join(STATUSES)}")
+    household = Household(
+        ref=logbook_id, tambon_code=tambon, moo=moo, house_no=house_no,
+        house_code=parse_house_code(obj.get("house_code"), flags=flags), flags=flags,
+        attributes={"status": status, "needs": _parse_needs(obj), "assistance": _parse_assistance(obj),
+                    "updated_at": updated_at},
+    )
+    persons = parse_members(obj, _parse_member(logbook_id))
+    return SourceRecord(line=line, household=household, persons=persons, version=updated_at)
+
+
+class MsdhsLogbookAdapter(Adapter):
+    name = "msdhs_logbook"
+    title = "MSDHS family logbook (สมุดพกครอบครัว, กระทรวงการพัฒนาสังคมฯ)"
+    record_id_doc = "{logbook_id}/{member_no}"
+
+    def read_file(self, path: Path):
+        return iter_ndjson(path, parse_household)
+
+
+@hookimpl
+def saphan_register_adapters():
+    return [MsdhsLogbookAdapter()]

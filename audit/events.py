@@ -1,0 +1,101 @@
+"""Audit event types. Each event is a small dataclass; its fields are its details, and its ``name`` is
+the action written to the log. A plugin declares its own types through ``saphan_register_event_types``;
+the log refuses an undeclared one. No event carries a clear citizen ID or name."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import pluggy
+
+hookimpl = pluggy.HookimplMarker("saphan")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EventType:
+    """Base of every audit event. ``resource`` says what was acted on (``file:…``, ``keys``…)."""
+
+    name: ClassVar[str]
+    resource: str
+
+    def details(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "resource"}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class IngestCompleted(EventType):
+    """A file went through an adapter: source, file digest, run id and the row counts."""
+
+    name: ClassVar[str] = "ingest.completed"
+    source: str
+    file_sha256: str
+    run_id: int
+    rows_read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    stale: int
+    deleted: int
+    quarantined: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class IngestFailed(EventType):
+    """A file could not be read at all; nothing of it was stored."""
+
+    name: ClassVar[str] = "ingest.failed"
+    source: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RowsQuarantined(EventType):
+    """Rows of a file were set aside: their line numbers and reasons (never their content)."""
+
+    name: ClassVar[str] = "ingest.quarantined"
+    source: str
+    run_id: int
+    rows: list[dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class QuarantineRowRead(EventType):
+    """Someone decrypted the raw text of a quarantined row (it holds personal data)."""
+
+    name: ClassVar[str] = "quarantine.read"
+    quarantine_id: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KeysCreated(EventType):
+    """A new keyring was made (the KEK id, never key material)."""
+
+    name: ClassVar[str] = "keys.created"
+    kek_id: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class KeysRotated(EventType):
+    """The KEK was replaced and every secret re-wrapped."""
+
+    name: ClassVar[str] = "keys.rotated"
+    old_kek_id: str
+    new_kek_id: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LinksExported(EventType):
+    """The record-to-person map was exported (pseudonymous ids, no personal fields)."""
+
+    name: ClassVar[str] = "export.links"
+    rows: int
+
+
+CORE_EVENT_TYPES = (IngestCompleted, IngestFailed, RowsQuarantined, QuarantineRowRead, KeysCreated,
+                    KeysRotated, LinksExported)
+
+
+@hookimpl
+def saphan_register_event_types():
+    return CORE_EVENT_TYPES

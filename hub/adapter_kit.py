@@ -1,0 +1,282 @@
+"""The one module adapter authors import from.
+
+Everything an adapter needs: the ``hookimpl`` marker, the :class:`Adapter` base, the record types it
+yields, the Thai parsing rules and readers for delimited and NDJSON files that turn a bad row into a
+:class:`Rejected` item instead of an exception. Anything not re-exported here is private to the hub.
+"""
+from __future__ import annotations
+
+import abc
+import csv
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pluggy
+
+from hub.errors import AdapterError, RecordError
+from hub.records import Household, Item, PersonRecord, Rejected, SourceRecord, Tombstone
+from hub.thai.areas import is_known_tambon, parse_moo, parse_tambon_code
+from hub.thai.citizen_id import CitizenId, IdStatus, parse_citizen_id
+from hub.thai.dates import PartialDate, parse_be_dmy, parse_iso_date, parse_ymd
+from hub.thai.names import parse_name
+
+__all__ = [
+    "Adapter", "AdapterError", "CitizenId", "Household", "IdStatus", "Item", "PartialDate",
+    "PersonRecord", "RecordError", "Rejected", "SourceRecord", "Tombstone", "hookimpl",
+    "is_known_tambon", "iter_delimited", "iter_ndjson", "make_person", "parse_be_dmy",
+    "parse_citizen_id", "parse_iso_date", "parse_moo", "parse_tambon_code", "parse_ymd",
+    "require", "optional_str", "parse_address", "parse_house_code", "parse_int", "parse_members",
+    "parse_sex", "parse_timestamp",
+]
+
+hookimpl = pluggy.HookimplMarker("saphan")
+
+
+class Adapter(abc.ABC):
+    """One partner system's format. Subclasses set the class attributes and implement ``read_file``."""
+
+    #: The SOURCE name used on the command line and in the database (``[a-z_]+``).
+    name: ClassVar[str]
+    #: Human-readable name of the partner system.
+    title: ClassVar[str]
+    #: What ``source_record_id`` means for this source.
+    record_id_doc: ClassVar[str]
+
+    @abc.abstractmethod
+    def read_file(self, path: Path) -> Iterator[Item]:
+        """Yield one item per row or line of ``path``, in file order.
+
+        Raise :class:`AdapterError` only when the file cannot be read at all (missing, wrong header);
+        a bad row is yielded as :class:`Rejected`, never raised, so the rest of the file goes in.
+        """
+
+
+# --------------------------------------------------------------------------------------------------
+# Field rules
+# --------------------------------------------------------------------------------------------------
+
+
+def optional_str(value: Any) -> str | None:
+    """A stripped string, or ``None`` when blank or absent."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def require(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...] = str) -> Any:
+    """``obj[key]``, present, non-blank and of ``kind``; otherwise a :class:`RecordError`."""
+    if key not in obj or obj[key] is None or (isinstance(obj[key], str) and not obj[key].strip()):
+        raise RecordError(f"{key}: required field is missing or blank")
+    value = obj[key]
+    if kind is not bool and isinstance(value, bool) and (kind is int or kind is float):
+        raise RecordError(f"{key}: expected a number, found true/false")
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise RecordError(f"{key}: expected {names}, found {type(value).__name__}")
+    return value.strip() if isinstance(value, str) else value
+
+
+def parse_int(value: Any, *, field: str, minimum: int | None = None, blank_ok: bool = True) -> int | None:
+    """An integer (``"12"`` or ``12``); ``None`` when blank and ``blank_ok``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if blank_ok:
+            return None
+        raise RecordError(f"{field}: required number is blank")
+    if isinstance(value, bool):
+        raise RecordError(f"{field}: expected a whole number, found true/false")
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise RecordError(f"{field}: expected a whole number") from None
+    if minimum is not None and number < minimum:
+        raise RecordError(f"{field}: {number} is below the minimum {minimum}")
+    return number
+
+
+def parse_house_code(value: Any, *, flags: list[str], field: str = "house_code") -> str | None:
+    """An 11-digit DOPA house number with separators removed; kept but flagged when malformed."""
+    text = optional_str(value)
+    if text is None:
+        return None
+    digits = text.replace("-", "").replace(" ", "")
+    if len(digits) != 11 or not digits.isdigit():
+        flags.append(f"{field}_malformed")
+        return text
+    return digits
+
+
+_SEX = {"M": "M", "F": "F", "1": "M", "2": "F", "m": "M", "f": "F"}
+
+
+def parse_sex(value: Any, *, field: str = "sex", blank_ok: bool = True) -> str | None:
+    """``M`` or ``F`` from ``M``/``F`` or TPMAP's ``1``/``2``."""
+    text = optional_str(value)
+    if text is None:
+        if blank_ok:
+            return None
+        raise RecordError(f"{field}: required, expected M or F")
+    if text not in _SEX:
+        raise RecordError(f"{field}: expected M/F or 1/2")
+    return _SEX[text]
+
+
+def make_person(record_id: str, *, citizen_id: str | None, title: str | None, first_name: str | None,
+                last_name: str | None, birth_date: PartialDate | None, sex: str | None,
+                flags: list[str], **extra: Any) -> PersonRecord:
+    """A :class:`PersonRecord` with the common rules applied: ID normalised and checked, names
+    cleaned, a glued title split off. ``flags`` collects what was noticed (invalid ID, glued title).
+    """
+    cid = parse_citizen_id(citizen_id)
+    if cid is not None and cid.status is not IdStatus.VALID:
+        flags.append(f"citizen_id_{cid.status.value}")
+    title, first, last = parse_name(title, first_name, last_name, flags=flags)
+    if not first and not last:
+        raise RecordError("name: first and last name are both blank")
+    return PersonRecord(record_id=record_id, citizen_id=cid, title=title, first_name=first,
+                        last_name=last, birth_date=birth_date, sex=sex, flags=flags, **extra)
+
+
+# --------------------------------------------------------------------------------------------------
+# Readers
+# --------------------------------------------------------------------------------------------------
+
+
+def _open_text(path: Path):
+    """Open as UTF-8 (a byte-order mark is dropped); undecodable bytes surface per row, not per file."""
+    try:
+        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    except OSError as exc:
+        raise AdapterError(f"{path}: cannot open ({exc.strerror})") from exc
+
+
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, kept by surrogateescape
+
+
+def _has_bad_bytes(text: str) -> bool:
+    return _UNDECODED.search(text) is not None
+
+
+def _raw_text(text: str) -> str:
+    """Raw input for quarantine, with undecodable bytes shown as U+FFFD."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def iter_delimited(path: Path, *, delimiter: str, columns: Sequence[str],
+                   parse_row: Callable[[dict[str, str], int], Item]) -> Iterator[Item]:
+    """Read a delimited file with one header row whose columns must include ``columns``.
+
+    Each data row is checked for its field count and encoding, then handed to ``parse_row(row, line)``
+    (``line`` is the 1-based physical line where the row starts). A :class:`RecordError` from it, or a
+    broken row, becomes a :class:`Rejected` item. Extra columns are tolerated.
+    """
+    with _open_text(path) as handle:
+        reader = csv.reader(handle, delimiter=delimiter, quotechar='"', strict=False)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise AdapterError(f"{path}: the file is empty (expected a header row)") from None
+        except (csv.Error, UnicodeError) as exc:
+            raise AdapterError(f"{path}: cannot read the header row ({exc})") from exc
+        header = [h.strip() for h in header]
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise AdapterError(f"{path}: header lacks the columns {', '.join(missing)} "
+                               f"(is this the right source, and is the separator {delimiter!r}?)")
+        width = len(header)
+        start = reader.line_num + 1
+        for fields in reader:
+            line, start = start, reader.line_num + 1
+            if not fields or fields == [""]:
+                continue
+            raw = delimiter.join(fields)
+            if len(fields) != width:
+                yield Rejected(line, f"broken row: expected {width} fields, found {len(fields)}", _raw_text(raw))
+                continue
+            if _has_bad_bytes(raw):
+                yield Rejected(line, "row is not valid UTF-8", _raw_text(raw))
+                continue
+            try:
+                yield parse_row(dict(zip(header, fields)), line)
+            except RecordError as exc:
+                yield Rejected(line, str(exc), raw)
+
+
+def iter_ndjson(path: Path, parse_object: Callable[[dict[str, Any], int], Item]) -> Iterator[Item]:
+    """Read NDJSON: one JSON object per line, blank lines skipped, unknown fields left to the parser.
+
+    A line that is not valid UTF-8 or JSON, is not an object, or raises :class:`RecordError` in
+    ``parse_object(obj, line)`` becomes a :class:`Rejected` item.
+    """
+    with _open_text(path) as handle:
+        for line, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            if _has_bad_bytes(text):
+                yield Rejected(line, "line is not valid UTF-8", _raw_text(text.rstrip("\r\n")))
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield Rejected(line, f"not valid JSON: {exc.msg} at column {exc.colno}", text.rstrip("\r\n"))
+                continue
+            if not isinstance(obj, dict):
+                yield Rejected(line, f"expected a JSON object, found {type(obj).__name__}", text.rstrip("\r\n"))
+                continue
+            try:
+                yield parse_object(obj, line)
+            except RecordError as exc:
+                yield Rejected(line, str(exc), text.rstrip("\r\n"))
+
+
+def parse_timestamp(value: Any, *, field: str) -> str:
+    """An ISO-8601 timestamp with offset, returned in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` so that
+    versions compare as strings."""
+    import datetime as dt
+
+    text = optional_str(value)
+    if text is None:
+        raise RecordError(f"{field}: required ISO-8601 timestamp is missing")
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise RecordError(f"{field}: expected an ISO-8601 timestamp with offset") from None
+    if moment.tzinfo is None:
+        raise RecordError(f"{field}: timestamp has no UTC offset")
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def parse_address(obj: Mapping[str, Any], *, flags: list[str]) -> tuple[str, int | None, str | None]:
+    """``address: {house_no, moo, tambon_code}`` of the NDJSON formats -> (tambon, moo, house_no)."""
+    address = obj.get("address")
+    if not isinstance(address, dict):
+        raise RecordError("address: required object is missing")
+    tambon = parse_tambon_code(optional_str(address.get("tambon_code")), field="address.tambon_code")
+    if not is_known_tambon(tambon):
+        flags.append("tambon_unknown_to_geothai")
+    moo = parse_moo(address.get("moo"), field="address.moo")
+    return tambon, moo, optional_str(address.get("house_no"))
+
+
+def parse_members(obj: Mapping[str, Any], parse_member: Callable[[dict[str, Any], int], PersonRecord]
+                  ) -> list[PersonRecord]:
+    """``members``: a non-empty list of objects, each parsed by ``parse_member(member, position)``
+    (position 1-based); a member's error names its position."""
+    members = obj.get("members")
+    if not isinstance(members, list) or not members:
+        raise RecordError("members: expected a non-empty list")
+    persons = []
+    for position, member in enumerate(members, start=1):
+        if not isinstance(member, dict):
+            raise RecordError(f"members[{position}]: expected an object")
+        try:
+            persons.append(parse_member(member, position))
+        except RecordError as exc:
+            raise RecordError(f"members[{position}].{exc}") from None
+    ids = [p.record_id for p in persons]
+    if len(set(ids)) != len(ids):
+        raise RecordError("members: the same member appears twice")
+    return persons

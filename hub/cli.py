@@ -1,0 +1,181 @@
+"""The ``hub`` command line. Other tools depend on these commands and their output; see README."""
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hub.errors import HubError
+
+app = typer.Typer(help="Saphan (สะพาน): the poverty-data hub.", no_args_is_help=True, add_completion=False)
+export_app = typer.Typer(help="Export data that carries no personal fields.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Rows set aside at ingest, with their reasons.", no_args_is_help=True)
+keys_app = typer.Typer(help="Key management (keys live outside the database).", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def open_hub():
+    from hub.context import Hub
+
+    try:
+        return Hub.open()
+    except HubError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def init() -> None:
+    """Create the database schema and the keys (safe to run again)."""
+    from hub.context import Hub
+
+    try:
+        hub, created = Hub.init()
+    except HubError as exc:
+        fail(str(exc))
+    console.print(f"database: {hub.engine.url.render_as_string(hide_password=True)}")
+    console.print(f"keys:     {hub.settings.resolved_keys_dir} ({'created' if created else 'existing'})")
+    console.print(f"adapters: {', '.join(sorted(hub.adapters))}")
+
+
+@app.command()
+def sources() -> None:
+    """List the registered adapters (the SOURCE names ``hub ingest`` accepts)."""
+    hub = open_hub()
+    table = Table("source", "partner system", "source_record_id")
+    for name, adapter in sorted(hub.adapters.items()):
+        table.add_row(name, adapter.title, adapter.record_id_doc)
+    console.print(table)
+
+
+@app.command()
+def ingest(source: Annotated[str, typer.Argument(help="Adapter name, e.g. tpmap.")],
+           paths: Annotated[list[Path], typer.Argument(help="Files to import.")]) -> None:
+    """Import files through SOURCE's adapter; prints rows read, accepted and quarantined per file.
+
+    Exits 0 when every file was processed (quarantined rows included), 1 when any file could not be
+    read at all, 2 when SOURCE is unknown.
+    """
+    from hub.pipeline.ingest import ingest_file
+
+    hub = open_hub()
+    try:
+        hub.adapter(source)
+    except HubError as exc:
+        fail(str(exc), code=2)
+    failed = 0
+    for path in paths:
+        try:
+            report = ingest_file(hub, source, path, actor=actor())
+        except HubError as exc:
+            err.print(f"[bold red]error:[/] {exc}")
+            failed += 1
+            continue
+        typer.echo(
+            f"{path}: rows read {report.rows_read}, accepted {report.accepted}, "
+            f"quarantined {report.quarantined} (records: {report.inserted} new, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {report.stale} kept newer, {report.deleted} removed)")
+    if failed:
+        fail(f"{failed} of {len(paths)} file(s) could not be read; nothing of them was stored")
+
+
+@export_app.command("links")
+def export_links_cmd(out: Annotated[Path, typer.Option("--out", help="CSV file to write.")]) -> None:
+    """CSV ``source,source_record_id,person_id,household_id``, one row per accepted record."""
+    from hub.exports import export_links
+
+    hub = open_hub()
+    rows = export_links(hub, out, actor=actor())
+    typer.echo(f"{out}: {rows} rows")
+
+
+@quarantine_app.command("list")
+def quarantine_list(source: Annotated[Optional[str], typer.Option(help="Only this source.")] = None,
+                    run: Annotated[Optional[int], typer.Option(help="Only this ingest run.")] = None,
+                    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 1000) -> None:
+    """Quarantined rows: file, line and the reason (no personal data)."""
+    from hub.quarantine import list_quarantine
+
+    rows = list_quarantine(open_hub(), source=source, run_id=run, limit=limit)
+    table = Table("id", "source", "file", "line", "reason", title=f"{len(rows)} quarantined row(s)")
+    for row in rows:
+        table.add_row(str(row.id), row.source, row.file_name, str(row.line), row.reason)
+    console.print(table)
+
+
+@quarantine_app.command("show")
+def quarantine_show(quarantine_id: int,
+                    reason: Annotated[str, typer.Option(help="Why you need the raw row (audited).")]) -> None:
+    """Decrypt one quarantined row's raw text; the read is recorded in the audit log."""
+    from hub.quarantine import read_raw_row
+
+    try:
+        console.print(read_raw_row(open_hub(), quarantine_id, actor=actor(), reason=reason), markup=False)
+    except HubError as exc:
+        fail(str(exc))
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Replace the key-encryption key and re-wrap every data key; stored ciphertexts stay valid."""
+    from audit.events import KeysRotated
+
+    hub = open_hub()
+    with hub.engine.begin() as conn:
+        rotated = hub.keyring.rotate_kek()
+        hub.audit.append(conn, KeysRotated(resource="keys", old_kek_id=hub.keyring.kek_id,
+                                           new_kek_id=rotated.kek_id), actor=actor())
+    console.print(f"key-encryption key rotated: {hub.keyring.kek_id} -> {rotated.kek_id}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain end to end; exits 1 naming the first bad sequence number."""
+    from audit.chain import verify_chain
+
+    hub = open_hub()
+    with hub.engine.connect() as conn:
+        problem = verify_chain(conn)
+    if problem:
+        fail(f"audit chain broken at event {problem.seq}: {problem.what}")
+    console.print("audit chain intact")
+
+
+@app.command()
+def demo(out: Annotated[Path, typer.Option(help="Where to write the partner files.")] = Path("demo-out"),
+         households: Annotated[int, typer.Option(help="Households to generate.")] = 600,
+         seed: Annotated[int, typer.Option(help="Random seed.")] = 2566) -> None:
+    """Generate a synthetic population in three real provinces, write it in the four partner formats,
+    ingest it and show what happened."""
+    from hub.demo.run import run_demo
+
+    try:
+        run_demo(out=out, households=households, seed=seed, console=console, actor=actor())
+    except HubError as exc:
+        fail(str(exc))
+
+
+def progress_bar(console: Console) -> Progress:
+    """The progress display used by long commands."""
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=console)

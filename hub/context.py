@@ -1,0 +1,85 @@
+"""The running hub: settings, database, keys, plugins and audit log, opened together."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import pluggy
+from sqlalchemy import Engine
+
+from audit.chain import AuditLog
+from audit.events import KeysCreated
+from hub.adapter_kit import Adapter
+from hub.crypto import FieldCipher
+from hub.db.engine import make_engine, schema_is_current, upgrade_to_head
+from hub.errors import ConfigurationError, UnknownSource
+from hub.keys import Keyring
+from hub.plugins.manager import get_plugin_manager
+from hub.settings import Settings
+
+SYSTEM_ACTOR = "system:hub"
+
+
+def collect_adapters(pm: pluggy.PluginManager) -> dict[str, Adapter]:
+    """Every adapter the plugins register, by name; a duplicate name is a configuration error."""
+    adapters: dict[str, Adapter] = {}
+    for registered in pm.hook.saphan_register_adapters():
+        for adapter in registered:
+            if adapter.name in adapters:
+                raise ConfigurationError(f"two plugins register an adapter named {adapter.name!r}")
+            adapters[adapter.name] = adapter
+    return adapters
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    engine: Engine
+    keyring: Keyring
+    plugins: pluggy.PluginManager
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, plugins: pluggy.PluginManager | None = None) -> "Hub":
+        """Open an initialised hub; raises :class:`ConfigurationError` pointing at ``hub init`` if not."""
+        settings = settings or Settings()
+        if not Keyring.exists(settings.resolved_keys_dir):
+            raise ConfigurationError(f"no keys in {settings.resolved_keys_dir}; run `hub init` first")
+        engine = make_engine(settings.resolved_database_url)
+        if not schema_is_current(engine):
+            raise ConfigurationError("the database schema is missing or out of date; run `hub init`")
+        return cls(settings, engine, Keyring.load(settings.resolved_keys_dir), plugins or get_plugin_manager())
+
+    @classmethod
+    def init(cls, settings: Settings | None = None, *, plugins: pluggy.PluginManager | None = None
+             ) -> tuple["Hub", bool]:
+        """Create keys and schema where missing (safe to repeat); returns the hub and whether keys were made."""
+        settings = settings or Settings()
+        settings.resolved_home.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.resolved_database_url)
+        upgrade_to_head(engine)
+        created = not Keyring.exists(settings.resolved_keys_dir)
+        keyring = Keyring.create(settings.resolved_keys_dir) if created else Keyring.load(settings.resolved_keys_dir)
+        hub = cls(settings, engine, keyring, plugins or get_plugin_manager())
+        if created:
+            with engine.begin() as conn:
+                hub.audit.append(conn, KeysCreated(resource="keys", kek_id=keyring.kek_id), actor=SYSTEM_ACTOR)
+        return hub, created
+
+    @cached_property
+    def adapters(self) -> dict[str, Adapter]:
+        return collect_adapters(self.plugins)
+
+    def adapter(self, source: str) -> Adapter:
+        try:
+            return self.adapters[source]
+        except KeyError:
+            known = ", ".join(sorted(self.adapters)) or "none"
+            raise UnknownSource(f"unknown source {source!r}; registered adapters: {known}") from None
+
+    @cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(t for types in self.plugins.hook.saphan_register_event_types() for t in types)
+
+    @cached_property
+    def cipher(self) -> FieldCipher:
+        return FieldCipher(self.keyring)

@@ -1,0 +1,1 @@
+"""Storage: the schema (SQLAlchemy Core), engines for SQLite and PostgreSQL, and Alembic migrations."""

@@ -1,0 +1,121 @@
+"""The hub's tables. Personal fields are ``*_enc`` (AES-GCM) or ``*_key`` (keyed HMAC); nothing here
+holds a clear citizen ID or name. The migrations in ``migrations/versions`` create exactly this."""
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData,
+    String, Table, Text, UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData()
+
+#: An auto-incrementing 64-bit key that SQLite also treats as its rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+ingest_runs = Table(
+    "ingest_runs", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("file_sha256", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False),
+    Column("rows_read", Integer, nullable=False, default=0),
+    Column("inserted", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("stale", Integer, nullable=False, default=0),
+    Column("deleted", Integer, nullable=False, default=0),
+    Column("quarantined", Integer, nullable=False, default=0),
+)
+
+source_households = Table(
+    "source_households", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("household_ref", String(200), nullable=False),
+    Column("household_id", String(32), nullable=False, index=True),
+    Column("version", String(40), nullable=False),
+    Column("tambon_code", String(6), nullable=False, index=True),
+    Column("moo", Integer),
+    Column("house_key", LargeBinary(32), index=True),
+    Column("house_code_enc", LargeBinary),
+    Column("house_no_enc", LargeBinary),
+    Column("private_enc", LargeBinary),
+    Column("attributes", Json, nullable=False),
+    Column("flags", Json, nullable=False),
+    Column("fingerprint", LargeBinary(16), nullable=False),
+    Column("created_run_id", BigInteger, ForeignKey("ingest_runs.id"), nullable=False),
+    Column("run_id", BigInteger, ForeignKey("ingest_runs.id"), nullable=False),
+    Column("line", Integer, nullable=False),
+    UniqueConstraint("source", "household_ref", name="uq_source_households_ref"),
+)
+
+source_records = Table(
+    "source_records", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("record_id", String(200), nullable=False),
+    Column("household_ref", String(200)),
+    Column("person_id", String(32), nullable=False, index=True),
+    Column("household_id", String(32), nullable=False, index=True),
+    Column("version", String(40), nullable=False),
+    Column("linkage_key", LargeBinary(32), index=True),
+    Column("id_status", String(16)),
+    Column("linked_keys", Json, nullable=False),
+    Column("title", String(20)),
+    Column("sex", String(1)),
+    Column("birth_year", Integer),
+    Column("tambon_code", String(6), nullable=False, index=True),
+    Column("moo", Integer),
+    Column("house_key", LargeBinary(32), index=True),
+    Column("first_name_enc", LargeBinary),
+    Column("last_name_enc", LargeBinary),
+    Column("birth_date_enc", LargeBinary),
+    Column("house_code_enc", LargeBinary),
+    Column("house_no_enc", LargeBinary),
+    Column("private_enc", LargeBinary),
+    Column("attributes", Json, nullable=False),
+    Column("flags", Json, nullable=False),
+    Column("fingerprint", LargeBinary(16), nullable=False),
+    Column("created_run_id", BigInteger, ForeignKey("ingest_runs.id"), nullable=False),
+    Column("run_id", BigInteger, ForeignKey("ingest_runs.id"), nullable=False),
+    Column("line", Integer, nullable=False),
+    UniqueConstraint("source", "record_id", name="uq_source_records_record"),
+    Index("ix_source_records_household", "source", "household_ref"),
+)
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger, ForeignKey("ingest_runs.id"), nullable=False, index=True),
+    Column("source", String(64), nullable=False),
+    Column("file_name", Text, nullable=False),
+    Column("line", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw_enc", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+audit_events = Table(
+    "audit_events", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("occurred_at", String(40), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False, index=True),
+    Column("resource", Text, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", LargeBinary(32), nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+#: One row: the chain's head. Appenders update it in their transaction, which serialises them.
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)

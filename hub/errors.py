@@ -1,0 +1,30 @@
+"""Exceptions a caller can catch precisely. Messages name the file, row and field, and what was expected."""
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+
+class ConfigurationError(HubError):
+    """The hub is not set up as required (no keys, no schema, a bad setting)."""
+
+
+class UnknownSource(HubError):
+    """No registered adapter serves the source name given."""
+
+
+class AdapterError(HubError):
+    """An adapter cannot read an input at all (missing file, wrong encoding, wrong header)."""
+
+
+class RecordError(HubError, ValueError):
+    """One record is malformed; it goes to quarantine with this message as its reason."""
+
+
+class KeyringError(HubError):
+    """Keys are missing, unreadable or do not decrypt."""
+
+
+class AuditWriteError(HubError):
+    """An audit event could not be appended; the operation it records must not go ahead."""

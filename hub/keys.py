@@ -1,0 +1,131 @@
+"""Keys, kept in files outside the database (``HUB_HOME/keys`` or ``HUB_KEYS_DIR``).
+
+Envelope scheme: a random key-encryption key (KEK) in ``kek-<id>.key`` wraps, with AES-GCM, the
+secrets listed in ``keyring.json``: data-encryption keys (DEKs) for personal fields, the linkage secret
+(keyed HMACs of citizen IDs and house codes) and the fingerprint secret (change detection). Rotating
+the KEK re-wraps those secrets; no stored ciphertext changes, and the old KEK file is removed.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from hub.errors import KeyringError
+
+KEYRING_FILE = "keyring.json"
+_FORMAT = 1
+_NONCE = 12
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically with mode 0600."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _wrap(kek: bytes, name: str, secret: bytes) -> str:
+    nonce = os.urandom(_NONCE)
+    return _b64(nonce + AESGCM(kek).encrypt(nonce, secret, f"saphan-key|{name}".encode()))
+
+
+def _unwrap(kek: bytes, name: str, wrapped: str) -> bytes:
+    blob = base64.b64decode(wrapped)
+    try:
+        return AESGCM(kek).decrypt(blob[:_NONCE], blob[_NONCE:], f"saphan-key|{name}".encode())
+    except InvalidTag:
+        raise KeyringError(f"key {name!r} does not unwrap with the current KEK (wrong or damaged key files)") from None
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The unwrapped secrets, in memory only."""
+
+    directory: Path
+    kek_id: str
+    active_dek: int
+    deks: dict[int, bytes]
+    linkage_secret: bytes
+    fingerprint_secret: bytes
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @staticmethod
+    def exists(directory: Path) -> bool:
+        return (directory / KEYRING_FILE).is_file()
+
+    @classmethod
+    def create(cls, directory: Path) -> "Keyring":
+        """Make a new keyring in ``directory``; refuses to overwrite an existing one."""
+        if cls.exists(directory):
+            raise KeyringError(f"{directory}: a keyring already exists")
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ring = cls(directory=directory, kek_id=secrets.token_hex(4), active_dek=1,
+                   deks={1: AESGCM.generate_key(256)}, linkage_secret=secrets.token_bytes(32),
+                   fingerprint_secret=secrets.token_bytes(32))
+        kek = AESGCM.generate_key(256)
+        _write_private(directory / f"kek-{ring.kek_id}.key", kek)
+        ring._save(kek)
+        return ring
+
+    @classmethod
+    def load(cls, directory: Path) -> "Keyring":
+        try:
+            doc = json.loads((directory / KEYRING_FILE).read_text("utf-8"))
+            kek = (directory / f"kek-{doc['kek_id']}.key").read_bytes()
+        except FileNotFoundError as exc:
+            raise KeyringError(f"{directory}: no keys found ({exc.filename}); run `hub init`") from None
+        except (ValueError, KeyError) as exc:
+            raise KeyringError(f"{directory / KEYRING_FILE}: unreadable keyring ({exc})") from None
+        if doc.get("format") != _FORMAT:
+            raise KeyringError(f"{directory / KEYRING_FILE}: unsupported keyring format {doc.get('format')!r}")
+        wrapped = doc["keys"]
+        return cls(
+            directory=directory, kek_id=doc["kek_id"], active_dek=doc["active_dek"],
+            deks={int(n.split("-")[1]): _unwrap(kek, n, w) for n, w in wrapped.items() if n.startswith("dek-")},
+            linkage_secret=_unwrap(kek, "linkage", wrapped["linkage"]),
+            fingerprint_secret=_unwrap(kek, "fingerprint", wrapped["fingerprint"]),
+        )
+
+    def _save(self, kek: bytes) -> None:
+        wrapped = {f"dek-{n}": _wrap(kek, f"dek-{n}", key) for n, key in sorted(self.deks.items())}
+        wrapped["linkage"] = _wrap(kek, "linkage", self.linkage_secret)
+        wrapped["fingerprint"] = _wrap(kek, "fingerprint", self.fingerprint_secret)
+        doc = {"format": _FORMAT, "kek_id": self.kek_id, "active_dek": self.active_dek, "keys": wrapped}
+        _write_private(self.directory / KEYRING_FILE, json.dumps(doc, indent=2).encode())
+
+    def rotate_kek(self) -> "Keyring":
+        """Wrap every secret under a fresh KEK, switch to it atomically, then delete the old KEK file."""
+        old_file = self.directory / f"kek-{self.kek_id}.key"
+        rotated = Keyring(directory=self.directory, kek_id=secrets.token_hex(4), active_dek=self.active_dek,
+                          deks=dict(self.deks), linkage_secret=self.linkage_secret,
+                          fingerprint_secret=self.fingerprint_secret)
+        kek = AESGCM.generate_key(256)
+        _write_private(self.directory / f"kek-{rotated.kek_id}.key", kek)
+        rotated._save(kek)
+        old_file.unlink(missing_ok=True)
+        return rotated
+
+    # ---------------------------------------------------------------- derived keys
+
+    def derived(self, purpose: str) -> bytes:
+        """A key for one purpose (``citizen-id``, ``house-code``...), derived from the linkage secret."""
+        return hmac.new(self.linkage_secret, f"saphan|{purpose}".encode(), hashlib.sha256).digest()

@@ -1,0 +1,34 @@
+"""Hub settings, read from the environment (prefix ``HUB_``).
+
+``HUB_HOME`` holds the keys and, by default, the SQLite database. ``HUB_DATABASE_URL`` points the hub
+at another database (PostgreSQL in production). ``HUB_KEYS_DIR`` moves the keys elsewhere (a mounted
+secret volume, for example); they never live in the database.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    home: Path = Field(default=Path(".hub"), description="Directory for keys and the default database.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home.")
+    keys_dir: Path | None = Field(default=None, description="Key directory; default HOME/keys.")
+    ingest_batch_size: int = Field(default=2000, ge=1, le=20000, description="Records per write batch.")
+
+    @cached_property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @cached_property
+    def resolved_keys_dir(self) -> Path:
+        return (self.keys_dir or self.resolved_home / "keys").expanduser().resolve()
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.resolved_home / 'hub.db'}"

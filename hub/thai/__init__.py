@@ -1,0 +1,1 @@
+"""Pure functions for Thai data: citizen IDs, Buddhist-era dates, names with titles, DOPA area codes."""

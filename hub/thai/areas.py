@@ -1,0 +1,43 @@
+"""DOPA area codes (province 2, amphoe 4, tambon 6 digits; a village is ``TTTTTT-MM``), via geothai."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import geothai
+
+from hub.errors import RecordError
+
+_TAMBON = re.compile(r"^\d{6}$")
+
+
+def parse_tambon_code(raw: str | None, *, field: str = "tambon_code") -> str:
+    """A six-digit tambon code; raises :class:`RecordError` when missing or not six digits."""
+    code = (raw or "").strip()
+    if not _TAMBON.match(code):
+        raise RecordError(f"{field}: expected a 6-digit DOPA tambon code")
+    return code
+
+
+@lru_cache(maxsize=16384)
+def is_known_tambon(code: str) -> bool:
+    """True when geothai knows the tambon (codes of merged or new tambons may be missing)."""
+    return geothai.subdistrict(code) is not None
+
+
+def village_key(tambon_code: str, moo: int | None) -> str | None:
+    """``TTTTTT-MM`` for a village, ``None`` in municipal areas without a village number."""
+    return f"{tambon_code}-{moo:02d}" if moo else None
+
+
+def parse_moo(raw, *, field: str = "moo") -> int | None:
+    """A village number 1-99, ``None`` when blank (municipal areas)."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    try:
+        moo = int(raw)
+    except (TypeError, ValueError):
+        raise RecordError(f"{field}: expected a village number 1-99 or blank") from None
+    if not 1 <= moo <= 99:
+        raise RecordError(f"{field}: village number {moo} is out of range 1-99")
+    return moo

@@ -1,0 +1,58 @@
+"""Thai citizen IDs: normalisation and the check digit.
+
+A citizen ID is 13 digits; the last is a check digit over the first twelve:
+``check = (11 - sum(d_i * (14 - i) for i in 1..12) % 11) % 10``. Partners write IDs with dashes or spaces,
+leave them blank or mistype them. A valid check digit is not proof the ID is right (a typo in some
+positions, such as the third, keeps the checksum valid), so a failing ID is kept for linking, flagged.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+_SEPARATORS = str.maketrans("", "", " -\u00a0\t")
+
+
+class IdStatus(str, enum.Enum):
+    VALID = "valid"
+    CHECKSUM_FAILED = "checksum_failed"
+    MALFORMED = "malformed"
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenId:
+    """A citizen ID as digits only, with the outcome of its check. Never stored in clear."""
+
+    digits: str
+    status: IdStatus
+
+    def __repr__(self) -> str:  # keep clear IDs out of logs and tracebacks
+        return f"CitizenId(<redacted>, {self.status.value})"
+
+
+def check_digit(first_twelve: str) -> int:
+    """The check digit for twelve leading digits."""
+    total = sum(int(d) * (13 - i) for i, d in enumerate(first_twelve))
+    return (11 - total % 11) % 10
+
+
+def parse_citizen_id(raw: str | None) -> CitizenId | None:
+    """Normalise a citizen ID as a partner wrote it; ``None`` when blank.
+
+    Dashes and spaces are removed. Thirteen digits are checked; anything else that is not blank is kept
+    as ``MALFORMED`` (a dropped digit still helps linking).
+    """
+    if raw is None:
+        return None
+    digits = raw.translate(_SEPARATORS)
+    if not digits:
+        return None
+    if len(digits) == 13 and digits.isascii() and digits.isdigit():
+        valid = check_digit(digits[:12]) == int(digits[12])
+        return CitizenId(digits, IdStatus.VALID if valid else IdStatus.CHECKSUM_FAILED)
+    return CitizenId(digits, IdStatus.MALFORMED)
+
+
+def with_check_digit(first_twelve: str) -> str:
+    """A full valid ID from twelve digits (used by the demo and tests to make IDs)."""
+    return first_twelve + str(check_digit(first_twelve))

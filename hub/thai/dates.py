@@ -1,0 +1,108 @@
+"""Dates as partners write them: Buddhist era (BE = CE + 543) or Christian era, sometimes partly unknown.
+
+TPMAP writes ``dd/mm/yyyy`` in BE with ``00`` for an unknown day or month; EEF writes ``yyyy-mm-dd`` in
+BE; the logbook and the survey write ISO dates in CE. A year on the wrong side of the era (a CE year in a
+BE field, or the reverse) is corrected and flagged, because linking must still see it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from hub.errors import RecordError
+
+BE_OFFSET = 543
+_BE_RANGE = range(2400, 2700)  # 1857-2156 CE
+_CE_RANGE = range(1857, 2157)
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class PartialDate:
+    """A Christian-era date whose month or day may be unknown (``None``)."""
+
+    year: int
+    month: int | None = None
+    day: int | None = None
+
+    def iso(self) -> str:
+        """``yyyy``, ``yyyy-mm`` or ``yyyy-mm-dd``, as much as is known."""
+        parts = [f"{self.year:04d}"]
+        if self.month:
+            parts.append(f"{self.month:02d}")
+            if self.day:
+                parts.append(f"{self.day:02d}")
+        return "-".join(parts)
+
+    @classmethod
+    def from_iso(cls, text: str) -> "PartialDate":
+        parts = [int(p) for p in text.split("-")]
+        return cls(*parts)
+
+
+def _build(field: str, year: int, month: int, day: int, *, era: str, flags: list[str]) -> PartialDate:
+    if era == "BE":
+        if year in _BE_RANGE:
+            year -= BE_OFFSET
+        elif year in _CE_RANGE:
+            flags.append(f"{field}_christian_era_in_buddhist_field")
+        else:
+            raise RecordError(f"{field}: year {year} is not a plausible Buddhist-era year")
+    else:
+        if year in _CE_RANGE:
+            pass
+        elif year in _BE_RANGE:
+            year -= BE_OFFSET
+            flags.append(f"{field}_buddhist_era_in_christian_field")
+        else:
+            raise RecordError(f"{field}: year {year} is not a plausible Christian-era year")
+    if month == 0:
+        if day != 0:
+            raise RecordError(f"{field}: a day is given but the month is unknown (00)")
+        flags.append(f"{field}_month_unknown")
+        return PartialDate(year)
+    if not 1 <= month <= 12:
+        raise RecordError(f"{field}: month {month} is out of range 01-12")
+    if day == 0:
+        flags.append(f"{field}_day_unknown")
+        return PartialDate(year, month)
+    try:
+        dt.date(year, month, day)
+    except ValueError:
+        raise RecordError(f"{field}: day {day} does not exist in month {month:02d} of that year") from None
+    return PartialDate(year, month, day)
+
+
+def parse_be_dmy(text: str, *, field: str, flags: list[str]) -> PartialDate | None:
+    """Parse TPMAP's ``dd/mm/yyyy`` Buddhist-era date (``00`` = unknown day or month); blank -> ``None``."""
+    text = text.strip()
+    if not text:
+        return None
+    m = _DMY.match(text)
+    if not m:
+        raise RecordError(f"{field}: expected dd/mm/yyyy in the Buddhist era")
+    day, month, year = (int(g) for g in m.groups())
+    return _build(field, year, month, day, era="BE", flags=flags)
+
+
+def parse_ymd(text: str | None, *, field: str, era: str, flags: list[str]) -> PartialDate | None:
+    """Parse ``yyyy-mm-dd`` in the given era (``"BE"`` or ``"CE"``); blank -> ``None``."""
+    if text is None or not str(text).strip():
+        return None
+    m = _YMD.match(str(text).strip())
+    if not m:
+        raise RecordError(f"{field}: expected yyyy-mm-dd ({'Buddhist' if era == 'BE' else 'Christian'} era)")
+    year, month, day = (int(g) for g in m.groups())
+    return _build(field, year, month, day, era=era, flags=flags)
+
+
+def parse_iso_date(text: str | None, *, field: str) -> dt.date | None:
+    """A plain ISO calendar date that is not personal (a survey or assistance date); blank -> ``None``."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        return dt.date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise RecordError(f"{field}: expected an ISO date yyyy-mm-dd") from None
