@@ -74,8 +74,8 @@ class ChainProblem:
 def verify_chain(conn: Connection, *, batch: int = 10000) -> ChainProblem | None:
     """Walk the chain in order; the first problem found (gap, bad link, bad hash, head mismatch) or ``None``."""
     prev, expected = GENESIS, 1
-    result = conn.execution_options(stream_results=True, yield_per=batch).execute(
-        select(audit_events).order_by(audit_events.c.seq))
+    result = conn.execute(select(audit_events).order_by(audit_events.c.seq)
+                          .execution_options(stream_results=True, yield_per=batch))
     for row in result:
         if row.seq != expected:
             return ChainProblem(expected, f"event {expected} is missing (next is {row.seq})")

@@ -10,6 +10,7 @@ import abc
 import csv
 import json
 import re
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -165,44 +166,75 @@ def _raw_text(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+#: A quoted field may span lines (RFC 4180), but a row longer than this is a quote that never closes.
+MAX_LINES_PER_ROW = 20
+
+
+def _delimited_rows(handle, rejected: list[Rejected]) -> Iterator[tuple[int, str]]:
+    """Physical lines assembled into rows: ``(first line number, raw text)``.
+
+    Lines are joined while a quoted field is open (an odd number of ``"`` so far). When a quote is still
+    open after :data:`MAX_LINES_PER_ROW` lines or at the end of the file, the first line alone is set
+    aside in ``rejected`` (unterminated quote) and reading resumes on the line after it, so one stray
+    quote costs one row, not the rest of the file.
+    """
+    pending: deque[tuple[int, str]] = deque()
+    lines = enumerate(handle, start=1)
+
+    def next_line():
+        return pending.popleft() if pending else next(lines, None)
+
+    while (first := next_line()) is not None:
+        parts = [first]
+        quotes = first[1].count('"')
+        while quotes % 2 and len(parts) < MAX_LINES_PER_ROW and (following := next_line()) is not None:
+            parts.append(following)
+            quotes += following[1].count('"')
+        if quotes % 2:
+            rejected.append(Rejected(first[0], "unterminated quote: a quoted field opens on this line and "
+                                     "never closes", _raw_text(first[1].rstrip("\r\n"))))
+            pending.extendleft(reversed(parts[1:]))
+            continue
+        yield first[0], "".join(text for _, text in parts)
+
+
 def iter_delimited(path: Path, *, delimiter: str, columns: Sequence[str],
                    parse_row: Callable[[dict[str, str], int], Item]) -> Iterator[Item]:
     """Read a delimited file with one header row whose columns must include ``columns``.
 
     Each data row is checked for its field count and encoding, then handed to ``parse_row(row, line)``
-    (``line`` is the 1-based physical line where the row starts). A :class:`RecordError` from it, or a
-    broken row, becomes a :class:`Rejected` item. Extra columns are tolerated.
+    (``line`` is the 1-based physical line where the row starts). A :class:`RecordError` from it, a
+    broken row or an unterminated quote becomes a :class:`Rejected` item. Extra columns are tolerated.
     """
     with _open_text(path) as handle:
-        reader = csv.reader(handle, delimiter=delimiter, quotechar='"', strict=False)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise AdapterError(f"{path}: the file is empty (expected a header row)") from None
-        except (csv.Error, UnicodeError) as exc:
-            raise AdapterError(f"{path}: cannot read the header row ({exc})") from exc
-        header = [h.strip() for h in header]
+        rejected: list[Rejected] = []
+        rows = _delimited_rows(handle, rejected)
+        header_row = next(rows, None)
+        if header_row is None:
+            raise AdapterError(f"{path}: the file is empty or its header row is unreadable (expected a header row)")
+        header = [h.strip() for h in next(csv.reader([header_row[1]], delimiter=delimiter))]
         missing = [c for c in columns if c not in header]
         if missing:
             raise AdapterError(f"{path}: header lacks the columns {', '.join(missing)} "
                                f"(is this the right source, and is the separator {delimiter!r}?)")
         width = len(header)
-        start = reader.line_num + 1
-        for fields in reader:
-            line, start = start, reader.line_num + 1
-            if not fields or fields == [""]:
+        for line, raw in rows:
+            yield from rejected
+            rejected.clear()
+            if not raw.strip():
                 continue
-            raw = delimiter.join(fields)
+            raw = raw.rstrip("\r\n")
+            fields = next(csv.reader([raw], delimiter=delimiter))
             if len(fields) != width:
                 yield Rejected(line, f"broken row: expected {width} fields, found {len(fields)}", _raw_text(raw))
-                continue
-            if _has_bad_bytes(raw):
+            elif _has_bad_bytes(raw):
                 yield Rejected(line, "row is not valid UTF-8", _raw_text(raw))
-                continue
-            try:
-                yield parse_row(dict(zip(header, fields)), line)
-            except RecordError as exc:
-                yield Rejected(line, str(exc), raw)
+            else:
+                try:
+                    yield parse_row(dict(zip(header, fields)), line)
+                except RecordError as exc:
+                    yield Rejected(line, str(exc), raw)
+        yield from rejected
 
 
 def iter_ndjson(path: Path, parse_object: Callable[[dict[str, Any], int], Item]) -> Iterator[Item]:

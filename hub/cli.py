@@ -23,11 +23,24 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def actor() -> str:
     return f"cli:{getpass.getuser()}"
+
+
+def print_rows(header: tuple[str, ...], rows: list[tuple[str, ...]], *, title: str) -> None:
+    """A table on a terminal; tab-separated lines, never cut or wrapped, when piped or captured."""
+    if console.is_terminal:
+        table = Table(*header, title=title)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        return
+    typer.echo("\t".join(header))
+    for row in rows:
+        typer.echo("\t".join(row))
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -62,10 +75,8 @@ def init() -> None:
 def sources() -> None:
     """List the registered adapters (the SOURCE names ``hub ingest`` accepts)."""
     hub = open_hub()
-    table = Table("source", "partner system", "source_record_id")
-    for name, adapter in sorted(hub.adapters.items()):
-        table.add_row(name, adapter.title, adapter.record_id_doc)
-    console.print(table)
+    rows = [(name, a.title, a.record_id_doc) for name, a in sorted(hub.adapters.items())]
+    print_rows(("source", "partner system", "source_record_id"), rows, title="Registered adapters")
 
 
 @app.command()
@@ -94,7 +105,8 @@ def ingest(source: Annotated[str, typer.Argument(help="Adapter name, e.g. tpmap.
         typer.echo(
             f"{path}: rows read {report.rows_read}, accepted {report.accepted}, "
             f"quarantined {report.quarantined} (records: {report.inserted} new, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {report.stale} kept newer, {report.deleted} removed)")
+            f"{report.unchanged} unchanged, {report.stale} kept newer, {report.deleted} removed)"
+            + (" [already ingested: nothing written]" if report.replay else ""))
     if failed:
         fail(f"{failed} of {len(paths)} file(s) could not be read; nothing of them was stored")
 
@@ -105,7 +117,10 @@ def export_links_cmd(out: Annotated[Path, typer.Option("--out", help="CSV file t
     from hub.exports import export_links
 
     hub = open_hub()
-    rows = export_links(hub, out, actor=actor())
+    try:
+        rows = export_links(hub, out, actor=actor())
+    except HubError as exc:
+        fail(str(exc))
     typer.echo(f"{out}: {rows} rows")
 
 
@@ -117,10 +132,9 @@ def quarantine_list(source: Annotated[Optional[str], typer.Option(help="Only thi
     from hub.quarantine import list_quarantine
 
     rows = list_quarantine(open_hub(), source=source, run_id=run, limit=limit)
-    table = Table("id", "source", "file", "line", "reason", title=f"{len(rows)} quarantined row(s)")
-    for row in rows:
-        table.add_row(str(row.id), row.source, row.file_name, str(row.line), row.reason)
-    console.print(table)
+    header = ("id", "source", "file", "line", "reason")
+    cells = [(str(r.id), r.source, r.file_name, str(r.line), r.reason) for r in rows]
+    print_rows(header, cells, title=f"{len(rows)} quarantined row(s)")
 
 
 @quarantine_app.command("show")
@@ -130,7 +144,7 @@ def quarantine_show(quarantine_id: int,
     from hub.quarantine import read_raw_row
 
     try:
-        console.print(read_raw_row(open_hub(), quarantine_id, actor=actor(), reason=reason), markup=False)
+        typer.echo(read_raw_row(open_hub(), quarantine_id, actor=actor(), reason=reason))
     except HubError as exc:
         fail(str(exc))
 
@@ -141,11 +155,12 @@ def keys_rotate() -> None:
     from audit.events import KeysRotated
 
     hub = open_hub()
-    with hub.engine.begin() as conn:
-        rotated = hub.keyring.rotate_kek()
-        hub.audit.append(conn, KeysRotated(resource="keys", old_kek_id=hub.keyring.kek_id,
-                                           new_kek_id=rotated.kek_id), actor=actor())
-    console.print(f"key-encryption key rotated: {hub.keyring.kek_id} -> {rotated.kek_id}")
+    new_kek_id = hub.keyring.new_kek_id()
+    with hub.engine.begin() as conn:  # the event is written first: no rotation goes unrecorded
+        hub.audit.append(conn, KeysRotated(resource="keys", old_kek_id=hub.keyring.kek_id, new_kek_id=new_kek_id),
+                         actor=actor())
+        hub.keyring.rotate_kek(new_kek_id)
+    console.print(f"key-encryption key rotated: {hub.keyring.kek_id} -> {new_kek_id}")
 
 
 @audit_app.command("verify")

@@ -42,6 +42,8 @@ class FieldCipher:
     def decrypt(self, blob: bytes | None, associated: bytes) -> str | None:
         if blob is None:
             return None
+        if len(blob) < _HEADER.size + 12 + 16:
+            raise KeyringError(f"ciphertext of {len(blob)} bytes is too short to be one of ours (truncated)")
         fmt, dek = _HEADER.unpack_from(blob)
         if fmt != _FORMAT or dek not in self._aead:
             raise KeyringError(f"ciphertext names format {fmt} / key {dek}, which this keyring lacks")

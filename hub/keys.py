@@ -55,9 +55,9 @@ def _unwrap(kek: bytes, name: str, wrapped: str) -> bytes:
         raise KeyringError(f"key {name!r} does not unwrap with the current KEK (wrong or damaged key files)") from None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Keyring:
-    """The unwrapped secrets, in memory only."""
+    """The unwrapped secrets, in memory only; its repr shows no key material."""
 
     directory: Path
     kek_id: str
@@ -65,6 +65,9 @@ class Keyring:
     deks: dict[int, bytes]
     linkage_secret: bytes
     fingerprint_secret: bytes
+
+    def __repr__(self) -> str:
+        return f"Keyring(directory={str(self.directory)!r}, kek_id={self.kek_id!r}, deks={sorted(self.deks)})"
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -78,7 +81,7 @@ class Keyring:
         if cls.exists(directory):
             raise KeyringError(f"{directory}: a keyring already exists")
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        ring = cls(directory=directory, kek_id=secrets.token_hex(4), active_dek=1,
+        ring = cls(directory=directory, kek_id=cls.new_kek_id(), active_dek=1,
                    deks={1: AESGCM.generate_key(256)}, linkage_secret=secrets.token_bytes(32),
                    fingerprint_secret=secrets.token_bytes(32))
         kek = AESGCM.generate_key(256)
@@ -112,10 +115,15 @@ class Keyring:
         doc = {"format": _FORMAT, "kek_id": self.kek_id, "active_dek": self.active_dek, "keys": wrapped}
         _write_private(self.directory / KEYRING_FILE, json.dumps(doc, indent=2).encode())
 
-    def rotate_kek(self) -> "Keyring":
-        """Wrap every secret under a fresh KEK, switch to it atomically, then delete the old KEK file."""
+    @staticmethod
+    def new_kek_id() -> str:
+        return secrets.token_hex(4)
+
+    def rotate_kek(self, new_kek_id: str) -> "Keyring":
+        """Wrap every secret under a fresh KEK named ``new_kek_id``, switch to it atomically, then delete the
+        old KEK file."""
         old_file = self.directory / f"kek-{self.kek_id}.key"
-        rotated = Keyring(directory=self.directory, kek_id=secrets.token_hex(4), active_dek=self.active_dek,
+        rotated = Keyring(directory=self.directory, kek_id=new_kek_id, active_dek=self.active_dek,
                           deks=dict(self.deks), linkage_secret=self.linkage_secret,
                           fingerprint_secret=self.fingerprint_secret)
         kek = AESGCM.generate_key(256)

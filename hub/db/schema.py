@@ -3,7 +3,7 @@ holds a clear citizen ID or name. The migrations in ``migrations/versions`` crea
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData,
+    JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData,
     String, Table, Text, UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -39,7 +39,10 @@ source_households = Table(
     Column("household_ref", String(200), nullable=False),
     Column("household_id", String(32), nullable=False, index=True),
     Column("version", String(40), nullable=False),
-    Column("tambon_code", String(6), nullable=False, index=True),
+    # a tombstone: the source deleted the household; personal fields are gone, the row and its version
+    # stay so that an older copy arriving later cannot bring the household back
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("tambon_code", String(6), index=True),
     Column("moo", Integer),
     Column("house_key", LargeBinary(32), index=True),
     Column("house_code_enc", LargeBinary),

@@ -1,12 +1,15 @@
 """Ingest: partner files through their adapter into the store, privately, in batches.
 
-Per file, in one transaction: every item the adapter yields is validated; a rejected row goes to
-quarantine (its raw text encrypted) with its line and reason; a record is inserted, updated (same key,
-changed content) or left alone (same content, or an older version than stored); a household unit
-replaces its member list; a tombstone removes a household. Citizen IDs and house codes become keyed
-HMACs, names and other personal fields AES-GCM ciphertexts. The counts and the file's digest go to the
-audit chain in the same transaction, so the log and the data never disagree. A file that cannot be
-read at all leaves the store as it was.
+Per file, in one transaction: a rejected row goes to quarantine (its raw text encrypted) with its line
+and reason; a record is inserted, updated in place (same key, changed content: ids kept) or left alone
+(same content, or an older version than stored); a household unit replaces its member list; a tombstone
+removes a household. Citizen IDs and house codes become keyed HMACs, names and other personal fields
+AES-GCM ciphertexts. The counts and the file's digest go to the audit chain in the same transaction, so
+the log and the data never disagree. A file that cannot be read at all leaves the store as it was, and a
+file whose exact content was ingested before is a replay that writes nothing.
+
+Two stages run side by side: reading, validating and fingerprinting a batch (:func:`read_batches`, in a
+background process) and keying, encrypting and writing it (:class:`_BatchWriter`, in this one).
 """
 from __future__ import annotations
 
@@ -15,19 +18,22 @@ import hashlib
 import itertools
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from pathlib import Path
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from audit.events import IngestCompleted, IngestFailed, RowsQuarantined
+from hub.adapter_kit import Adapter
 from hub.context import Hub
 from hub.crypto import KeyedHasher, aad
 from hub.db.bulk import bulk_insert, bulk_update
 from hub.db.schema import ingest_runs, quarantine, source_households, source_records
 from hub.errors import AdapterError, HubError
-from hub.records import Household, Item, PersonRecord, Rejected, SourceRecord, Tombstone
+from hub.pipeline.background import in_background
+from hub.records import PersonRecord, Rejected, SourceRecord, Tombstone
 
 #: Columns written for a person record (then ``person_id`` and ``created_run_id`` on insert).
 PERSON_COLUMNS = (
@@ -39,15 +45,21 @@ PERSON_COLUMNS = (
 #: Columns written for a household unit (then ``created_run_id`` on insert).
 HOUSEHOLD_COLUMNS = (
     "source", "household_ref", "household_id", "version", "tambon_code", "moo", "house_key", "house_code_enc",
-    "house_no_enc", "private_enc", "attributes", "flags", "fingerprint", "run_id", "line",
+    "house_no_enc", "private_enc", "attributes", "flags", "fingerprint", "run_id", "line", "deleted",
 )
+#: The fingerprint of a tombstone: equal to no content's fingerprint.
+TOMBSTONE_FINGERPRINT = bytes(16)
 #: Quarantine reasons listed in one audit event at most; the count is always complete.
 MAX_REASONS_IN_EVENT = 1000
 
 
 @dataclass
 class FileReport:
-    """What one file did to the store. Counts of records are per person; ``rows_read`` per row/line."""
+    """What one file did to the store. Counts of records are per person; ``rows_read`` per row/line.
+
+    ``stale`` counts records left as stored because the stored version is newer; ``replay`` is true when
+    this exact file had been ingested before (nothing was written).
+    """
 
     source: str
     path: Path
@@ -59,14 +71,70 @@ class FileReport:
     unchanged: int = 0
     stale: int = 0
     deleted: int = 0
-    superseded: int = 0
     quarantined: int = 0
+    replay: bool = False
     quarantine_reasons: list[dict] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
         """Rows that passed validation (written, unchanged or older than what is stored)."""
         return self.rows_read - self.quarantined
+
+
+class FlatPerson(NamedTuple):
+    """A person record reduced to plain values (cheap to pass between processes), JSON already made.
+    ``citizen_id`` and ``linked_ids`` hold clear digits: they exist in memory only, never stored."""
+
+    record_id: str
+    household_ref: str | None
+    version: str
+    line: int
+    citizen_id: str | None
+    id_status: str | None
+    linked_ids: tuple[tuple[str, str], ...]
+    title: str | None
+    first_name: str | None
+    last_name: str | None
+    birth_date: str | None
+    birth_year: int | None
+    sex: str | None
+    tambon_code: str
+    moo: int | None
+    house_code: str | None  # keyed for every record; stored encrypted only when ``own_address``
+    house_no: str | None  # only when ``own_address``
+    own_address: bool  # no household unit: the address belongs to this record
+    private_json: str | None
+    attributes_json: str
+    flags_json: str
+    fingerprint: bytes
+
+
+class FlatHousehold(NamedTuple):
+    """A household unit reduced to plain values, with the record ids of its members."""
+
+    ref: str
+    version: str
+    line: int
+    tambon_code: str
+    moo: int | None
+    house_code: str | None
+    house_no: str | None
+    private_json: str | None
+    attributes_json: str
+    flags_json: str
+    member_ids: frozenset[str]
+    fingerprint: bytes
+
+
+@dataclass
+class ReadBatch:
+    """One batch of a file, reduced in file order (a later row wins) and fingerprinted."""
+
+    rows_read: int
+    rejected: list[Rejected] = field(default_factory=list)
+    tombstones: dict[str, Tombstone] = field(default_factory=dict)
+    households: dict[str, FlatHousehold] = field(default_factory=dict)
+    persons: dict[str, FlatPerson] = field(default_factory=dict)
 
 
 def new_id() -> str:
@@ -90,69 +158,108 @@ def _canonical(value) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
 
 
+# --------------------------------------------------------------------------------------------------
+# Stage 1: read, reduce, fingerprint (no database, no encryption)
+# --------------------------------------------------------------------------------------------------
+
+
+def flatten_household(unit: SourceRecord, fingerprint: KeyedHasher) -> FlatHousehold:
+    """The household unit of ``unit`` as plain values, fingerprinted (a keyed digest of its content)."""
+    h = unit.household
+    values = (h.ref, unit.version, unit.line, h.tambon_code, h.moo, h.house_code, h.house_no,
+              _canonical(h.private) if h.private else None, _canonical(h.attributes),
+              _canonical(sorted(set(h.flags))), frozenset(p.record_id for p in unit.persons))
+    content = values[:2] + values[3:10] + (sorted(values[10]),)  # the line number is lineage, not content
+    return FlatHousehold(*values, fingerprint(repr(content)))
+
+
+def flatten_person(unit: SourceRecord, p: PersonRecord, fingerprint: KeyedHasher) -> FlatPerson:
+    """``p`` as plain values, fingerprinted; the address is included when it is the record's own."""
+    h, cid, born = unit.household, p.citizen_id, p.birth_date
+    own = h.ref is None
+    flags = p.flags + h.flags if own else p.flags
+    values = (
+        p.record_id, h.ref, unit.version, unit.line, cid.digits if cid else None,
+        cid.status.value if cid else None, tuple(sorted((k, v.digits) for k, v in p.linked_ids.items())),
+        p.title, p.first_name, p.last_name, born.iso() if born else None, born.year if born else None, p.sex,
+        h.tambon_code, h.moo, h.house_code, h.house_no if own else None, own,
+        _canonical(p.private) if p.private else None, _canonical(p.attributes),
+        _canonical(sorted(set(flags))) if flags else "[]",
+    )
+    return FlatPerson(*values, fingerprint(repr(values[:3] + values[4:])))
+
+
+def reduce_batch(items: list, fingerprint: KeyedHasher) -> ReadBatch:
+    """Reduce adapter items in file order (a later row or unit replaces an earlier one with the same key;
+    a tombstone drops the earlier unit) and flatten what remains."""
+    batch = ReadBatch(rows_read=len(items))
+    units: dict[str, SourceRecord] = {}
+    persons: dict[str, tuple[SourceRecord, PersonRecord]] = {}
+
+    def drop(unit: SourceRecord | None) -> None:
+        for person in unit.persons if unit else ():
+            persons.pop(person.record_id, None)
+
+    for item in items:
+        if isinstance(item, Rejected):
+            batch.rejected.append(item)
+        elif isinstance(item, Tombstone):
+            drop(units.pop(item.household_ref, None))
+            batch.tombstones[item.household_ref] = item
+        else:
+            ref = item.household.ref
+            if ref is not None:
+                drop(units.pop(ref, None))
+                units[ref] = item
+            for person in item.persons:
+                persons[person.record_id] = (item, person)
+    batch.households = {ref: flatten_household(unit, fingerprint) for ref, unit in units.items()}
+    batch.persons = {rid: flatten_person(unit, person, fingerprint) for rid, (unit, person) in persons.items()}
+    return batch
+
+
+def read_batches(adapter: Adapter, path: Path, *, size: int, fingerprint: KeyedHasher) -> Iterator[ReadBatch]:
+    """The file as reduced, fingerprinted batches of at most ``size`` items."""
+    items = iter(adapter.read_file(path))
+    while chunk := list(itertools.islice(items, size)):
+        yield reduce_batch(chunk, fingerprint)
+
+
+# --------------------------------------------------------------------------------------------------
+# Stage 2: key, encrypt, write
+# --------------------------------------------------------------------------------------------------
+
+
 class _BatchWriter:
-    """Writes one batch of adapter items inside the file's transaction."""
+    """Writes read batches inside the file's transaction."""
 
     def __init__(self, hub: Hub, conn: Connection, report: FileReport):
         self.conn, self.report, self.source = conn, report, report.source
         self.cipher = hub.cipher
         self.id_key = KeyedHasher(hub.keyring.derived("citizen-id"))
         self.house_key = KeyedHasher(hub.keyring.derived("house-code"))
-        self.fingerprint = KeyedHasher(hub.keyring.fingerprint_secret, size=16)
-        # Earlier ingests of this very file: a stored row they wrote from a later line already won
-        # over an earlier duplicate, so re-reading the file must not write the earlier row again.
-        self.same_file_runs = set(conn.scalars(select(ingest_runs.c.id).where(
-            ingest_runs.c.file_sha256 == report.sha256, ingest_runs.c.source == report.source,
-            ingest_runs.c.id != report.run_id)))
 
-    def _superseded_in_file(self, old, line: int) -> bool:
-        """True when ``old`` was written by an earlier ingest of this same file from a later line."""
-        if old is not None and old.run_id in self.same_file_runs and old.line > line:
-            self.report.superseded += 1
-            return True
-        return False
-
-    # ---------------------------------------------------------------- the batch
-
-    def write(self, items: list[Item]) -> None:
-        persons: dict[str, tuple[SourceRecord, PersonRecord]] = {}
-        units: dict[str, SourceRecord] = {}
-        tombstones: dict[str, Tombstone] = {}
-        rejected: list[Rejected] = []
-        for item in items:  # reduce in file order: a later row wins
-            if isinstance(item, Rejected):
-                rejected.append(item)
-            elif isinstance(item, Tombstone):
-                self._drop_unit(units.pop(item.household_ref, None), persons)
-                tombstones[item.household_ref] = item
-            else:
-                ref = item.household.ref
-                if ref is not None:
-                    self._drop_unit(units.pop(ref, None), persons)
-                    units[ref] = item
-                for person in item.persons:
-                    if person.record_id in persons:
-                        self.report.superseded += 1
-                    persons[person.record_id] = (item, person)
-        self._quarantine(rejected)
-        self._apply_tombstones(tombstones)
-        stale_units, household_ids = self._write_households(units)
-        self._write_persons(persons, stale_units, household_ids)
-
-    def _drop_unit(self, unit: SourceRecord | None, persons: dict) -> None:
-        if unit is not None:
-            for person in unit.persons:
-                persons.pop(person.record_id, None)
-            self.report.superseded += 1
+    def write(self, batch: ReadBatch) -> None:
+        self.report.rows_read += batch.rows_read
+        self._note_rejected(batch.rejected)
+        if self.report.replay:
+            self.report.unchanged += len(batch.persons)
+            return
+        self._quarantine(batch.rejected)
+        self._apply_tombstones(batch.tombstones)
+        stale_units, household_ids = self._write_households(batch.households)
+        self._write_persons(batch.persons, stale_units, household_ids)
 
     # ---------------------------------------------------------------- quarantine and tombstones
 
-    def _quarantine(self, rejected: list[Rejected]) -> None:
-        """Store rejected rows, once per file content: an earlier ingest of this file already holds them."""
+    def _note_rejected(self, rejected: list[Rejected]) -> None:
         self.report.quarantined += len(rejected)
-        room = MAX_REASONS_IN_EVENT - len(self.report.quarantine_reasons)
-        self.report.quarantine_reasons.extend({"line": r.line, "reason": r.reason} for r in rejected[:max(room, 0)])
-        if not rejected or self.same_file_runs:
+        room = max(MAX_REASONS_IN_EVENT - len(self.report.quarantine_reasons), 0)
+        self.report.quarantine_reasons.extend({"line": r.line, "reason": r.reason} for r in rejected[:room])
+
+    def _quarantine(self, rejected: list[Rejected]) -> None:
+        """Store rejected rows with their reasons; the raw text is encrypted."""
+        if not rejected:
             return
         run_id, now, name = self.report.run_id, _now(), self.report.path.name
         self.conn.execute(insert(quarantine), [
@@ -162,22 +269,36 @@ class _BatchWriter:
             for r in rejected])
 
     def _apply_tombstones(self, tombstones: dict[str, Tombstone]) -> None:
+        """Remove each household's members and personal fields, keeping a tombstone row with the deletion's
+        version (a household stored with a newer version is left alone)."""
         if not tombstones:
             return
-        t = source_households
-        stored = dict(self.conn.execute(select(t.c.household_ref, t.c.version).where(
-            t.c.source == self.source, t.c.household_ref.in_(list(tombstones)))).all())
-        refs = [ref for ref, stone in tombstones.items() if ref in stored and stored[ref] <= stone.version]
-        if not refs:
-            return
-        r = source_records
-        gone = self.conn.execute(delete(r).where(r.c.source == self.source, r.c.household_ref.in_(refs)))
-        self.conn.execute(delete(t).where(t.c.source == self.source, t.c.household_ref.in_(refs)))
-        self.report.deleted += gone.rowcount
+        t, r = source_households, source_records
+        stored = {row.household_ref: row for row in self.conn.execute(
+            select(t.c.id, t.c.household_ref, t.c.household_id, t.c.version)
+            .where(t.c.source == self.source, t.c.household_ref.in_(list(tombstones))))}
+        inserts, updates = [], []
+        for ref, stone in tombstones.items():
+            old = stored.get(ref)
+            if old is None:
+                inserts.append(self._tombstone_row(stone, new_id()) + (self.report.run_id,))
+            elif old.version <= stone.version:
+                updates.append(self._tombstone_row(stone, old.household_id) + (old.id,))
+        if updates:
+            refs = [row[1] for row in updates]
+            gone = self.conn.execute(delete(r).where(r.c.source == self.source, r.c.household_ref.in_(refs)))
+            self.report.deleted += gone.rowcount
+        bulk_insert(self.conn, t, HOUSEHOLD_COLUMNS + ("created_run_id",), inserts)
+        bulk_update(self.conn, t, HOUSEHOLD_COLUMNS, updates)
+
+    def _tombstone_row(self, stone: Tombstone, household_id: str) -> tuple:
+        """A household row in :data:`HOUSEHOLD_COLUMNS` order that says only: deleted at this version."""
+        return (self.source, stone.household_ref, household_id, stone.version, None, None, None, None, None,
+                None, "{}", "[]", TOMBSTONE_FINGERPRINT, self.report.run_id, stone.line, True)
 
     # ---------------------------------------------------------------- households
 
-    def _write_households(self, units: dict[str, SourceRecord]) -> tuple[set[str], dict[str, str]]:
+    def _write_households(self, units: dict[str, FlatHousehold]) -> tuple[set[str], dict[str, str]]:
         """Insert or update household units; drop members no longer listed. Returns the refs whose stored
         version is newer (their persons are skipped) and the household id of every other unit."""
         if not units:
@@ -185,30 +306,24 @@ class _BatchWriter:
         t, r = source_households, source_records
         refs = list(units)
         stored = {row.household_ref: row for row in self.conn.execute(
-            select(t.c.id, t.c.household_ref, t.c.household_id, t.c.version, t.c.fingerprint, t.c.run_id,
-                   t.c.line)
+            select(t.c.id, t.c.household_ref, t.c.household_id, t.c.version, t.c.fingerprint)
             .where(t.c.source == self.source, t.c.household_ref.in_(refs)))}
         members: dict[str, list[str]] = {}
         for rid, ref in self.conn.execute(select(r.c.record_id, r.c.household_ref).where(
                 r.c.source == self.source, r.c.household_ref.in_(refs))):
             members.setdefault(ref, []).append(rid)
         stale, ids, inserts, updates, leavers = set(), {}, [], [], []
-        for ref, unit in units.items():
+        for ref, h in units.items():
             old = stored.get(ref)
-            if old is not None and old.version > unit.version:
-                stale.add(ref)
-                continue
-            if self._superseded_in_file(old, unit.line):
+            if old is not None and old.version > h.version:
                 stale.add(ref)
                 continue
             ids[ref] = old.household_id if old is not None else new_id()
-            listed = {p.record_id for p in unit.persons}
-            leavers.extend(rid for rid in members.get(ref, ()) if rid not in listed)
-            row = self._household_row(unit, ids[ref])
+            leavers.extend(rid for rid in members.get(ref, ()) if rid not in h.member_ids)
             if old is None:
-                inserts.append(tuple(row[c] for c in HOUSEHOLD_COLUMNS) + (self.report.run_id,))
-            elif old.fingerprint != row["fingerprint"]:
-                updates.append(tuple(row[c] for c in HOUSEHOLD_COLUMNS) + (old.id,))
+                inserts.append(self._household_row(h, ids[ref]) + (self.report.run_id,))
+            elif old.fingerprint != h.fingerprint:
+                updates.append(self._household_row(h, ids[ref]) + (old.id,))
         bulk_insert(self.conn, t, HOUSEHOLD_COLUMNS + ("created_run_id",), inserts)
         bulk_update(self.conn, t, HOUSEHOLD_COLUMNS, updates)
         if leavers:
@@ -216,98 +331,68 @@ class _BatchWriter:
             self.report.deleted += gone.rowcount
         return stale, ids
 
-    def _household_row(self, unit: SourceRecord, household_id: str) -> dict:
-        h = unit.household
-
-        def enc(field_name: str, value: str | None) -> bytes | None:
-            return self.cipher.encrypt(value, aad("source_households", self.source, h.ref, field_name))
-
-        fingerprint = self.fingerprint(_canonical(
-            [unit.version, h.ref, h.tambon_code, h.moo, h.house_code, h.house_no, h.attributes, h.private,
-             h.flags]))
-        return {
-            "source": self.source, "household_ref": h.ref, "household_id": household_id,
-            "version": unit.version, "tambon_code": h.tambon_code, "moo": h.moo,
-            "house_key": self.house_key(h.house_code) if h.house_code else None,
-            "house_code_enc": enc("house_code", h.house_code), "house_no_enc": enc("house_no", h.house_no),
-            "private_enc": enc("private", _canonical(h.private)) if h.private else None,
-            "attributes": _canonical(h.attributes), "flags": _canonical(sorted(set(h.flags))),
-            "fingerprint": fingerprint,
-            "run_id": self.report.run_id, "line": unit.line,
-        }
+    def _household_row(self, h: FlatHousehold, household_id: str) -> tuple:
+        """The stored row in :data:`HOUSEHOLD_COLUMNS` order."""
+        cipher, source = self.cipher, self.source
+        return (
+            source, h.ref, household_id, h.version, h.tambon_code, h.moo,
+            self.house_key(h.house_code) if h.house_code else None,
+            cipher.encrypt(h.house_code, aad("source_households", source, h.ref, "house_code")),
+            cipher.encrypt(h.house_no, aad("source_households", source, h.ref, "house_no")),
+            cipher.encrypt(h.private_json, aad("source_households", source, h.ref, "private")),
+            h.attributes_json, h.flags_json, h.fingerprint, self.report.run_id, h.line, False,
+        )
 
     # ---------------------------------------------------------------- persons
 
-    def _write_persons(self, persons: dict[str, tuple[SourceRecord, PersonRecord]], stale_units: set[str],
+    def _write_persons(self, persons: dict[str, FlatPerson], stale_units: set[str],
                        household_ids: dict[str, str]) -> None:
         if not persons:
             return
         r = source_records
         stored = {row.record_id: row for row in self.conn.execute(
-            select(r.c.id, r.c.record_id, r.c.person_id, r.c.household_id, r.c.version, r.c.fingerprint,
-                   r.c.run_id, r.c.line)
+            select(r.c.id, r.c.record_id, r.c.household_id, r.c.version, r.c.fingerprint)
             .where(r.c.source == self.source, r.c.record_id.in_(list(persons))))}
         inserts, updates = [], []
-        for rid, (unit, person) in persons.items():
-            ref, old = unit.household.ref, stored.get(rid)
-            if ref in stale_units or (old is not None and ref is None and old.version > unit.version):
+        for rid, p in persons.items():
+            ref, old = p.household_ref, stored.get(rid)
+            if ref in stale_units or (old is not None and ref is None and old.version > p.version):
                 self.report.stale += 1
-                continue
-            if ref is None and self._superseded_in_file(old, unit.line):
-                continue
-            fingerprint = self._person_fingerprint(unit, person)
-            if old is not None and old.fingerprint == fingerprint:
+            elif old is not None and old.fingerprint == p.fingerprint:
                 self.report.unchanged += 1
-                continue
-            household_id = household_ids[ref] if ref is not None else (old.household_id if old else new_id())
-            row = self._person_row(unit, person, fingerprint, household_id)
-            if old is None:
-                inserts.append(row + (new_id(), self.report.run_id))
+            elif old is None:
+                household_id = household_ids[ref] if ref is not None else new_id()
+                inserts.append(self._person_row(p, household_id) + (new_id(), self.report.run_id))
             else:
-                updates.append(row + (old.id,))
+                household_id = household_ids[ref] if ref is not None else old.household_id
+                updates.append(self._person_row(p, household_id) + (old.id,))
         bulk_insert(self.conn, r, PERSON_COLUMNS + ("person_id", "created_run_id"), inserts)
         bulk_update(self.conn, r, PERSON_COLUMNS, updates)
         self.report.inserted += len(inserts)
         self.report.updated += len(updates)
 
-    def _person_fingerprint(self, unit: SourceRecord, p: PersonRecord) -> bytes:
-        """Keyed digest of everything stored for the person, to tell changed from unchanged."""
-        h = unit.household
-        own_address = (h.house_code, h.house_no, h.flags) if h.ref is None else None
-        return self.fingerprint(_canonical([
-            unit.version, p.record_id, p.citizen_id.digits if p.citizen_id else None, p.title, p.first_name,
-            p.last_name, p.birth_date.iso() if p.birth_date else None, p.sex, p.attributes, p.private,
-            {k: v.digits for k, v in p.linked_ids.items()}, p.flags, h.ref, h.tambon_code, h.moo, own_address]))
-
-    def _person_row(self, unit: SourceRecord, p: PersonRecord, fingerprint: bytes, household_id: str) -> tuple:
+    def _person_row(self, p: FlatPerson, household_id: str) -> tuple:
         """The stored row in :data:`PERSON_COLUMNS` order: keys hashed, personal fields encrypted."""
-        h, rid, cipher, source = unit.household, p.record_id, self.cipher, self.source
-        own = h.ref is None  # the address belongs to this record, not to a household unit
-        birth = p.birth_date.iso() if p.birth_date else None
-        cid = p.citizen_id
-        flags = p.flags + h.flags if own else p.flags
+        rid, cipher, source, id_key = p.record_id, self.cipher, self.source, self.id_key
         return (
-            source, rid, h.ref, household_id, unit.version,
-            self.id_key(cid.digits) if cid else None,
-            cid.status.value if cid else None,
-            _canonical({k: self.id_key(v.digits).hex() for k, v in p.linked_ids.items()}) if p.linked_ids else "{}",
-            p.title, p.sex, p.birth_date.year if p.birth_date else None, h.tambon_code, h.moo,
-            self.house_key(h.house_code) if h.house_code else None,
+            source, rid, p.household_ref, household_id, p.version,
+            id_key(p.citizen_id) if p.citizen_id else None, p.id_status,
+            _canonical({k: id_key(digits).hex() for k, digits in p.linked_ids}) if p.linked_ids else "{}",
+            p.title, p.sex, p.birth_year, p.tambon_code, p.moo,
+            self.house_key(p.house_code) if p.house_code else None,
             cipher.encrypt(p.first_name, aad("source_records", source, rid, "first_name")),
             cipher.encrypt(p.last_name, aad("source_records", source, rid, "last_name")),
-            cipher.encrypt(birth, aad("source_records", source, rid, "birth_date")),
-            cipher.encrypt(h.house_code, aad("source_records", source, rid, "house_code")) if own else None,
-            cipher.encrypt(h.house_no, aad("source_records", source, rid, "house_no")) if own else None,
-            cipher.encrypt(_canonical(p.private), aad("source_records", source, rid, "private")) if p.private else None,
-            _canonical(p.attributes), _canonical(sorted(set(flags))) if flags else "[]",
-            fingerprint, self.report.run_id, unit.line,
+            cipher.encrypt(p.birth_date, aad("source_records", source, rid, "birth_date")),
+            cipher.encrypt(p.house_code, aad("source_records", source, rid, "house_code")) if p.own_address else None,
+            cipher.encrypt(p.house_no, aad("source_records", source, rid, "house_no")),
+            cipher.encrypt(p.private_json, aad("source_records", source, rid, "private")),
+            p.attributes_json, p.flags_json, p.fingerprint, self.report.run_id, p.line,
         )
 
 
-def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
+# --------------------------------------------------------------------------------------------------
+# The entry point
+# --------------------------------------------------------------------------------------------------
 
 
 def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
@@ -320,19 +405,23 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
     """
     adapter = hub.adapter(source)
     path = Path(path)
+    fingerprint = KeyedHasher(hub.keyring.fingerprint_secret, size=16)
+    size = hub.settings.ingest_batch_size
     try:
         report = FileReport(source=source, path=path, sha256=file_sha256(path))
         with hub.engine.begin() as conn:
+            report.replay = conn.scalar(select(ingest_runs.c.id).where(
+                ingest_runs.c.file_sha256 == report.sha256, ingest_runs.c.source == source,
+                ingest_runs.c.status == "completed").limit(1)) is not None
             report.run_id = conn.execute(insert(ingest_runs).values(
                 source=source, file_name=str(path), file_sha256=report.sha256, started_at=_now(), status="running",
                 rows_read=0, inserted=0, updated=0, unchanged=0, stale=0, deleted=0, quarantined=0,
             )).inserted_primary_key[0]
             writer = _BatchWriter(hub, conn, report)
-            for batch in _batches(adapter.read_file(path), hub.settings.ingest_batch_size):
-                report.rows_read += len(batch)
+            for batch in in_background(lambda: read_batches(adapter, path, size=size, fingerprint=fingerprint)):
                 writer.write(batch)
                 if progress:
-                    progress(len(batch))
+                    progress(batch.rows_read)
             _finish(hub, conn, report, actor)
     except (OSError, AdapterError) as exc:
         message = str(exc) if isinstance(exc, HubError) else f"{path}: cannot read ({exc.strerror or exc})"
@@ -351,6 +440,6 @@ def _finish(hub: Hub, conn: Connection, report: FileReport, actor: str) -> None:
     resource = f"file:{report.path.name}"
     hub.audit.append(conn, IngestCompleted(resource=resource, source=report.source, file_sha256=report.sha256,
                                            run_id=report.run_id, **counts), actor=actor)
-    if report.quarantined:
+    if report.quarantined and not report.replay:
         hub.audit.append(conn, RowsQuarantined(resource=resource, source=report.source, run_id=report.run_id,
                                                rows=report.quarantine_reasons), actor=actor)

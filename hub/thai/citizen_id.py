@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from operator import mul
 
 _SEPARATORS = str.maketrans("", "", " -\u00a0\t")
+_WEIGHTS = tuple(range(13, 1, -1))  # 13 for the first digit down to 2 for the twelfth
+_ASCII_ZERO_TOTAL = ord("0") * sum(_WEIGHTS)
 
 
 class IdStatus(str, enum.Enum):
@@ -32,7 +35,7 @@ class CitizenId:
 
 def check_digit(first_twelve: str) -> int:
     """The check digit for twelve leading digits."""
-    total = sum(int(d) * (13 - i) for i, d in enumerate(first_twelve))
+    total = sum(map(mul, first_twelve.encode("ascii"), _WEIGHTS)) - _ASCII_ZERO_TOTAL
     return (11 - total % 11) % 10
 
 

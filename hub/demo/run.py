@@ -1,0 +1,84 @@
+"""``hub demo``: a synthetic population in real provinces, written in the four partner formats,
+ingested into the hub, with what happened shown as it happens."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import geothai
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from audit.chain import verify_chain
+from hub.cli import progress_bar
+from hub.context import Hub
+from hub.db.schema import quarantine, source_records
+from hub.demo.population import generate_population
+from hub.demo.writers import write_partner_files
+from hub.pipeline.ingest import ingest_file
+
+#: Ingest order: the national map first, then agencies, then the community's own verification.
+SOURCE_ORDER = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")
+
+
+def count_rows(path: Path) -> int:
+    """Data rows in a partner file (lines, less the CSV header), for the progress bar."""
+    with open(path, "rb") as handle:
+        lines = sum(1 for line in handle if line.strip())
+    return lines - 1 if path.suffix == ".csv" else lines
+
+
+def clear_values_in_file(db_file: Path, values: set[str]) -> int:
+    """How many of ``values`` appear as UTF-8 bytes anywhere in the database file (and its WAL)."""
+    blob = b"".join(p.read_bytes() for p in (db_file, db_file.with_name(db_file.name + "-wal")) if p.exists())
+    return sum(1 for v in values if v.encode() in blob)
+
+
+def run_demo(*, out: Path, households: int, seed: int, console: Console, actor: str) -> None:
+    hub, created = Hub.init()
+    console.rule("[bold]Saphan demo: สะพานข้อมูลเพื่อแก้จนแบบบูรณาการ")
+    population = generate_population(households=households, seed=seed)
+    names = ", ".join(f"{geothai.province(code).name_th} ({geothai.province(code).name_en})"
+                      for code in sorted({h.tambon_code[:2] for h in population.households}))
+    console.print(f"Population: {len(population.households):,} households, {len(population.persons):,} people "
+                  f"in {names}")
+    written = write_partner_files(population, out, seed=seed)
+    console.print(f"Partner files written to {out}/ with realistic noise: "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(written.noise.items())))
+
+    table = Table("source", "file", "rows read", "accepted", "quarantined", "new", "updated", "unchanged",
+                  "removed", title="Ingest")
+    with progress_bar(console) as progress:
+        for source in SOURCE_ORDER:
+            for path in written.files.get(source, []):
+                task = progress.add_task(f"{source}: {path.name}", total=count_rows(path))
+                report = ingest_file(hub, source, path, actor=actor,
+                                     progress=lambda n, task=task: progress.advance(task, n))
+                table.add_row(source, path.name, str(report.rows_read), str(report.accepted),
+                              str(report.quarantined), str(report.inserted), str(report.updated),
+                              str(report.unchanged), str(report.deleted))
+    console.print(table)
+    _show_store(hub, console, population)
+
+
+def _show_store(hub: Hub, console: Console, population) -> None:
+    with hub.engine.connect() as conn:
+        by_source = dict(conn.execute(select(source_records.c.source, func.count()).group_by(source_records.c.source)).all())
+        reasons = Counter(r for (r,) in conn.execute(select(quarantine.c.reason)))
+        problem = verify_chain(conn)
+    console.print("Records stored: " + ", ".join(f"{s} {n:,}" for s, n in sorted(by_source.items())))
+    if reasons:
+        console.print("Quarantined (see `hub quarantine list`):")
+        for reason, n in reasons.most_common(6):
+            console.print(f"  {n} x {reason}")
+    url = hub.engine.url
+    if url.get_backend_name() == "sqlite" and url.database:
+        ids = {p.citizen_id for p in population.persons if p.citizen_id}
+        names = {p.first_name for p in population.persons} | {p.last_name for p in population.persons}
+        found_ids, found_names = (clear_values_in_file(Path(url.database), s) for s in (ids, names))
+        console.print(f"Privacy: the database file holds {found_ids} of {len(ids):,} citizen IDs and "
+                      f"{found_names} of {len(names):,} names in clear (keys: {hub.settings.resolved_keys_dir}).")
+    console.print("Audit chain: " + ("intact" if problem is None else f"BROKEN at {problem.seq}: {problem.what}"))
+    console.print("Next: `./dev hub quarantine list`, `./dev hub export links --out links.csv`, "
+                  "`./dev hub audit verify` (with HUB_HOME=.hub).")

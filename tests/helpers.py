@@ -1,0 +1,191 @@
+"""Shared helpers for the tests: the data files, database snapshots and scans, and the personal values
+the partner files contain (collected straight from the files, independently of the adapters)."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from pathlib import Path
+
+from sqlalchemy import Engine, inspect, select, text
+
+from hub.context import Hub
+from hub.crypto import aad
+from hub.db.schema import quarantine, source_households, source_records
+from hub.pipeline.ingest import FileReport, ingest_file
+
+DATA = Path(__file__).parent / "data"
+
+TPMAP = DATA / "tpmap_2566_export.csv"
+TPMAP_LATER = DATA / "tpmap_2566_export_later.csv"
+EEF_2566_2 = DATA / "eef_2566_2.csv"
+EEF_2567_1 = DATA / "eef_2567_1.csv"
+LOGBOOK_JUNE = DATA / "logbook_2024-06.ndjson"
+LOGBOOK_JULY = DATA / "logbook_2024-07.ndjson"
+SURVEY = DATA / "survey_2566_batch1.ndjson"
+
+#: Every partner file with its source, in the order a partner would have delivered them.
+ALL_FILES = [
+    ("tpmap", TPMAP), ("tpmap", TPMAP_LATER),
+    ("eef_students", EEF_2566_2), ("eef_students", EEF_2567_1),
+    ("msdhs_logbook", LOGBOOK_JUNE), ("msdhs_logbook", LOGBOOK_JULY),
+    ("university_survey", SURVEY),
+]
+
+ACTOR = "test:pytest"
+TITLES = ("เด็กชาย", "เด็กหญิง", "นางสาว", "น.ส.", "ด.ช.", "ด.ญ.", "นาง", "นาย")
+
+
+def file_sha256_hex(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ingest(hub: Hub, source: str, path: Path) -> FileReport:
+    return ingest_file(hub, source, path, actor=ACTOR)
+
+
+def ingest_all(hub: Hub) -> list[FileReport]:
+    return [ingest(hub, source, path) for source, path in ALL_FILES]
+
+
+def squash(text: str) -> str:
+    """``text`` without any whitespace: messages the console wraps at its width still compare."""
+    return re.sub(r"\s", "", text)
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+# ------------------------------------------------------------------------------------------ reading the store
+
+
+def records(hub: Hub, source: str) -> dict[str, object]:
+    """Stored person records of ``source`` by their source record id."""
+    r = source_records
+    with hub.engine.connect() as conn:
+        return {row.record_id: row for row in conn.execute(select(r).where(r.c.source == source))}
+
+
+def households(hub: Hub, source: str, *, include_deleted: bool = False) -> dict[str, object]:
+    """Stored household units of ``source`` by their household ref. A household deleted upstream may be
+    kept as a tombstone row (``deleted`` true, no personal fields); it is left out unless asked for."""
+    t = source_households
+    with hub.engine.connect() as conn:
+        rows = conn.execute(select(t).where(t.c.source == source)).all()
+    return {row.household_ref: row for row in rows if include_deleted or not getattr(row, "deleted", False)}
+
+
+def decrypt_record_field(hub: Hub, row, field: str) -> str | None:
+    return hub.cipher.decrypt(getattr(row, f"{field}_enc"), aad("source_records", row.source, row.record_id, field))
+
+
+def decrypt_household_field(hub: Hub, row, field: str) -> str | None:
+    return hub.cipher.decrypt(getattr(row, f"{field}_enc"),
+                              aad("source_households", row.source, row.household_ref, field))
+
+
+def snapshot(engine: Engine, tables=(source_records, source_households, quarantine)) -> dict[str, list[tuple]]:
+    """Every row of the tables, in id order, as plain tuples (JSON values serialised canonically)."""
+    result = {}
+    with engine.connect() as conn:
+        for table in tables:
+            rows = conn.execute(select(table).order_by(table.c.id)).all()
+            result[table.name] = [tuple(_plain(v) for v in row) for row in rows]
+    return result
+
+
+def _plain(value):
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, memoryview):
+        return bytes(value)
+    return value
+
+
+def dump_all_values(engine: Engine) -> bytes:
+    """``SELECT *`` of every table, every value as bytes (text as UTF-8, JSON as text, bytea as is)."""
+    chunks: list[bytes] = []
+    with engine.connect() as conn:
+        for name in inspect(conn).get_table_names():
+            for row in conn.execute(text(f'SELECT * FROM "{name}"')):
+                for value in row:
+                    if value is None:
+                        continue
+                    if isinstance(value, (bytes, bytearray, memoryview)):
+                        chunks.append(bytes(value))
+                    elif isinstance(value, (dict, list)):
+                        chunks.append(json.dumps(value, ensure_ascii=False).encode())
+                    else:
+                        chunks.append(str(value).encode())
+    return b"\x00".join(chunks)
+
+
+def database_bytes(hub: Hub) -> bytes:
+    """What an attacker holding the database would read: on SQLite the database file and its WAL as raw
+    bytes (plus every value); on PostgreSQL every value of every table."""
+    values = dump_all_values(hub.engine)
+    if is_postgres(hub.engine):
+        return values
+    db_path = Path(hub.engine.url.database)
+    files = [db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-journal")]
+    return b"\x00".join([values] + [p.read_bytes() for p in files if p.exists()])
+
+
+# ------------------------------------------------------------------------------------------ PII in the inputs
+
+
+def _id_forms(raw: str | None) -> set[str]:
+    if not raw or not raw.strip():
+        return set()
+    digits = re.sub(r"[\s\-\u00a0]", "", raw)
+    forms = {raw.strip(), digits}
+    if len(digits) == 13:
+        forms |= {f"{digits[0]}-{digits[1:5]}-{digits[5:10]}-{digits[10:12]}-{digits[12]}",
+                  f"{digits[0]} {digits[1:5]} {digits[5:10]} {digits[10:12]} {digits[12]}"}
+    return forms
+
+
+def _name_forms(raw: str | None) -> set[str]:
+    if not raw or not raw.strip():
+        return set()
+    name = raw.strip()
+    forms = {name}
+    for title in TITLES:
+        if name.startswith(title) and len(name) - len(title) >= 2:
+            forms.add(name[len(title):].strip())
+    return forms
+
+
+def partner_pii() -> dict[str, set[str]]:
+    """Citizen IDs (every written form), first and last names, and house codes in the partner files,
+    read straight from the files (quarantined rows included)."""
+    ids: set[str] = set()
+    names: set[str] = set()
+    houses: set[str] = set()
+    for path in (TPMAP, TPMAP_LATER):
+        for row in csv.DictReader(io.StringIO(path.read_bytes().decode("utf-8-sig"))):
+            ids |= _id_forms(row.get("pid"))
+            names |= _name_forms(row.get("fname")) | _name_forms(row.get("lname"))
+            if row.get("house_code"):
+                houses.add(row["house_code"])
+    for path in (EEF_2566_2, EEF_2567_1):
+        for row in csv.DictReader(io.StringIO(path.read_text("utf-8")), delimiter=";"):
+            ids |= _id_forms(row["citizen_id"]) | _id_forms(row["guardian_citizen_id"])
+            names |= _name_forms(row["first_name"]) | _name_forms(row["last_name"])
+    for path in (LOGBOOK_JUNE, LOGBOOK_JULY, SURVEY):
+        for line in path.read_text("utf-8").splitlines():
+            houses |= set(re.findall(r'"house_code": "(\d{11})"', line))
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            for member in obj.get("members", []):
+                ids |= _id_forms(member.get("citizen_id"))
+                names |= _name_forms(member.get("first_name")) | _name_forms(member.get("last_name"))
+            witness = (obj.get("consent") or {}).get("witness")
+            if witness:
+                names.add(witness)
+    return {"citizen_id": ids, "name": names, "house_code": houses}

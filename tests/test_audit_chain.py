@@ -1,0 +1,175 @@
+"""The audit log: typed events on a SHA-256 hash chain, and tamper detection."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import ClassVar
+
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from audit.chain import GENESIS, ChainProblem, chain_hash, canonical, verify_chain
+from audit.events import EventType, KeysCreated
+from hub.db.schema import audit_events, audit_head
+from hub.errors import AuditWriteError
+from helpers import EEF_2566_2, EEF_2567_1, TPMAP, file_sha256_hex, ingest, squash
+
+
+def events(hub):
+    with hub.engine.connect() as conn:
+        return conn.execute(select(audit_events).order_by(audit_events.c.seq)).all()
+
+
+def verify(hub) -> ChainProblem | None:
+    with hub.engine.connect() as conn:
+        return verify_chain(conn)
+
+
+@pytest.fixture
+def busy_hub(hub, cli, tmp_path):
+    """A hub whose log has init, ingests, quarantines, a failed ingest, a quarantine read and a rotation."""
+    ingest(hub, "tpmap", TPMAP)
+    ingest(hub, "eef_students", EEF_2566_2)
+    assert cli("ingest", "tpmap", tmp_path / "missing.csv").exit_code == 1
+    assert cli("quarantine", "show", 1, "--reason", "audit test").exit_code == 0
+    assert cli("keys", "rotate").exit_code == 0
+    return hub
+
+
+def test_init_ingest_quarantine_and_rotation_are_audited(busy_hub):
+    log = events(busy_hub)
+    assert [e.action for e in log] == [
+        "keys.created",
+        "ingest.completed", "ingest.quarantined",
+        "ingest.completed", "ingest.quarantined",
+        "ingest.failed", "quarantine.read", "keys.rotated"]
+    assert [e.seq for e in log] == list(range(1, 9))
+    assert log[0].actor == "system:hub" and log[1].actor == "test:pytest" and log[5].actor.startswith("cli:")
+    completed = json.loads(log[1].details)
+    assert completed["file_sha256"] == file_sha256_hex(TPMAP)
+    assert {k: completed[k] for k in ("rows_read", "inserted", "quarantined")} == \
+        {"rows_read": 11, "inserted": 8, "quarantined": 2}
+    assert log[1].resource == "file:tpmap_2566_export.csv"
+    quarantined = json.loads(log[2].details)
+    assert [r["line"] for r in quarantined["rows"]] == [7, 9]
+    assert "missing.csv" in json.loads(log[5].details)["reason"]
+
+
+def test_each_event_links_to_the_one_before(busy_hub):
+    log = events(busy_hub)
+    assert log[0].prev_hash == GENESIS
+    for before, after in zip(log, log[1:]):
+        assert after.prev_hash == before.hash
+    for e in log:
+        assert e.hash == chain_hash(e.prev_hash, canonical(e.seq, e.occurred_at, e.actor, e.action, e.resource,
+                                                             e.details))
+    with busy_hub.engine.connect() as conn:
+        head = conn.execute(select(audit_head)).one()
+    assert (head.seq, head.hash) == (log[-1].seq, log[-1].hash)
+
+
+def test_an_intact_chain_verifies(busy_hub, cli):
+    assert verify(busy_hub) is None
+    result = cli("audit", "verify")
+    assert result.exit_code == 0
+    assert "audit chain intact" in result.stdout
+
+
+def test_editing_an_events_details_is_detected_at_its_seq(busy_hub, cli):
+    with busy_hub.engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.seq == 4)
+                     .values(details=json.dumps({"rows_read": 0})))
+    problem = verify(busy_hub)
+    assert problem == ChainProblem(4, "content does not match its hash (edited)")
+    result = cli("audit", "verify")
+    assert result.exit_code == 1
+    assert squash("audit chain broken at event 4") in squash(result.stderr)
+
+
+@pytest.mark.parametrize("column,value", [("actor", "cli:mallory"), ("occurred_at", "2020-01-01T00:00:00+00:00"),
+                                          ("resource", "file:other.csv"), ("action", "keys.created")])
+def test_editing_any_field_of_an_event_is_detected(busy_hub, column, value):
+    with busy_hub.engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.seq == 6).values({column: value}))
+    assert verify(busy_hub).seq == 6
+
+
+def test_deleting_a_middle_event_is_detected(busy_hub, cli):
+    with busy_hub.engine.begin() as conn:
+        conn.execute(delete(audit_events).where(audit_events.c.seq == 5))
+    problem = verify(busy_hub)
+    assert problem.seq == 5
+    assert "missing" in problem.what
+    result = cli("audit", "verify")
+    assert result.exit_code == 1
+    assert squash("event 5") in squash(result.stderr)
+
+
+def test_rehashing_an_edited_event_breaks_the_next_link(busy_hub):
+    log = events(busy_hub)
+    target = log[3]
+    forged_details = json.dumps({"forged": True})
+    forged_hash = chain_hash(target.prev_hash, canonical(target.seq, target.occurred_at, target.actor,
+                                                          target.action, target.resource, forged_details))
+    with busy_hub.engine.begin() as conn:
+        conn.execute(update(audit_events).where(audit_events.c.seq == target.seq)
+                     .values(details=forged_details, hash=forged_hash))
+    assert verify(busy_hub).seq == target.seq + 1
+
+
+def test_deleting_the_last_events_is_detected_by_the_head(busy_hub, cli):
+    with busy_hub.engine.begin() as conn:
+        conn.execute(delete(audit_events).where(audit_events.c.seq >= 7))
+    problem = verify(busy_hub)
+    assert problem.seq == 7
+    assert "truncated" in problem.what
+    result = cli("audit", "verify")
+    assert result.exit_code == 1
+    assert squash("event 7") in squash(result.stderr)
+
+
+def test_deleting_the_head_record_is_detected(busy_hub):
+    with busy_hub.engine.begin() as conn:
+        conn.execute(delete(audit_head))
+    assert verify(busy_hub) == ChainProblem(8, "the chain head record is missing")
+
+
+def test_appending_continues_the_chain_after_verification(busy_hub):
+    ingest(busy_hub, "eef_students", EEF_2567_1)
+    assert verify(busy_hub) is None
+    assert [(e.seq, e.action) for e in events(busy_hub)[-2:]] == [(8, "keys.rotated"), (9, "ingest.completed")]
+
+
+def test_exporting_links_is_audited_and_the_chain_stays_intact(busy_hub, cli, tmp_path):
+    result = cli("export", "links", "--out", tmp_path / "links.csv")
+    assert result.exit_code == 0
+    last = events(busy_hub)[-1]
+    assert (last.seq, last.action, json.loads(last.details)) == (9, "export.links", {"rows": 11})
+    assert verify(busy_hub) is None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Undeclared(EventType):
+    name: ClassVar[str] = "test.undeclared"
+    note: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Impostor(EventType):
+    """Uses a declared name with a class nobody declared."""
+
+    name: ClassVar[str] = "keys.created"
+    kek_id: str
+
+
+@pytest.mark.parametrize("event", [Undeclared(resource="x", note="n"), Impostor(resource="keys", kek_id="k")])
+def test_an_undeclared_event_type_is_refused(hub, event):
+    with hub.engine.connect() as conn:
+        before = conn.scalar(select(func.count()).select_from(audit_events))
+    with pytest.raises(AuditWriteError, match="never declared"):
+        with hub.engine.begin() as conn:
+            hub.audit.append(conn, event, actor="test:pytest")
+    with hub.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(audit_events)) == before
+    assert hub.audit.declared["keys.created"] is KeysCreated
+    assert verify(hub) is None
