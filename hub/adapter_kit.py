@@ -250,18 +250,19 @@ def iter_ndjson(path: Path, parse_object: Callable[[dict[str, Any], int], Item])
             if _has_bad_bytes(text):
                 yield Rejected(line, "line is not valid UTF-8", _raw_text(text.rstrip("\r\n")))
                 continue
+            text = text.rstrip("\r\n")
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                yield Rejected(line, f"not valid JSON: {exc.msg} at column {exc.colno}", text.rstrip("\r\n"))
+                yield Rejected(line, f"not valid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}", text)
                 continue
             if not isinstance(obj, dict):
-                yield Rejected(line, f"expected a JSON object, found {type(obj).__name__}", text.rstrip("\r\n"))
+                yield Rejected(line, f"expected a JSON object, found {type(obj).__name__}", text)
                 continue
             try:
                 yield parse_object(obj, line)
             except RecordError as exc:
-                yield Rejected(line, str(exc), text.rstrip("\r\n"))
+                yield Rejected(line, str(exc), text)
 
 
 def parse_timestamp(value: Any, *, field: str) -> str:

@@ -28,3 +28,23 @@ def bulk_update(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     mark = "%s" if conn.dialect.name == "postgresql" else "?"
     assignments = ", ".join(f"{c} = {mark}" for c in columns)
     conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE id = {mark}", list(rows))
+
+
+def fetch_by_keys(conn: Connection, table: Table, *, source: str, key: str, keys: Sequence[str],
+                  columns: Sequence[str]) -> list:
+    """Rows of ``table`` for ``source`` whose ``key`` column is one of ``keys``, as named tuples.
+
+    On PostgreSQL the keys arrive as one array joined through ``unnest``: a plain ``IN`` list lets a
+    planner with stale statistics (a big load still inside its transaction) filter a whole index
+    range against every key, which made each lookup cost seconds.
+    """
+    if not keys:
+        return []
+    names = ", ".join(f"t.{c}" for c in columns)
+    if conn.dialect.name == "postgresql":
+        sql = (f"SELECT {names} FROM unnest(%s::text[]) AS k(key) "
+               f"JOIN {table.name} t ON t.source = %s AND t.{key} = k.key")
+        return list(conn.exec_driver_sql(sql, (list(keys), source)))
+    marks = ", ".join("?" * len(keys))
+    sql = f"SELECT {names} FROM {table.name} t WHERE t.source = ? AND t.{key} IN ({marks})"
+    return list(conn.exec_driver_sql(sql, (source, *keys)))

@@ -1,1 +1,1 @@
-"""Synthetic demo data: a ground-truth Thai population (``population``) and the partner files it yields (``writers``)."""
+"""Synthetic demo data: a ground-truth Thai population and the partner files written from it."""

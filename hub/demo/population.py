@@ -8,7 +8,7 @@ household a ``truth_household_id``; the partner files written from it (``hub.dem
 contain them. Households live in real tambons (from ``geothai``) and are seen by a realistic subset of
 the four partners (:data:`SOURCES`), so a household is seen by none, one, two, three or all four:
 
-- ``tpmap``: about 60% of households deprived in at least one dimension;
+- ``tpmap``: about 60% of the households deprived in at least one dimension;
 - ``msdhs_logbook``: about 30% of the poorest 40% of households;
 - ``eef_students``: school-age children of households below 54,000 baht a person a year (85% screened);
 - ``university_survey``: about a quarter of households, in the first two provinces with a partner
@@ -284,6 +284,11 @@ class Household:
     eef: EefScreening | None = None
     logbook: LogbookCase | None = None
     survey: SurveyVisit | None = None
+
+    @property
+    def tambon_code(self) -> str:
+        """Where the household lives now."""
+        return self.address.tambon.code
 
     @property
     def address_in_2566(self) -> Address:
@@ -716,7 +721,8 @@ class _Builder:
         """TPMAP indicator codes the household fails, each only when its members (``ages`` on
         :data:`SURVEY_DATE`) make it possible."""
         chance, p = self.rng.random, poverty
-        out_of_school = {a for m, a in zip(members, ages) if m.schooling is None and m.relation in ("child", "grandchild")}
+        out_of_school = {age for m, age in zip(members, ages)
+                         if m.schooling is None and m.relation in ("child", "grandchild")}
         vulnerable = {v for m in members for v in m.vulnerabilities}
         oldest, working_age = max(ages), any(15 <= a < 60 for a in ages)
         failed = {
@@ -835,7 +841,9 @@ class _Builder:
         university, prefix = UNIVERSITIES[address.tambon.province_code]
         surveyed_on = dt.date(2023, 7, 1) + dt.timedelta(days=rng.randint(0, 91))
         verified_poor = hh.is_poor != (rng.random() < 0.07)
-        problems = tuple(d for d, deprived in hh.dimensions.items() if deprived) or (("income",) if verified_poor else ())
+        problems = tuple(d for d, deprived in hh.dimensions.items() if deprived)
+        if verified_poor and not problems:
+            problems = ("income",)
         witness = f"ผู้ใหญ่บ้านหมู่ {address.moo}" if address.moo else "ประธานชุมชน"
         consent = Consent(rng.random() < 0.95, rng.random() < 0.9, surveyed_on, witness)
         return SurveyVisit(

@@ -15,7 +15,7 @@ and ``truth.csv`` (``source,record_id,truth_person_id,truth_household_id``: the 
 every person written, as the adapters name it), so that linking can be scored.
 
 With ``noise=True`` values are corrupted as partners corrupt them, at the rates in :data:`RATES` (a
-chance per person, or per row for ``amphoe_disagrees``), and the files carry their structural defects:
+chance per person record written), and the files carry their structural defects:
 two TPMAP rows cut short, one TPMAP id given twice (the later row is the correct one), one re-submitted
 survey per batch (the later line is the correct one) and one malformed survey line per batch. Cut-short
 rows and malformed lines lose their persons, and ``truth.csv`` leaves them out. Lifecycle events
@@ -30,7 +30,7 @@ import datetime as dt
 import json
 import random
 import re
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +53,10 @@ EEF_COLUMNS = (
 )
 PMT_ITEMS = ("dependents", "tenure", "house", "farmland", "water", "electricity", "vehicle", "appliances")
 
-#: Chance of each kind of noise per person written (``amphoe_disagrees``: per TPMAP row), by source.
-#: ``moved_tambon`` is certain: TPMAP and the survey, made in 2566, show a moved household's old address.
+#: Chance of each kind of noise per person record written, by source. ``maiden_surname`` applies to women
+#: who took their husband's surname, ``name_variant`` to names that have a common variant, and
+#: ``birth_day_month_swapped`` to days 1-12; ``moved_tambon`` is certain: TPMAP and the survey, made in
+#: 2566, show a moved household's old address.
 RATES: dict[str, dict[str, float]] = {
     "tpmap": {
         "name_variant": 0.03, "maiden_surname": 0.2, "id_blank": 0.03, "id_typo": 0.01, "id_transposed": 0.005,
@@ -161,7 +163,7 @@ class _Noise:
     def __init__(self, seed: int, enabled: bool) -> None:
         self.rng = random.Random(seed)
         self.enabled = enabled
-        self.counts: Counter[tuple[str, str]] = Counter()
+        self.counts: defaultdict[tuple[str, str], int] = defaultdict(int)
 
     def roll(self, source: str, kind: str) -> bool:
         """True with the chance ``RATES[source][kind]`` (0 when absent); never when disabled. Not counted."""
@@ -311,13 +313,15 @@ def _tpmap_row(hh: Household, person: Person, deprivation: list[str], noise: _No
         title = ""
     amphoe = tambon.amphoe_code
     if noise.hit("tpmap", "amphoe_disagrees"):
-        amphoe = noise.rng.choice([a for a in other_amphoes[tambon.province_code] if a != amphoe] or [amphoe[:2] + "99"])
+        others = [a for a in other_amphoes[tambon.province_code] if a != amphoe]
+        amphoe = noise.rng.choice(others or [amphoe[:2] + "99"])
     return [
         person.tpmap_person_id, "2566", _tpmap_pid(seen.citizen_id, noise), title, first, seen.last_name,
         "1" if person.sex == "M" else "2", _tpmap_birth_date(seen, noise),
         "" if address.house_code is None or noise.hit("tpmap", "house_code_blank") else address.house_code,
         address.house_no, "" if address.moo is None else str(address.moo), tambon.code, amphoe,
-        tambon.province_code, *deprivation, "" if noise.hit("tpmap", "income_blank") else str(hh.income_per_capita_year),
+        tambon.province_code, *deprivation,
+        "" if noise.hit("tpmap", "income_blank") else str(hh.income_per_capita_year),
     ]
 
 
@@ -487,15 +491,16 @@ def _logbook_item(hh: Household, noise: _Noise, truth: _Truth) -> dict[str, Any]
 
 
 def _logbook_updates(items: list[dict[str, Any]], noise: _Noise) -> list[dict[str, Any]]:
-    """July-August 2024 updates of about 3% of the logbooks (at least two): the first loses its last
-    member (a household of two or more), the others change status; ordered by ``updated_at``."""
+    """July-August 2024 updates of about 3% of the logbooks (at least two): the first household of two or
+    more loses its last member, the others change status; ordered by ``updated_at``."""
     rng = noise.rng
     chosen = rng.sample(items, min(len(items), max(2, len(items) * 3 // 100)))
+    shrinking = next((item for item in chosen if len(item["members"]) > 1), None)
     updates = []
-    for n, item in enumerate(chosen):
+    for item in chosen:
         update = dict(item, updated_at=(dt.datetime(2024, 7, 1, 9, tzinfo=ICT) + dt.timedelta(
             days=rng.randrange(62), minutes=rng.randrange(480))).isoformat(), api_version="1.3")
-        if n == 0 and len(item["members"]) > 1:
+        if item is shrinking:
             update["members"] = item["members"][:-1]
             noise.add("msdhs_logbook", "member_removed")
         else:

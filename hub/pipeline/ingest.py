@@ -29,7 +29,7 @@ from audit.events import IngestCompleted, IngestFailed, RowsQuarantined
 from hub.adapter_kit import Adapter
 from hub.context import Hub
 from hub.crypto import KeyedHasher, aad
-from hub.db.bulk import bulk_insert, bulk_update
+from hub.db.bulk import bulk_insert, bulk_update, fetch_by_keys
 from hub.db.schema import ingest_runs, quarantine, source_households, source_records
 from hub.errors import AdapterError, HubError
 from hub.pipeline.background import in_background
@@ -274,9 +274,9 @@ class _BatchWriter:
         if not tombstones:
             return
         t, r = source_households, source_records
-        stored = {row.household_ref: row for row in self.conn.execute(
-            select(t.c.id, t.c.household_ref, t.c.household_id, t.c.version)
-            .where(t.c.source == self.source, t.c.household_ref.in_(list(tombstones))))}
+        stored = {row.household_ref: row for row in fetch_by_keys(
+            self.conn, t, source=self.source, key="household_ref", keys=list(tombstones),
+            columns=("id", "household_ref", "household_id", "version"))}
         inserts, updates = [], []
         for ref, stone in tombstones.items():
             old = stored.get(ref)
@@ -305,12 +305,12 @@ class _BatchWriter:
             return set(), {}
         t, r = source_households, source_records
         refs = list(units)
-        stored = {row.household_ref: row for row in self.conn.execute(
-            select(t.c.id, t.c.household_ref, t.c.household_id, t.c.version, t.c.fingerprint)
-            .where(t.c.source == self.source, t.c.household_ref.in_(refs)))}
+        stored = {row.household_ref: row for row in fetch_by_keys(
+            self.conn, t, source=self.source, key="household_ref", keys=refs,
+            columns=("id", "household_ref", "household_id", "version", "fingerprint"))}
         members: dict[str, list[str]] = {}
-        for rid, ref in self.conn.execute(select(r.c.record_id, r.c.household_ref).where(
-                r.c.source == self.source, r.c.household_ref.in_(refs))):
+        for rid, ref in fetch_by_keys(self.conn, r, source=self.source, key="household_ref", keys=refs,
+                                      columns=("record_id", "household_ref")):
             members.setdefault(ref, []).append(rid)
         stale, ids, inserts, updates, leavers = set(), {}, [], [], []
         for ref, h in units.items():
@@ -350,9 +350,9 @@ class _BatchWriter:
         if not persons:
             return
         r = source_records
-        stored = {row.record_id: row for row in self.conn.execute(
-            select(r.c.id, r.c.record_id, r.c.household_id, r.c.version, r.c.fingerprint)
-            .where(r.c.source == self.source, r.c.record_id.in_(list(persons))))}
+        stored = {row.record_id: row for row in fetch_by_keys(
+            self.conn, r, source=self.source, key="record_id", keys=list(persons),
+            columns=("id", "record_id", "household_id", "version", "fingerprint"))}
         inserts, updates = [], []
         for rid, p in persons.items():
             ref, old = p.household_ref, stored.get(rid)
