@@ -37,6 +37,8 @@ class IngestCompleted(EventType):
     stale: int
     deleted: int
     quarantined: int
+    households_inserted: int
+    households_updated: int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

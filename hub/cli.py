@@ -106,6 +106,8 @@ def ingest(source: Annotated[str, typer.Argument(help="Adapter name, e.g. tpmap.
             f"{path}: rows read {report.rows_read}, accepted {report.accepted}, "
             f"quarantined {report.quarantined} (records: {report.inserted} new, {report.updated} updated, "
             f"{report.unchanged} unchanged, {report.stale} kept newer, {report.deleted} removed)"
+            + (f" (households: {report.households_inserted} new, {report.households_updated} updated)"
+               if report.households_inserted or report.households_updated else "")
             + (" [already ingested: nothing written]" if report.replay else ""))
     if failed:
         fail(f"{failed} of {len(paths)} file(s) could not be read; nothing of them was stored")

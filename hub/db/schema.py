@@ -30,6 +30,8 @@ ingest_runs = Table(
     Column("stale", Integer, nullable=False, default=0),
     Column("deleted", Integer, nullable=False, default=0),
     Column("quarantined", Integer, nullable=False, default=0),
+    Column("households_inserted", Integer, nullable=False, default=0),
+    Column("households_updated", Integer, nullable=False, default=0),
 )
 
 source_households = Table(

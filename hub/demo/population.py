@@ -33,6 +33,7 @@ from itertools import accumulate, count
 import geothai
 from faker.providers.person.th_TH import Provider as ThaiPersonProvider
 
+from hub.thai.citizen_id import with_check_digit
 
 SOURCES = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")
 DIMENSIONS = ("health", "living", "education", "income", "access")
@@ -394,26 +395,6 @@ def _birth_days(age: int) -> tuple[int, int]:
     return first, latest - first + 1
 
 
-@lru_cache(maxsize=None)
-def _weighted_digit_sums(weights: tuple[int, ...]) -> tuple[int, ...]:
-    """For every number of ``len(weights)`` digits (the index), the sum of its digits times ``weights``."""
-    width = len(weights)
-    return tuple(sum(int(d) * w for d, w in zip(f"{n:0{width}d}", weights)) for n in range(10 ** width))
-
-
-@lru_cache(maxsize=4096)
-def _prefix_sum(prefix: str) -> int:
-    return sum(int(d) * w for d, w in zip(prefix, range(13, 8, -1)))
-
-
-def _check_digit(prefix: str, tail: int) -> int:
-    """The citizen-ID check digit of a 5-digit ``prefix`` and a 7-digit ``tail``: the rule of
-    :func:`hub.thai.citizen_id.check_digit` (weights 13 down to 2), with table lookups for speed."""
-    high, low = divmod(tail, 1000)
-    total = _prefix_sum(prefix) + _weighted_digit_sums((8, 7, 6, 5))[high] + _weighted_digit_sums((4, 3, 2))[low]
-    return (11 - total % 11) % 10
-
-
 def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
 
@@ -608,7 +589,7 @@ class _Builder:
         prefix = ("1" if birth.year >= 1984 else "3") + amphoe_code
         while True:
             tail = int(self.rng.random() * 10_000_000)
-            code = f"{prefix}{tail:07d}{_check_digit(prefix, tail)}"
+            code = with_check_digit(f"{prefix}{tail:07d}")
             if code not in self.used_codes:
                 self.used_codes.add(code)
                 return code

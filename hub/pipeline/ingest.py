@@ -58,7 +58,8 @@ class FileReport:
     """What one file did to the store. Counts of records are per person; ``rows_read`` per row/line.
 
     ``stale`` counts records left as stored because the stored version is newer; ``replay`` is true when
-    this exact file had been ingested before (nothing was written).
+    this exact file had been ingested before (nothing was written). ``households_*`` count household units
+    (logbook, survey) whose own facts were written.
     """
 
     source: str
@@ -72,6 +73,8 @@ class FileReport:
     stale: int = 0
     deleted: int = 0
     quarantined: int = 0
+    households_inserted: int = 0
+    households_updated: int = 0
     replay: bool = False
     quarantine_reasons: list[dict] = field(default_factory=list)
 
@@ -326,6 +329,8 @@ class _BatchWriter:
                 updates.append(self._household_row(h, ids[ref]) + (old.id,))
         bulk_insert(self.conn, t, HOUSEHOLD_COLUMNS + ("created_run_id",), inserts)
         bulk_update(self.conn, t, HOUSEHOLD_COLUMNS, updates)
+        self.report.households_inserted += len(inserts)
+        self.report.households_updated += len(updates)
         if leavers:
             gone = self.conn.execute(delete(r).where(r.c.source == self.source, r.c.record_id.in_(leavers)))
             self.report.deleted += gone.rowcount
@@ -416,6 +421,7 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
             report.run_id = conn.execute(insert(ingest_runs).values(
                 source=source, file_name=str(path), file_sha256=report.sha256, started_at=_now(), status="running",
                 rows_read=0, inserted=0, updated=0, unchanged=0, stale=0, deleted=0, quarantined=0,
+                households_inserted=0, households_updated=0,
             )).inserted_primary_key[0]
             writer = _BatchWriter(hub, conn, report)
             for batch in in_background(lambda: read_batches(adapter, path, size=size, fingerprint=fingerprint)):
@@ -434,7 +440,8 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
 
 def _finish(hub: Hub, conn: Connection, report: FileReport, actor: str) -> None:
     counts = {k: getattr(report, k) for k in
-              ("rows_read", "inserted", "updated", "unchanged", "stale", "deleted", "quarantined")}
+              ("rows_read", "inserted", "updated", "unchanged", "stale", "deleted", "quarantined",
+               "households_inserted", "households_updated")}
     conn.execute(update(ingest_runs).where(ingest_runs.c.id == report.run_id).values(
         status="completed", finished_at=_now(), **counts))
     resource = f"file:{report.path.name}"

@@ -50,6 +50,8 @@ def upgrade() -> None:
     sa.Column('stale', sa.Integer(), nullable=False),
     sa.Column('deleted', sa.Integer(), nullable=False),
     sa.Column('quarantined', sa.Integer(), nullable=False),
+    sa.Column('households_inserted', sa.Integer(), nullable=False),
+    sa.Column('households_updated', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('quarantine',
