@@ -83,4 +83,4 @@ def _show_store(hub: Hub, console: Console, population) -> None:
                       f"{found_names} of {len(names):,} names in clear (keys: {hub.settings.resolved_keys_dir}).")
     console.print("Audit chain: " + ("intact" if problem is None else f"BROKEN at {problem.seq}: {problem.what}"))
     console.print("Next: `./dev hub quarantine list`, `./dev hub export links --out links.csv`, "
-                  "`./dev hub audit verify` (with HUB_HOME=.hub).")
+                  "`./dev hub audit verify`.")
