@@ -195,7 +195,30 @@ def _delimited_rows(handle, rejected: list[Rejected]) -> Iterator[tuple[int, str
                                      "never closes", _raw_text(first[1].rstrip("\r\n"))))
             pending.extendleft(reversed(parts[1:]))
             continue
-        yield first[0], "".join(text for _, text in parts)
+        yield first[0], first[1] if len(parts) == 1 else "".join(text for _, text in parts)
+
+
+class _FieldSplitter:
+    """Splits one row's raw text into fields with a single long-lived csv reader (making a reader per
+    row costs more than the split itself)."""
+
+    def __init__(self, delimiter: str):
+        self._delimiter = delimiter
+        self._pending: list[str] = []
+        self._reader = self._new_reader()
+
+    def _new_reader(self):
+        feed = iter(lambda: self._pending.pop() if self._pending else None, None)
+        return csv.reader(feed, delimiter=self._delimiter)
+
+    def __call__(self, raw: str) -> list[str]:
+        self._pending.append(raw)
+        try:
+            return next(self._reader)
+        except (StopIteration, csv.Error):  # the text ended inside a quoted field: split it alone
+            self._pending.clear()
+            self._reader = self._new_reader()
+            return next(csv.reader([raw], delimiter=self._delimiter), [])
 
 
 def iter_delimited(path: Path, *, delimiter: str, columns: Sequence[str],
@@ -213,6 +236,7 @@ def iter_delimited(path: Path, *, delimiter: str, columns: Sequence[str],
         if header_row is None:
             raise AdapterError(f"{path}: the file is empty or its header row is unreadable (expected a header row)")
         header = [h.strip() for h in next(csv.reader([header_row[1]], delimiter=delimiter))]
+        split = _FieldSplitter(delimiter)
         missing = [c for c in columns if c not in header]
         if missing:
             raise AdapterError(f"{path}: header lacks the columns {', '.join(missing)} "
@@ -224,7 +248,7 @@ def iter_delimited(path: Path, *, delimiter: str, columns: Sequence[str],
             if not raw.strip():
                 continue
             raw = raw.rstrip("\r\n")
-            fields = next(csv.reader([raw], delimiter=delimiter))
+            fields = split(raw)
             if len(fields) != width:
                 yield Rejected(line, f"broken row: expected {width} fields, found {len(fields)}", _raw_text(raw))
             elif _has_bad_bytes(raw):

@@ -6,6 +6,7 @@ field does not decrypt.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import struct
@@ -54,11 +55,21 @@ class FieldCipher:
 
 
 class KeyedHasher:
-    """HMAC-SHA256 under a purpose-specific key: linkage keys and change fingerprints."""
+    """HMAC-SHA256 under a purpose-specific key: the linkage keys of citizen IDs and house codes."""
 
-    def __init__(self, key: bytes, *, size: int = 32):
+    def __init__(self, key: bytes):
         self._key = key
-        self._size = size
 
     def __call__(self, value: str) -> bytes:
-        return hmac.digest(self._key, value.encode(), "sha256")[: self._size]
+        return hmac.digest(self._key, value.encode(), "sha256")
+
+
+class Fingerprinter:
+    """Keyed BLAKE2b-128 of a record's content: tells a changed record from an unchanged one without
+    storing a digest anyone could test guesses against."""
+
+    def __init__(self, key: bytes):
+        self._key = key
+
+    def __call__(self, content: str) -> bytes:
+        return hashlib.blake2b(content.encode(), key=self._key, digest_size=16).digest()

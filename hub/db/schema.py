@@ -1,5 +1,8 @@
 """The hub's tables. Personal fields are ``*_enc`` (AES-GCM) or ``*_key`` (keyed HMAC); nothing here
-holds a clear citizen ID or name. The migrations in ``migrations/versions`` create exactly this."""
+holds a clear citizen ID or name. The migrations in ``migrations/versions`` create exactly this.
+
+Indexes are only those today's queries use: each one costs every bulk insert. A stage that needs another
+(linking by ``linkage_key``, views by ``tambon_code``) adds it in its own migration."""
 from __future__ import annotations
 
 from sqlalchemy import (
@@ -39,14 +42,14 @@ source_households = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("source", String(64), nullable=False),
     Column("household_ref", String(200), nullable=False),
-    Column("household_id", String(32), nullable=False, index=True),
+    Column("household_id", String(32), nullable=False),
     Column("version", String(40), nullable=False),
     # a tombstone: the source deleted the household; personal fields are gone, the row and its version
     # stay so that an older copy arriving later cannot bring the household back
     Column("deleted", Boolean, nullable=False, default=False),
-    Column("tambon_code", String(6), index=True),
+    Column("tambon_code", String(6)),
     Column("moo", Integer),
-    Column("house_key", LargeBinary(32), index=True),
+    Column("house_key", LargeBinary(32)),
     Column("house_code_enc", LargeBinary),
     Column("house_no_enc", LargeBinary),
     Column("private_enc", LargeBinary),
@@ -65,18 +68,18 @@ source_records = Table(
     Column("source", String(64), nullable=False),
     Column("record_id", String(200), nullable=False),
     Column("household_ref", String(200)),
-    Column("person_id", String(32), nullable=False, index=True),
-    Column("household_id", String(32), nullable=False, index=True),
+    Column("person_id", String(32), nullable=False),
+    Column("household_id", String(32), nullable=False),
     Column("version", String(40), nullable=False),
-    Column("linkage_key", LargeBinary(32), index=True),
+    Column("linkage_key", LargeBinary(32)),
     Column("id_status", String(16)),
     Column("linked_keys", Json, nullable=False),
     Column("title", String(20)),
     Column("sex", String(1)),
     Column("birth_year", Integer),
-    Column("tambon_code", String(6), nullable=False, index=True),
+    Column("tambon_code", String(6), nullable=False),
     Column("moo", Integer),
-    Column("house_key", LargeBinary(32), index=True),
+    Column("house_key", LargeBinary(32)),
     Column("first_name_enc", LargeBinary),
     Column("last_name_enc", LargeBinary),
     Column("birth_date_enc", LargeBinary),
@@ -110,7 +113,7 @@ audit_events = Table(
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("occurred_at", String(40), nullable=False),
     Column("actor", String(200), nullable=False),
-    Column("action", String(64), nullable=False, index=True),
+    Column("action", String(64), nullable=False),
     Column("resource", Text, nullable=False),
     Column("details", Text, nullable=False),
     Column("prev_hash", LargeBinary(32), nullable=False),

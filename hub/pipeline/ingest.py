@@ -8,8 +8,9 @@ AES-GCM ciphertexts. The counts and the file's digest go to the audit chain in t
 the log and the data never disagree. A file that cannot be read at all leaves the store as it was, and a
 file whose exact content was ingested before is a replay that writes nothing.
 
-Two stages run side by side: reading, validating and fingerprinting a batch (:func:`read_batches`, in a
-background process) and keying, encrypting and writing it (:class:`_BatchWriter`, in this one).
+Two stages run side by side: reading, validating and flattening a batch (:func:`read_batches`, in a
+background process that holds no key) and fingerprinting, keying, encrypting and writing it
+(:class:`_BatchWriter`, in this one).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from audit.events import IngestCompleted, IngestFailed, RowsQuarantined
 from hub.adapter_kit import Adapter
 from hub.context import Hub
-from hub.crypto import KeyedHasher, aad
+from hub.crypto import Fingerprinter, KeyedHasher, aad
 from hub.db.bulk import bulk_insert, bulk_update, fetch_by_keys
 from hub.db.schema import ingest_runs, quarantine, source_households, source_records
 from hub.errors import AdapterError, HubError
@@ -109,7 +110,10 @@ class FlatPerson(NamedTuple):
     private_json: str | None
     attributes_json: str
     flags_json: str
-    fingerprint: bytes
+
+    def content(self) -> str:
+        """Everything stored for the person but lineage (the line), for the change fingerprint."""
+        return repr(self[:3] + self[4:])
 
 
 class FlatHousehold(NamedTuple):
@@ -125,19 +129,33 @@ class FlatHousehold(NamedTuple):
     private_json: str | None
     attributes_json: str
     flags_json: str
-    member_ids: frozenset[str]
-    fingerprint: bytes
+    member_ids: tuple[str, ...]
+
+    def content(self) -> str:
+        """Everything stored for the household but lineage (the line), for the change fingerprint."""
+        return repr(self[:2] + self[3:])
 
 
 @dataclass
 class ReadBatch:
-    """One batch of a file, reduced in file order (a later row wins) and fingerprinted."""
+    """One batch of a file, reduced in file order (a later row wins) and flattened."""
 
     rows_read: int
     rejected: list[Rejected] = field(default_factory=list)
     tombstones: dict[str, Tombstone] = field(default_factory=dict)
     households: dict[str, FlatHousehold] = field(default_factory=dict)
     persons: dict[str, FlatPerson] = field(default_factory=dict)
+
+    # Between processes the flat records travel as plain tuples: unpickling a named tuple runs Python
+    # code per record, a plain tuple does not.
+    def __getstate__(self):
+        return (self.rows_read, self.rejected, self.tombstones, [tuple(h) for h in self.households.values()],
+                [tuple(p) for p in self.persons.values()])
+
+    def __setstate__(self, state) -> None:
+        self.rows_read, self.rejected, self.tombstones, households, persons = state
+        self.households = {h[0]: FlatHousehold._make(h) for h in households}
+        self.persons = {p[0]: FlatPerson._make(p) for p in persons}
 
 
 def new_id() -> str:
@@ -157,42 +175,36 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _canonical(value) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
-
-
 # --------------------------------------------------------------------------------------------------
-# Stage 1: read, reduce, fingerprint (no database, no encryption)
+# Stage 1: read, reduce, flatten (no database, no keys)
 # --------------------------------------------------------------------------------------------------
 
+_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode
 
-def flatten_household(unit: SourceRecord, fingerprint: KeyedHasher) -> FlatHousehold:
-    """The household unit of ``unit`` as plain values, fingerprinted (a keyed digest of its content)."""
+
+def flatten_household(unit: SourceRecord) -> FlatHousehold:
+    """The household unit of ``unit`` as plain values."""
     h = unit.household
-    values = (h.ref, unit.version, unit.line, h.tambon_code, h.moo, h.house_code, h.house_no,
-              _canonical(h.private) if h.private else None, _canonical(h.attributes),
-              _canonical(sorted(set(h.flags))), frozenset(p.record_id for p in unit.persons))
-    content = values[:2] + values[3:10] + (sorted(values[10]),)  # the line number is lineage, not content
-    return FlatHousehold(*values, fingerprint(repr(content)))
+    return FlatHousehold(h.ref, unit.version, unit.line, h.tambon_code, h.moo, h.house_code, h.house_no,
+                         _json(h.private) if h.private else None, _json(h.attributes),
+                         _json(sorted(set(h.flags))), tuple(sorted(p.record_id for p in unit.persons)))
 
 
-def flatten_person(unit: SourceRecord, p: PersonRecord, fingerprint: KeyedHasher) -> FlatPerson:
-    """``p`` as plain values, fingerprinted; the address is included when it is the record's own."""
+def flatten_person(unit: SourceRecord, p: PersonRecord) -> FlatPerson:
+    """``p`` as plain values; the address is the record's own when there is no household unit."""
     h, cid, born = unit.household, p.citizen_id, p.birth_date
     own = h.ref is None
     flags = p.flags + h.flags if own else p.flags
-    values = (
+    return FlatPerson(
         p.record_id, h.ref, unit.version, unit.line, cid.digits if cid else None,
         cid.status.value if cid else None, tuple(sorted((k, v.digits) for k, v in p.linked_ids.items())),
         p.title, p.first_name, p.last_name, born.iso() if born else None, born.year if born else None, p.sex,
         h.tambon_code, h.moo, h.house_code, h.house_no if own else None, own,
-        _canonical(p.private) if p.private else None, _canonical(p.attributes),
-        _canonical(sorted(set(flags))) if flags else "[]",
+        _json(p.private) if p.private else None, _json(p.attributes), _json(sorted(set(flags))) if flags else "[]",
     )
-    return FlatPerson(*values, fingerprint(repr(values[:3] + values[4:])))
 
 
-def reduce_batch(items: list, fingerprint: KeyedHasher) -> ReadBatch:
+def reduce_batch(items: list) -> ReadBatch:
     """Reduce adapter items in file order (a later row or unit replaces an earlier one with the same key;
     a tombstone drops the earlier unit) and flatten what remains."""
     batch = ReadBatch(rows_read=len(items))
@@ -216,16 +228,16 @@ def reduce_batch(items: list, fingerprint: KeyedHasher) -> ReadBatch:
                 units[ref] = item
             for person in item.persons:
                 persons[person.record_id] = (item, person)
-    batch.households = {ref: flatten_household(unit, fingerprint) for ref, unit in units.items()}
-    batch.persons = {rid: flatten_person(unit, person, fingerprint) for rid, (unit, person) in persons.items()}
+    batch.households = {ref: flatten_household(unit) for ref, unit in units.items()}
+    batch.persons = {rid: flatten_person(unit, person) for rid, (unit, person) in persons.items()}
     return batch
 
 
-def read_batches(adapter: Adapter, path: Path, *, size: int, fingerprint: KeyedHasher) -> Iterator[ReadBatch]:
-    """The file as reduced, fingerprinted batches of at most ``size`` items."""
+def read_batches(adapter: Adapter, path: Path, *, size: int) -> Iterator[ReadBatch]:
+    """The file as reduced, flattened batches of at most ``size`` items."""
     items = iter(adapter.read_file(path))
     while chunk := list(itertools.islice(items, size)):
-        yield reduce_batch(chunk, fingerprint)
+        yield reduce_batch(chunk)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -241,6 +253,7 @@ class _BatchWriter:
         self.cipher = hub.cipher
         self.id_key = KeyedHasher(hub.keyring.derived("citizen-id"))
         self.house_key = KeyedHasher(hub.keyring.derived("house-code"))
+        self.fingerprint = Fingerprinter(hub.keyring.fingerprint_secret)
 
     def write(self, batch: ReadBatch) -> None:
         self.report.rows_read += batch.rows_read
@@ -323,10 +336,11 @@ class _BatchWriter:
                 continue
             ids[ref] = old.household_id if old is not None else new_id()
             leavers.extend(rid for rid in members.get(ref, ()) if rid not in h.member_ids)
+            fingerprint = self.fingerprint(h.content())
             if old is None:
-                inserts.append(self._household_row(h, ids[ref]) + (self.report.run_id,))
-            elif old.fingerprint != h.fingerprint:
-                updates.append(self._household_row(h, ids[ref]) + (old.id,))
+                inserts.append(self._household_row(h, ids[ref], fingerprint) + (self.report.run_id,))
+            elif old.fingerprint != fingerprint:
+                updates.append(self._household_row(h, ids[ref], fingerprint) + (old.id,))
         bulk_insert(self.conn, t, HOUSEHOLD_COLUMNS + ("created_run_id",), inserts)
         bulk_update(self.conn, t, HOUSEHOLD_COLUMNS, updates)
         self.report.households_inserted += len(inserts)
@@ -336,7 +350,7 @@ class _BatchWriter:
             self.report.deleted += gone.rowcount
         return stale, ids
 
-    def _household_row(self, h: FlatHousehold, household_id: str) -> tuple:
+    def _household_row(self, h: FlatHousehold, household_id: str, fingerprint: bytes) -> tuple:
         """The stored row in :data:`HOUSEHOLD_COLUMNS` order."""
         cipher, source = self.cipher, self.source
         return (
@@ -345,7 +359,7 @@ class _BatchWriter:
             cipher.encrypt(h.house_code, aad("source_households", source, h.ref, "house_code")),
             cipher.encrypt(h.house_no, aad("source_households", source, h.ref, "house_no")),
             cipher.encrypt(h.private_json, aad("source_households", source, h.ref, "private")),
-            h.attributes_json, h.flags_json, h.fingerprint, self.report.run_id, h.line, False,
+            h.attributes_json, h.flags_json, fingerprint, self.report.run_id, h.line, False,
         )
 
     # ---------------------------------------------------------------- persons
@@ -363,26 +377,28 @@ class _BatchWriter:
             ref, old = p.household_ref, stored.get(rid)
             if ref in stale_units or (old is not None and ref is None and old.version > p.version):
                 self.report.stale += 1
-            elif old is not None and old.fingerprint == p.fingerprint:
+                continue
+            fingerprint = self.fingerprint(p.content())
+            if old is not None and old.fingerprint == fingerprint:
                 self.report.unchanged += 1
             elif old is None:
                 household_id = household_ids[ref] if ref is not None else new_id()
-                inserts.append(self._person_row(p, household_id) + (new_id(), self.report.run_id))
+                inserts.append(self._person_row(p, household_id, fingerprint) + (new_id(), self.report.run_id))
             else:
                 household_id = household_ids[ref] if ref is not None else old.household_id
-                updates.append(self._person_row(p, household_id) + (old.id,))
+                updates.append(self._person_row(p, household_id, fingerprint) + (old.id,))
         bulk_insert(self.conn, r, PERSON_COLUMNS + ("person_id", "created_run_id"), inserts)
         bulk_update(self.conn, r, PERSON_COLUMNS, updates)
         self.report.inserted += len(inserts)
         self.report.updated += len(updates)
 
-    def _person_row(self, p: FlatPerson, household_id: str) -> tuple:
+    def _person_row(self, p: FlatPerson, household_id: str, fingerprint: bytes) -> tuple:
         """The stored row in :data:`PERSON_COLUMNS` order: keys hashed, personal fields encrypted."""
         rid, cipher, source, id_key = p.record_id, self.cipher, self.source, self.id_key
         return (
             source, rid, p.household_ref, household_id, p.version,
             id_key(p.citizen_id) if p.citizen_id else None, p.id_status,
-            _canonical({k: id_key(digits).hex() for k, digits in p.linked_ids}) if p.linked_ids else "{}",
+            _json({k: id_key(digits).hex() for k, digits in p.linked_ids}) if p.linked_ids else "{}",
             p.title, p.sex, p.birth_year, p.tambon_code, p.moo,
             self.house_key(p.house_code) if p.house_code else None,
             cipher.encrypt(p.first_name, aad("source_records", source, rid, "first_name")),
@@ -391,7 +407,7 @@ class _BatchWriter:
             cipher.encrypt(p.house_code, aad("source_records", source, rid, "house_code")) if p.own_address else None,
             cipher.encrypt(p.house_no, aad("source_records", source, rid, "house_no")),
             cipher.encrypt(p.private_json, aad("source_records", source, rid, "private")),
-            p.attributes_json, p.flags_json, p.fingerprint, self.report.run_id, p.line,
+            p.attributes_json, p.flags_json, fingerprint, self.report.run_id, p.line,
         )
 
 
@@ -410,7 +426,6 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
     """
     adapter = hub.adapter(source)
     path = Path(path)
-    fingerprint = KeyedHasher(hub.keyring.fingerprint_secret, size=16)
     size = hub.settings.ingest_batch_size
     try:
         report = FileReport(source=source, path=path, sha256=file_sha256(path))
@@ -424,7 +439,7 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
                 households_inserted=0, households_updated=0,
             )).inserted_primary_key[0]
             writer = _BatchWriter(hub, conn, report)
-            for batch in in_background(lambda: read_batches(adapter, path, size=size, fingerprint=fingerprint)):
+            for batch in in_background(lambda: read_batches(adapter, path, size=size)):
                 writer.write(batch)
                 if progress:
                     progress(batch.rows_read)

@@ -83,7 +83,7 @@ def parse_be_dmy(text: str, *, field: str, flags: list[str]) -> PartialDate | No
     m = _DMY.match(text)
     if not m:
         raise RecordError(f"{field}: expected dd/mm/yyyy in the Buddhist era")
-    day, month, year = (int(g) for g in m.groups())
+    day, month, year = map(int, m.groups())
     return _build(field, year, month, day, era="BE", flags=flags)
 
 
@@ -94,7 +94,7 @@ def parse_ymd(text: str | None, *, field: str, era: str, flags: list[str]) -> Pa
     m = _YMD.match(str(text).strip())
     if not m:
         raise RecordError(f"{field}: expected yyyy-mm-dd ({'Buddhist' if era == 'BE' else 'Christian'} era)")
-    year, month, day = (int(g) for g in m.groups())
+    year, month, day = map(int, m.groups())
     return _build(field, year, month, day, era=era, flags=flags)
 
 

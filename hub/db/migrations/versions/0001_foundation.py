@@ -1,8 +1,8 @@
-"""source records, quarantine, ingest runs, audit chain
+"""foundation: ingest runs, source records and households, quarantine, audit chain
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:15:06.243384
+Create Date: 2026-11-24 00:10:21.741949
 """
 from alembic import op
 import sqlalchemy as sa
@@ -26,9 +26,6 @@ def upgrade() -> None:
     sa.Column('hash', sa.LargeBinary(length=32), nullable=False),
     sa.PrimaryKeyConstraint('seq')
     )
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_audit_events_action'), ['action'], unique=False)
-
     op.create_table('audit_head',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('seq', sa.BigInteger(), nullable=False),
@@ -93,11 +90,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('source', 'household_ref', name='uq_source_households_ref')
     )
-    with op.batch_alter_table('source_households', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_source_households_house_key'), ['house_key'], unique=False)
-        batch_op.create_index(batch_op.f('ix_source_households_household_id'), ['household_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_source_households_tambon_code'), ['tambon_code'], unique=False)
-
     op.create_table('source_records',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('source', sa.String(length=64), nullable=False),
@@ -133,30 +125,15 @@ def upgrade() -> None:
     sa.UniqueConstraint('source', 'record_id', name='uq_source_records_record')
     )
     with op.batch_alter_table('source_records', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_source_records_house_key'), ['house_key'], unique=False)
         batch_op.create_index('ix_source_records_household', ['source', 'household_ref'], unique=False)
-        batch_op.create_index(batch_op.f('ix_source_records_household_id'), ['household_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_source_records_linkage_key'), ['linkage_key'], unique=False)
-        batch_op.create_index(batch_op.f('ix_source_records_person_id'), ['person_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_source_records_tambon_code'), ['tambon_code'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('source_records', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_source_records_tambon_code'))
-        batch_op.drop_index(batch_op.f('ix_source_records_person_id'))
-        batch_op.drop_index(batch_op.f('ix_source_records_linkage_key'))
-        batch_op.drop_index(batch_op.f('ix_source_records_household_id'))
         batch_op.drop_index('ix_source_records_household')
-        batch_op.drop_index(batch_op.f('ix_source_records_house_key'))
 
     op.drop_table('source_records')
-    with op.batch_alter_table('source_households', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_source_households_tambon_code'))
-        batch_op.drop_index(batch_op.f('ix_source_households_household_id'))
-        batch_op.drop_index(batch_op.f('ix_source_households_house_key'))
-
     op.drop_table('source_households')
     with op.batch_alter_table('quarantine', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_quarantine_run_id'))
@@ -164,7 +141,4 @@ def downgrade() -> None:
     op.drop_table('quarantine')
     op.drop_table('ingest_runs')
     op.drop_table('audit_head')
-    with op.batch_alter_table('audit_events', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_audit_events_action'))
-
     op.drop_table('audit_events')
