@@ -50,7 +50,7 @@ class AuditLog:
             head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
                                 .with_for_update()).first()
             seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
-            at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+            at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
             details = json.dumps(event.details(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
             digest = chain_hash(prev, canonical(seq, at, actor, event.name, event.resource, details))
             conn.execute(insert(audit_events).values(seq=seq, occurred_at=at, actor=actor, action=event.name,

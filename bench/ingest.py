@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from hub.db.engine import SQLITE_CACHE_KIB  # noqa: E402
 from hub.thai.citizen_id import with_check_digit  # noqa: E402
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -100,6 +101,7 @@ def worker_plain(url: str) -> dict:
         rows = cur.fetchall()
         cur.execute("DROP TABLE IF EXISTS plain_copy")
         if url.startswith("sqlite"):
+            cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")  # the page cache the hub itself uses
             cur.execute("CREATE TABLE plain_copy AS SELECT * FROM source_records WHERE 0")
             cur.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'source_records' "
                         "AND sql IS NOT NULL")

@@ -30,7 +30,7 @@ __all__ = [
     "is_known_tambon", "iter_delimited", "iter_ndjson", "make_person", "parse_be_dmy",
     "parse_citizen_id", "parse_iso_date", "parse_moo", "parse_tambon_code", "parse_ymd",
     "require", "optional_str", "parse_address", "parse_house_code", "parse_int", "parse_members",
-    "parse_sex", "parse_timestamp",
+    "parse_sex", "parse_timestamp", "person_from_member",
 ]
 
 hookimpl = pluggy.HookimplMarker("saphan")
@@ -141,6 +141,23 @@ def make_person(record_id: str, *, citizen_id: str | None, title: str | None, fi
                         last_name=last, birth_date=birth_date, sex=sex, flags=flags, **extra)
 
 
+def person_from_member(record_id: str, member: Mapping[str, Any], *, flags: list[str],
+                       attributes: dict[str, Any]) -> PersonRecord:
+    """A member object of the JSON formats (``citizen_id``, ``title``, ``first_name``, ``last_name``, an
+    ISO Christian-era ``birth_date``, ``sex``) as a :class:`PersonRecord`, via :func:`make_person`."""
+    return make_person(
+        record_id,
+        citizen_id=optional_str(member.get("citizen_id")),
+        title=optional_str(member.get("title")),
+        first_name=optional_str(member.get("first_name")),
+        last_name=optional_str(member.get("last_name")),
+        birth_date=parse_ymd(member.get("birth_date"), field="birth_date", era="CE", flags=flags),
+        sex=parse_sex(member.get("sex")),
+        flags=flags,
+        attributes=attributes,
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # Readers
 # --------------------------------------------------------------------------------------------------
@@ -236,12 +253,11 @@ def iter_delimited(path: Path, *, delimiter: str, columns: Sequence[str],
         if header_row is None:
             raise AdapterError(f"{path}: the file is empty or its header row is unreadable (expected a header row)")
         header = [h.strip() for h in next(csv.reader([header_row[1]], delimiter=delimiter))]
-        split = _FieldSplitter(delimiter)
         missing = [c for c in columns if c not in header]
         if missing:
             raise AdapterError(f"{path}: header lacks the columns {', '.join(missing)} "
                                f"(is this the right source, and is the separator {delimiter!r}?)")
-        width = len(header)
+        width, split = len(header), _FieldSplitter(delimiter)
         for line, raw in rows:
             yield from rejected
             rejected.clear()
@@ -303,7 +319,7 @@ def parse_timestamp(value: Any, *, field: str) -> str:
         raise RecordError(f"{field}: expected an ISO-8601 timestamp with offset") from None
     if moment.tzinfo is None:
         raise RecordError(f"{field}: timestamp has no UTC offset")
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def parse_address(obj: Mapping[str, Any], *, flags: list[str]) -> tuple[str, int | None, str | None]:

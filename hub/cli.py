@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -44,7 +45,7 @@ def print_rows(header: tuple[str, ...], rows: list[tuple[str, ...]], *, title: s
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
@@ -99,7 +100,7 @@ def ingest(source: Annotated[str, typer.Argument(help="Adapter name, e.g. tpmap.
         try:
             report = ingest_file(hub, source, path, actor=actor())
         except HubError as exc:
-            err.print(f"[bold red]error:[/] {exc}")
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
             failed += 1
             continue
         typer.echo(
@@ -127,8 +128,8 @@ def export_links_cmd(out: Annotated[Path, typer.Option("--out", help="CSV file t
 
 
 @quarantine_app.command("list")
-def quarantine_list(source: Annotated[Optional[str], typer.Option(help="Only this source.")] = None,
-                    run: Annotated[Optional[int], typer.Option(help="Only this ingest run.")] = None,
+def quarantine_list(source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+                    run: Annotated[int | None, typer.Option(help="Only this ingest run.")] = None,
                     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 1000) -> None:
     """Quarantined rows: file, line and the reason (no personal data)."""
     from hub.quarantine import list_quarantine

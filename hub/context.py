@@ -1,6 +1,7 @@
 """The running hub: settings, database, keys, plugins and audit log, opened together."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -18,6 +19,7 @@ from hub.plugins.manager import get_plugin_manager
 from hub.settings import Settings
 
 SYSTEM_ACTOR = "system:hub"
+ADAPTER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
 def collect_adapters(pm: pluggy.PluginManager) -> dict[str, Adapter]:
@@ -25,6 +27,10 @@ def collect_adapters(pm: pluggy.PluginManager) -> dict[str, Adapter]:
     adapters: dict[str, Adapter] = {}
     for registered in pm.hook.saphan_register_adapters():
         for adapter in registered:
+            if not isinstance(adapter, Adapter):
+                raise ConfigurationError(f"{adapter!r} is registered as an adapter but is not an Adapter")
+            if not ADAPTER_NAME.match(adapter.name):
+                raise ConfigurationError(f"adapter name {adapter.name!r} must be lower-case letters, digits and _")
             if adapter.name in adapters:
                 raise ConfigurationError(f"two plugins register an adapter named {adapter.name!r}")
             adapters[adapter.name] = adapter
@@ -39,7 +45,7 @@ class Hub:
     plugins: pluggy.PluginManager
 
     @classmethod
-    def open(cls, settings: Settings | None = None, *, plugins: pluggy.PluginManager | None = None) -> "Hub":
+    def open(cls, settings: Settings | None = None, *, plugins: pluggy.PluginManager | None = None) -> Hub:
         """Open an initialised hub; raises :class:`ConfigurationError` pointing at ``hub init`` if not."""
         settings = settings or Settings()
         if not Keyring.exists(settings.resolved_keys_dir):
@@ -51,7 +57,7 @@ class Hub:
 
     @classmethod
     def init(cls, settings: Settings | None = None, *, plugins: pluggy.PluginManager | None = None
-             ) -> tuple["Hub", bool]:
+             ) -> tuple[Hub, bool]:
         """Create keys and schema where missing (safe to repeat); returns the hub and whether keys were made."""
         settings = settings or Settings()
         settings.resolved_home.mkdir(parents=True, exist_ok=True)

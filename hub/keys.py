@@ -76,7 +76,7 @@ class Keyring:
         return (directory / KEYRING_FILE).is_file()
 
     @classmethod
-    def create(cls, directory: Path) -> "Keyring":
+    def create(cls, directory: Path) -> Keyring:
         """Make a new keyring in ``directory``; refuses to overwrite an existing one."""
         if cls.exists(directory):
             raise KeyringError(f"{directory}: a keyring already exists")
@@ -90,7 +90,7 @@ class Keyring:
         return ring
 
     @classmethod
-    def load(cls, directory: Path) -> "Keyring":
+    def load(cls, directory: Path) -> Keyring:
         try:
             doc = json.loads((directory / KEYRING_FILE).read_text("utf-8"))
             kek = (directory / f"kek-{doc['kek_id']}.key").read_bytes()
@@ -119,7 +119,7 @@ class Keyring:
     def new_kek_id() -> str:
         return secrets.token_hex(4)
 
-    def rotate_kek(self, new_kek_id: str) -> "Keyring":
+    def rotate_kek(self, new_kek_id: str) -> Keyring:
         """Wrap every secret under a fresh KEK named ``new_kek_id``, switch to it atomically, then delete the
         old KEK file."""
         old_file = self.directory / f"kek-{self.kek_id}.key"

@@ -6,7 +6,7 @@ value travels here in clear, in memory only; ingest keys or encrypts it before i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from hub.thai.citizen_id import CitizenId
 from hub.thai.dates import PartialDate
@@ -87,4 +87,4 @@ class Rejected:
     raw: str
 
 
-Item = Union[SourceRecord, Tombstone, Rejected]
+Item = SourceRecord | Tombstone | Rejected

@@ -4,12 +4,18 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import (
+    LOGBOOK_JULY,
+    LOGBOOK_JUNE,
+    decrypt_household_field,
+    decrypt_record_field,
+    households,
+    ingest,
+    records,
+)
 
 from adapters.msdhs_logbook import MsdhsLogbookAdapter
 from hub.adapter_kit import PartialDate, Rejected, SourceRecord, Tombstone
-from helpers import (
-    LOGBOOK_JULY, LOGBOOK_JUNE, decrypt_household_field, decrypt_record_field, households, ingest, records,
-)
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import SURVEY, decrypt_household_field, decrypt_record_field, households, ingest, records
 
 from adapters.university_survey import UniversitySurveyAdapter, verification_result
 from hub.adapter_kit import PartialDate, Rejected
-from helpers import SURVEY, decrypt_household_field, decrypt_record_field, households, ingest, records
 
 
 @pytest.fixture(scope="module")

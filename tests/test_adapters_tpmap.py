@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from helpers import TPMAP, TPMAP_LATER, decrypt_record_field, ingest, records
 
 from adapters.tpmap import TpmapAdapter
 from hub.adapter_kit import IdStatus, PartialDate, Rejected, SourceRecord
-from helpers import TPMAP, TPMAP_LATER, decrypt_record_field, ingest, records
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
 """The ``hub`` command line as an operator meets it: init, sources, commands before init."""
 from __future__ import annotations
 
+from helpers import TPMAP, squash
 from sqlalchemy import select
 
 from hub.context import Hub
 from hub.db.schema import audit_events
-from helpers import TPMAP, squash
 
 
 def test_hub_init_creates_keys_and_schema(settings, cli):

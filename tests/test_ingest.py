@@ -7,6 +7,20 @@ import json
 import re
 
 import pytest
+from helpers import (
+    ALL_FILES,
+    EEF_2566_2,
+    LOGBOOK_JULY,
+    LOGBOOK_JUNE,
+    SURVEY,
+    TPMAP,
+    TPMAP_LATER,
+    ingest,
+    ingest_all,
+    records,
+    snapshot,
+    squash,
+)
 from sqlalchemy import func, select
 
 from hub.context import Hub
@@ -15,10 +29,6 @@ from hub.db.schema import audit_events, ingest_runs, quarantine, source_records
 from hub.errors import AdapterError, UnknownSource
 from hub.pipeline.ingest import ingest_file
 from hub.settings import Settings
-from helpers import (
-    ALL_FILES, EEF_2566_2, LOGBOOK_JULY, LOGBOOK_JUNE, SURVEY, TPMAP, TPMAP_LATER, ingest, ingest_all, records,
-    snapshot, squash,
-)
 
 
 def audit_actions(hub) -> list[str]:

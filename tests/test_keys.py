@@ -4,13 +4,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import LOGBOOK_JUNE, SURVEY, TPMAP, decrypt_record_field, ingest, ingest_all, records, snapshot, squash
 from sqlalchemy import select
 
 from hub.context import Hub
 from hub.db.schema import audit_events, quarantine
 from hub.errors import ConfigurationError
 from hub.settings import Settings
-from helpers import LOGBOOK_JUNE, SURVEY, TPMAP, decrypt_record_field, ingest, ingest_all, records, snapshot, squash
 
 
 def kek_files(hub) -> list[str]:

@@ -8,15 +8,23 @@ from pathlib import Path
 
 import pluggy
 import pytest
+from helpers import decrypt_record_field, ingest, records
 
 from hub.adapter_kit import (
-    Adapter, Household, RecordError, SourceRecord, hookimpl, iter_delimited, make_person, parse_tambon_code, parse_ymd,
+    Adapter,
+    Household,
+    RecordError,
+    SourceRecord,
+    hookimpl,
+    iter_delimited,
+    make_person,
+    parse_tambon_code,
+    parse_ymd,
 )
 from hub.context import Hub, collect_adapters
 from hub.errors import ConfigurationError
 from hub.plugins import hookspecs
 from hub.plugins.manager import ENTRY_POINT_GROUP, get_plugin_manager
-from helpers import decrypt_record_field, ingest, records
 
 BUILT_IN = {"tpmap", "msdhs_logbook", "eef_students", "university_survey"}
 
@@ -127,6 +135,25 @@ def test_two_adapters_with_the_same_name_are_a_configuration_error(settings):
             hub.adapter("tpmap")
     finally:
         hub.engine.dispose()
+
+
+class BadNamePlugin:
+    @hookimpl
+    def saphan_register_adapters(self):
+        return [type("Spaced", (NgoPilotAdapter,), {"name": "NGO Pilot"})()]
+
+
+class NotAnAdapterPlugin:
+    @hookimpl
+    def saphan_register_adapters(self):
+        return [object()]
+
+
+def test_an_adapter_with_an_unusable_name_or_type_is_refused_with_a_clear_message():
+    with pytest.raises(ConfigurationError, match="'NGO Pilot' must be lower-case"):
+        collect_adapters(get_plugin_manager(extra_plugins=[BadNamePlugin()]))
+    with pytest.raises(ConfigurationError, match="is not an Adapter"):
+        collect_adapters(get_plugin_manager(extra_plugins=[NotAnAdapterPlugin()]))
 
 
 def test_every_hookspec_is_documented_with_what_it_returns():

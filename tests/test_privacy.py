@@ -7,16 +7,24 @@ import os
 import stat
 
 import pytest
+from helpers import (
+    ALL_FILES,
+    LOGBOOK_JUNE,
+    TPMAP,
+    database_bytes,
+    decrypt_record_field,
+    ingest,
+    ingest_all,
+    is_postgres,
+    partner_pii,
+    records,
+)
 from sqlalchemy import select, update
 
 from hub.crypto import aad
 from hub.db.schema import audit_events, quarantine, source_records
 from hub.errors import KeyringError
 from hub.keys import Keyring
-from helpers import (
-    ALL_FILES, LOGBOOK_JUNE, TPMAP, database_bytes, decrypt_record_field, ingest, ingest_all, is_postgres, partner_pii,
-    records,
-)
 
 
 @pytest.fixture

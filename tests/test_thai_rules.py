@@ -6,12 +6,11 @@ import random
 
 import pytest
 
-from hub.adapter_kit import AdapterError, RecordError, Rejected, SourceRecord, Household, iter_delimited, iter_ndjson
+from hub.adapter_kit import AdapterError, Household, RecordError, Rejected, SourceRecord, iter_delimited, iter_ndjson
 from hub.thai.areas import is_known_tambon, parse_moo, parse_tambon_code, village_key
 from hub.thai.citizen_id import IdStatus, check_digit, parse_citizen_id, with_check_digit
 from hub.thai.dates import PartialDate, parse_be_dmy, parse_iso_date, parse_ymd
 from hub.thai.names import canonical_title, clean_name, parse_name, split_glued_title
-
 
 # ------------------------------------------------------------------------------------------ citizen IDs
 
@@ -31,8 +30,8 @@ def test_check_digit_follows_the_published_formula():
 
 
 @pytest.mark.parametrize("written", [
-    "1101400123451", "1-1014-00123-45-1", "1 1014 00123 45 1", " 1-1014 00123-45 1 ", "1\u00a01014\u00a000123\u00a045\u00a01",
-    "1\t1014\t00123\t45\t1",
+    "1101400123451", "1-1014-00123-45-1", "1 1014 00123 45 1", " 1-1014 00123-45 1 ",
+    "1\u00a01014\u00a000123\u00a045\u00a01", "1\t1014\t00123\t45\t1",
 ])
 def test_citizen_id_written_with_dashes_or_spaces_is_normalised(written):
     cid = parse_citizen_id(written)

@@ -11,8 +11,20 @@ import re
 from pathlib import Path
 
 from hub.adapter_kit import (
-    Adapter, Household, RecordError, SourceRecord, hookimpl, is_known_tambon, iter_delimited,
-    make_person, parse_citizen_id, parse_int, parse_sex, parse_tambon_code, parse_ymd, require,
+    Adapter,
+    Household,
+    RecordError,
+    SourceRecord,
+    hookimpl,
+    is_known_tambon,
+    iter_delimited,
+    make_person,
+    parse_citizen_id,
+    parse_int,
+    parse_sex,
+    parse_tambon_code,
+    parse_ymd,
+    require,
 )
 
 COLUMNS = (

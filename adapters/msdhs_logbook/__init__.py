@@ -11,9 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from hub.adapter_kit import (
-    Adapter, Household, RecordError, SourceRecord, Tombstone, hookimpl, iter_ndjson, make_person,
-    optional_str, parse_address, parse_house_code, parse_int, parse_iso_date, parse_members,
-    parse_sex, parse_timestamp, parse_ymd, require,
+    Adapter,
+    Household,
+    RecordError,
+    SourceRecord,
+    Tombstone,
+    hookimpl,
+    iter_ndjson,
+    optional_str,
+    parse_address,
+    parse_house_code,
+    parse_int,
+    parse_iso_date,
+    parse_members,
+    parse_timestamp,
+    person_from_member,
+    require,
 )
 
 VULNERABILITIES = frozenset({
@@ -34,18 +47,9 @@ def _parse_member(logbook_id: str):
         unknown = sorted(set(vulnerabilities) - VULNERABILITIES)
         if unknown:
             flags.append("vulnerability_unknown")
-        return make_person(
-            f"{logbook_id}/{member_no}",
-            citizen_id=optional_str(member.get("citizen_id")),
-            title=optional_str(member.get("title")),
-            first_name=optional_str(member.get("first_name")),
-            last_name=optional_str(member.get("last_name")),
-            birth_date=parse_ymd(member.get("birth_date"), field="birth_date", era="CE", flags=flags),
-            sex=parse_sex(member.get("sex")),
-            flags=flags,
-            attributes={"member_no": member_no, "relation": optional_str(member.get("relation")),
-                        "vulnerabilities": sorted(set(vulnerabilities))},
-        )
+        return person_from_member(f"{logbook_id}/{member_no}", member, flags=flags, attributes={
+            "member_no": member_no, "relation": optional_str(member.get("relation")),
+            "vulnerabilities": sorted(set(vulnerabilities))})
     return parse
 
 

@@ -10,8 +10,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.adapter_kit import (
-    Adapter, Household, RecordError, SourceRecord, hookimpl, is_known_tambon, iter_delimited,
-    make_person, parse_be_dmy, parse_house_code, parse_int, parse_moo, parse_sex, parse_tambon_code, require,
+    Adapter,
+    Household,
+    RecordError,
+    SourceRecord,
+    hookimpl,
+    is_known_tambon,
+    iter_delimited,
+    make_person,
+    parse_be_dmy,
+    parse_house_code,
+    parse_int,
+    parse_moo,
+    parse_sex,
+    parse_tambon_code,
+    require,
 )
 
 COLUMNS = (

@@ -11,8 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from hub.adapter_kit import (
-    Adapter, Household, RecordError, SourceRecord, hookimpl, iter_ndjson, make_person, optional_str,
-    parse_address, parse_house_code, parse_iso_date, parse_members, parse_sex, parse_ymd, require,
+    Adapter,
+    Household,
+    RecordError,
+    SourceRecord,
+    hookimpl,
+    iter_ndjson,
+    optional_str,
+    parse_address,
+    parse_house_code,
+    parse_iso_date,
+    parse_members,
+    person_from_member,
+    require,
 )
 
 CAPITALS = ("human", "natural", "financial", "physical", "social")
@@ -30,18 +41,8 @@ def verification_result(listed: bool, poor: bool) -> str:
 
 def _parse_member(survey_id: str):
     def parse(member: dict[str, Any], position: int):
-        flags: list[str] = []
-        return make_person(
-            f"{survey_id}/{position}",
-            citizen_id=optional_str(member.get("citizen_id")),
-            title=optional_str(member.get("title")),
-            first_name=optional_str(member.get("first_name")),
-            last_name=optional_str(member.get("last_name")),
-            birth_date=parse_ymd(member.get("birth_date"), field="birth_date", era="CE", flags=flags),
-            sex=parse_sex(member.get("sex")),
-            flags=flags,
-            attributes={"relation": optional_str(member.get("relation"))},
-        )
+        return person_from_member(f"{survey_id}/{position}", member, flags=[],
+                                  attributes={"relation": optional_str(member.get("relation"))})
     return parse
 
 

@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from itertools import accumulate, count
 
 import geothai
@@ -380,14 +380,14 @@ def gc_paused() -> Iterator[None]:
 # --------------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _province_tambons(province_code: str) -> tuple[tuple[str, str, str], ...]:
     """Every tambon of a province as (code, name, district name), read from geothai once."""
     return tuple((s.code, s.name_th, d.name_th)
                  for d in geothai.districts(province_code) for s in geothai.subdistricts(d.code))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _birth_days(age: int) -> tuple[int, int]:
     """The first ordinal and the number of the birth dates giving ``age`` on :data:`SURVEY_DATE`."""
     latest = SURVEY_DATE.replace(year=SURVEY_DATE.year - age).toordinal()

@@ -65,7 +65,8 @@ def run_demo(*, out: Path, households: int, seed: int, console: Console, actor: 
 
 def _show_store(hub: Hub, console: Console, population) -> None:
     with hub.engine.connect() as conn:
-        by_source = dict(conn.execute(select(source_records.c.source, func.count()).group_by(source_records.c.source)).all())
+        r = source_records
+        by_source = dict(conn.execute(select(r.c.source, func.count()).group_by(r.c.source)).all())
         reasons = Counter(r for (r,) in conn.execute(select(quarantine.c.reason)))
         problem = verify_chain(conn)
     console.print("Records stored: " + ", ".join(f"{s} {n:,}" for s, n in sorted(by_source.items())))

@@ -37,7 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from hub.demo.population import (
-    ICT, SCHOOL_YEAR_START, SEMESTERS, SURVEY_DATE, Address, Household, Person, Population, gc_paused,
+    ICT,
+    SCHOOL_YEAR_START,
+    SEMESTERS,
+    SURVEY_DATE,
+    Address,
+    Household,
+    Person,
+    Population,
+    gc_paused,
 )
 
 BE_OFFSET = 543
@@ -455,7 +463,8 @@ def _write_logbook(population: Population, folder: Path, noise: _Noise, truth: _
     noise.add("msdhs_logbook", "tombstone", len(deleted))
     noise.add("msdhs_logbook", "extra_fields", sum(1 for _, _, item in lines if "api_version" in item))
     folder.mkdir(parents=True, exist_ok=True)
-    first = _write_ndjson(folder / "logbook_1.ndjson", (item for _, _, item in sorted(lines, key=lambda l: l[:2])))
+    in_order = sorted(lines, key=lambda entry: entry[:2])
+    first = _write_ndjson(folder / "logbook_1.ndjson", (item for _, _, item in in_order))
     gone = {hh.logbook.logbook_id for hh in deleted}
     updates = _logbook_updates([items[hh.logbook.logbook_id] for hh in cases if hh.logbook.logbook_id not in gone],
                                noise)

@@ -8,8 +8,8 @@ AES-GCM ciphertexts. The counts and the file's digest go to the audit chain in t
 the log and the data never disagree. A file that cannot be read at all leaves the store as it was, and a
 file whose exact content was ingested before is a replay that writes nothing.
 
-Two stages run side by side: reading, validating and flattening a batch (:func:`read_batches`, in a
-background process that holds no key) and fingerprinting, keying, encrypting and writing it
+Two stages run side by side: reading, validating, flattening and fingerprinting a batch
+(:func:`read_batches`, in a background process) and keying, encrypting and writing it
 (:class:`_BatchWriter`, in this one).
 """
 from __future__ import annotations
@@ -21,8 +21,9 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -110,10 +111,10 @@ class FlatPerson(NamedTuple):
     private_json: str | None
     attributes_json: str
     flags_json: str
+    fingerprint: bytes = b""  # keyed digest of all the above but the line, to tell changed from unchanged
 
-    def content(self) -> str:
-        """Everything stored for the person but lineage (the line), for the change fingerprint."""
-        return repr(self[:3] + self[4:])
+    def fingerprinted(self, fingerprint: Fingerprinter) -> FlatPerson:
+        return self._replace(fingerprint=fingerprint(repr(self[:3] + self[4:-1])))
 
 
 class FlatHousehold(NamedTuple):
@@ -130,15 +131,15 @@ class FlatHousehold(NamedTuple):
     attributes_json: str
     flags_json: str
     member_ids: tuple[str, ...]
+    fingerprint: bytes = b""  # keyed digest of all the above but the line
 
-    def content(self) -> str:
-        """Everything stored for the household but lineage (the line), for the change fingerprint."""
-        return repr(self[:2] + self[3:])
+    def fingerprinted(self, fingerprint: Fingerprinter) -> FlatHousehold:
+        return self._replace(fingerprint=fingerprint(repr(self[:2] + self[3:-1])))
 
 
 @dataclass
 class ReadBatch:
-    """One batch of a file, reduced in file order (a later row wins) and flattened."""
+    """One batch of a file, reduced in file order (a later row wins), flattened and fingerprinted."""
 
     rows_read: int
     rejected: list[Rejected] = field(default_factory=list)
@@ -172,11 +173,11 @@ def file_sha256(path: Path) -> str:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 # --------------------------------------------------------------------------------------------------
-# Stage 1: read, reduce, flatten (no database, no keys)
+# Stage 1: read, reduce, flatten, fingerprint (no database, no encryption)
 # --------------------------------------------------------------------------------------------------
 
 _json = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode
@@ -204,9 +205,9 @@ def flatten_person(unit: SourceRecord, p: PersonRecord) -> FlatPerson:
     )
 
 
-def reduce_batch(items: list) -> ReadBatch:
+def reduce_batch(items: list, fingerprint: Fingerprinter) -> ReadBatch:
     """Reduce adapter items in file order (a later row or unit replaces an earlier one with the same key;
-    a tombstone drops the earlier unit) and flatten what remains."""
+    a tombstone drops the earlier unit); flatten and fingerprint what remains."""
     batch = ReadBatch(rows_read=len(items))
     units: dict[str, SourceRecord] = {}
     persons: dict[str, tuple[SourceRecord, PersonRecord]] = {}
@@ -228,16 +229,17 @@ def reduce_batch(items: list) -> ReadBatch:
                 units[ref] = item
             for person in item.persons:
                 persons[person.record_id] = (item, person)
-    batch.households = {ref: flatten_household(unit) for ref, unit in units.items()}
-    batch.persons = {rid: flatten_person(unit, person) for rid, (unit, person) in persons.items()}
+    batch.households = {ref: flatten_household(unit).fingerprinted(fingerprint) for ref, unit in units.items()}
+    batch.persons = {rid: flatten_person(unit, person).fingerprinted(fingerprint)
+                     for rid, (unit, person) in persons.items()}
     return batch
 
 
-def read_batches(adapter: Adapter, path: Path, *, size: int) -> Iterator[ReadBatch]:
-    """The file as reduced, flattened batches of at most ``size`` items."""
+def read_batches(adapter: Adapter, path: Path, *, size: int, fingerprint: Fingerprinter) -> Iterator[ReadBatch]:
+    """The file as reduced, fingerprinted batches of at most ``size`` items."""
     items = iter(adapter.read_file(path))
     while chunk := list(itertools.islice(items, size)):
-        yield reduce_batch(chunk)
+        yield reduce_batch(chunk, fingerprint)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -253,7 +255,6 @@ class _BatchWriter:
         self.cipher = hub.cipher
         self.id_key = KeyedHasher(hub.keyring.derived("citizen-id"))
         self.house_key = KeyedHasher(hub.keyring.derived("house-code"))
-        self.fingerprint = Fingerprinter(hub.keyring.fingerprint_secret)
 
     def write(self, batch: ReadBatch) -> None:
         self.report.rows_read += batch.rows_read
@@ -336,11 +337,10 @@ class _BatchWriter:
                 continue
             ids[ref] = old.household_id if old is not None else new_id()
             leavers.extend(rid for rid in members.get(ref, ()) if rid not in h.member_ids)
-            fingerprint = self.fingerprint(h.content())
             if old is None:
-                inserts.append(self._household_row(h, ids[ref], fingerprint) + (self.report.run_id,))
-            elif old.fingerprint != fingerprint:
-                updates.append(self._household_row(h, ids[ref], fingerprint) + (old.id,))
+                inserts.append(self._household_row(h, ids[ref]) + (self.report.run_id,))
+            elif old.fingerprint != h.fingerprint:
+                updates.append(self._household_row(h, ids[ref]) + (old.id,))
         bulk_insert(self.conn, t, HOUSEHOLD_COLUMNS + ("created_run_id",), inserts)
         bulk_update(self.conn, t, HOUSEHOLD_COLUMNS, updates)
         self.report.households_inserted += len(inserts)
@@ -350,7 +350,7 @@ class _BatchWriter:
             self.report.deleted += gone.rowcount
         return stale, ids
 
-    def _household_row(self, h: FlatHousehold, household_id: str, fingerprint: bytes) -> tuple:
+    def _household_row(self, h: FlatHousehold, household_id: str) -> tuple:
         """The stored row in :data:`HOUSEHOLD_COLUMNS` order."""
         cipher, source = self.cipher, self.source
         return (
@@ -359,7 +359,7 @@ class _BatchWriter:
             cipher.encrypt(h.house_code, aad("source_households", source, h.ref, "house_code")),
             cipher.encrypt(h.house_no, aad("source_households", source, h.ref, "house_no")),
             cipher.encrypt(h.private_json, aad("source_households", source, h.ref, "private")),
-            h.attributes_json, h.flags_json, fingerprint, self.report.run_id, h.line, False,
+            h.attributes_json, h.flags_json, h.fingerprint, self.report.run_id, h.line, False,
         )
 
     # ---------------------------------------------------------------- persons
@@ -377,22 +377,20 @@ class _BatchWriter:
             ref, old = p.household_ref, stored.get(rid)
             if ref in stale_units or (old is not None and ref is None and old.version > p.version):
                 self.report.stale += 1
-                continue
-            fingerprint = self.fingerprint(p.content())
-            if old is not None and old.fingerprint == fingerprint:
+            elif old is not None and old.fingerprint == p.fingerprint:
                 self.report.unchanged += 1
             elif old is None:
                 household_id = household_ids[ref] if ref is not None else new_id()
-                inserts.append(self._person_row(p, household_id, fingerprint) + (new_id(), self.report.run_id))
+                inserts.append(self._person_row(p, household_id) + (new_id(), self.report.run_id))
             else:
                 household_id = household_ids[ref] if ref is not None else old.household_id
-                updates.append(self._person_row(p, household_id, fingerprint) + (old.id,))
+                updates.append(self._person_row(p, household_id) + (old.id,))
         bulk_insert(self.conn, r, PERSON_COLUMNS + ("person_id", "created_run_id"), inserts)
         bulk_update(self.conn, r, PERSON_COLUMNS, updates)
         self.report.inserted += len(inserts)
         self.report.updated += len(updates)
 
-    def _person_row(self, p: FlatPerson, household_id: str, fingerprint: bytes) -> tuple:
+    def _person_row(self, p: FlatPerson, household_id: str) -> tuple:
         """The stored row in :data:`PERSON_COLUMNS` order: keys hashed, personal fields encrypted."""
         rid, cipher, source, id_key = p.record_id, self.cipher, self.source, self.id_key
         return (
@@ -407,7 +405,7 @@ class _BatchWriter:
             cipher.encrypt(p.house_code, aad("source_records", source, rid, "house_code")) if p.own_address else None,
             cipher.encrypt(p.house_no, aad("source_records", source, rid, "house_no")),
             cipher.encrypt(p.private_json, aad("source_records", source, rid, "private")),
-            p.attributes_json, p.flags_json, fingerprint, self.report.run_id, p.line,
+            p.attributes_json, p.flags_json, p.fingerprint, self.report.run_id, p.line,
         )
 
 
@@ -427,6 +425,7 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
     adapter = hub.adapter(source)
     path = Path(path)
     size = hub.settings.ingest_batch_size
+    fingerprint = Fingerprinter(hub.keyring.fingerprint_secret)
     try:
         report = FileReport(source=source, path=path, sha256=file_sha256(path))
         with hub.engine.begin() as conn:
@@ -439,7 +438,8 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
                 households_inserted=0, households_updated=0,
             )).inserted_primary_key[0]
             writer = _BatchWriter(hub, conn, report)
-            for batch in in_background(lambda: read_batches(adapter, path, size=size)):
+            read = partial(read_batches, adapter, path, size=size, fingerprint=fingerprint)
+            for batch in in_background(read):
                 writer.write(batch)
                 if progress:
                     progress(batch.rows_read)

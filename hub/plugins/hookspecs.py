@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from hub.adapter_kit import Adapter
     from audit.events import EventType
+    from hub.adapter_kit import Adapter
 
 hookspec = pluggy.HookspecMarker("saphan")
 
@@ -23,7 +23,7 @@ hookspec = pluggy.HookspecMarker("saphan")
 
 
 @hookspec
-def saphan_register_adapters() -> Iterable["Adapter"]:
+def saphan_register_adapters() -> Iterable[Adapter]:
     """Register the adapters this plugin provides.
 
     Called once when the plugin manager is built. An adapter reads one partner system's format and
@@ -41,7 +41,7 @@ def saphan_register_adapters() -> Iterable["Adapter"]:
 
 
 @hookspec
-def saphan_register_event_types() -> Iterable["type[EventType]"]:
+def saphan_register_event_types() -> Iterable[type[EventType]]:
     """Declare the audit event types this plugin appends.
 
     The audit log refuses an event whose type nobody declared, so every event is documented.

@@ -16,7 +16,7 @@ _WEIGHTS = tuple(range(13, 1, -1))  # 13 for the first digit down to 2 for the t
 _ASCII_ZERO_TOTAL = ord("0") * sum(_WEIGHTS)
 
 
-class IdStatus(str, enum.Enum):
+class IdStatus(enum.StrEnum):
     VALID = "valid"
     CHECKSUM_FAILED = "checksum_failed"
     MALFORMED = "malformed"

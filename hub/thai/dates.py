@@ -37,7 +37,7 @@ class PartialDate:
         return "-".join(parts)
 
     @classmethod
-    def from_iso(cls, text: str) -> "PartialDate":
+    def from_iso(cls, text: str) -> PartialDate:
         parts = [int(p) for p in text.split("-")]
         return cls(*parts)
 
