@@ -35,6 +35,15 @@ def clear_values_in_file(db_file: Path, values: set[str]) -> int:
     return sum(1 for v in values if v.encode() in blob)
 
 
+def noise_table(noise: dict[str, int], *, title: str) -> Table:
+    """Counts keyed ``source.kind`` as a table: one row per kind, one column per source."""
+    kinds = sorted({key.split(".", 1)[1] for key in noise})
+    table = Table("noise or event", *SOURCE_ORDER, title=title)
+    for kind in kinds:
+        table.add_row(kind.replace("_", " "), *(str(noise.get(f"{s}.{kind}", "")) for s in SOURCE_ORDER))
+    return table
+
+
 def run_demo(*, out: Path, households: int, seed: int, console: Console, actor: str) -> None:
     hub, created = Hub.init()
     console.rule("[bold]Saphan demo: สะพานข้อมูลเพื่อแก้จนแบบบูรณาการ")
@@ -44,8 +53,7 @@ def run_demo(*, out: Path, households: int, seed: int, console: Console, actor: 
     console.print(f"Population: {len(population.households):,} households, {len(population.persons):,} people "
                   f"in {names}")
     written = write_partner_files(population, out, seed=seed)
-    console.print(f"Partner files written to {out}/ with realistic noise: "
-                  + ", ".join(f"{k} {v}" for k, v in sorted(written.noise.items())))
+    console.print(noise_table(written.noise, title=f"Partner files written to {out}/, with what real exports carry"))
 
     table = Table("source", "file", "rows read", "accepted", "quarantined", "new", "updated", "unchanged",
                   "removed", "households new/updated", title="Ingest (records are persons)")
