@@ -7,7 +7,7 @@ import random
 import pytest
 
 from hub.adapter_kit import AdapterError, Household, RecordError, Rejected, SourceRecord, iter_delimited, iter_ndjson
-from hub.thai.areas import is_known_tambon, parse_moo, parse_tambon_code, village_key
+from hub.thai.areas import is_known_tambon, parse_moo, parse_tambon_code
 from hub.thai.citizen_id import IdStatus, check_digit, parse_citizen_id, with_check_digit
 from hub.thai.dates import PartialDate, parse_be_dmy, parse_iso_date, parse_ymd
 from hub.thai.names import canonical_title, clean_name, parse_name, split_glued_title
@@ -253,9 +253,7 @@ def test_tambon_codes_are_six_digits_and_known_to_geothai():
             parse_tambon_code(bad)
 
 
-def test_a_village_is_its_tambon_and_moo():
-    assert village_key("340101", 4) == "340101-04"
-    assert village_key("100101", None) is None
+def test_a_village_number_is_1_to_99_or_blank_in_municipal_areas():
     assert parse_moo("") is None
     assert parse_moo("12") == 12
     for bad in ("0", "100", "สี่"):

@@ -1,4 +1,4 @@
-"""DOPA area codes (province 2, amphoe 4, tambon 6 digits; a village is ``TTTTTT-MM``), via geothai."""
+"""DOPA area codes (province 2, amphoe 4, tambon 6 digits) and village numbers, checked with geothai."""
 from __future__ import annotations
 
 import re
@@ -25,15 +25,12 @@ def is_known_tambon(code: str) -> bool:
     return geothai.subdistrict(code) is not None
 
 
-def village_key(tambon_code: str, moo: int | None) -> str | None:
-    """``TTTTTT-MM`` for a village, ``None`` in municipal areas without a village number."""
-    return f"{tambon_code}-{moo:02d}" if moo else None
-
-
 def parse_moo(raw, *, field: str = "moo") -> int | None:
     """A village number 1-99, ``None`` when blank (municipal areas)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
+    if isinstance(raw, bool):
+        raise RecordError(f"{field}: expected a village number 1-99 or blank, found true/false")
     try:
         moo = int(raw)
     except (TypeError, ValueError):
