@@ -134,11 +134,14 @@ def make_person(record_id: str, *, citizen_id: str | None, title: str | None, fi
     cid = parse_citizen_id(citizen_id)
     if cid is not None and cid.status is not IdStatus.VALID:
         flags.append(f"citizen_id_{cid.status.value}")
-    title, first, last = parse_name(title, first_name, last_name, flags=flags)
+    title, first, last, title_as_written = parse_name(title, first_name, last_name, flags=flags)
     if not first and not last:
         raise RecordError("name: first and last name are both blank")
+    private = extra.pop("private", {})
+    if title_as_written:
+        private = {**private, "title_as_written": title_as_written}
     return PersonRecord(record_id=record_id, citizen_id=cid, title=title, first_name=first,
-                        last_name=last, birth_date=birth_date, sex=sex, flags=flags, **extra)
+                        last_name=last, birth_date=birth_date, sex=sex, flags=flags, private=private, **extra)
 
 
 def person_from_member(record_id: str, member: Mapping[str, Any], *, flags: list[str],
@@ -187,13 +190,26 @@ def _raw_text(text: str) -> str:
 MAX_LINES_PER_ROW = 20
 
 
-def _delimited_rows(handle, rejected: list[Rejected]) -> Iterator[tuple[int, str]]:
+def _opens_quoted_field(text: str, delimiter: str) -> bool:
+    """True when ``text`` ends inside a quoted field (a field that starts with ``"`` and has not closed);
+    a stray quote inside an unquoted field (``12"3``) does not count."""
+    if text.count('"') % 2 == 0:
+        return False
+    try:
+        for _ in csv.reader([text], delimiter=delimiter, strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
+
+
+def _delimited_rows(handle, delimiter: str, rejected: list[Rejected]) -> Iterator[tuple[int, str]]:
     """Physical lines assembled into rows: ``(first line number, raw text)``.
 
-    Lines are joined while a quoted field is open (an odd number of ``"`` so far). When a quote is still
-    open after :data:`MAX_LINES_PER_ROW` lines or at the end of the file, the first line alone is set
-    aside in ``rejected`` (unterminated quote) and reading resumes on the line after it, so one stray
-    quote costs one row, not the rest of the file.
+    Lines are joined while a quoted field is open. When it is still open after :data:`MAX_LINES_PER_ROW`
+    lines or at the end of the file, the first line alone is set aside in ``rejected`` (unterminated
+    quote) and reading resumes on the line after it, so one stray quote costs one row, not the rest of
+    the file.
     """
     pending: deque[tuple[int, str]] = deque()
     lines = enumerate(handle, start=1)
@@ -202,17 +218,29 @@ def _delimited_rows(handle, rejected: list[Rejected]) -> Iterator[tuple[int, str
         return pending.popleft() if pending else next(lines, None)
 
     while (first := next_line()) is not None:
-        parts = [first]
-        quotes = first[1].count('"')
-        while quotes % 2 and len(parts) < MAX_LINES_PER_ROW and (following := next_line()) is not None:
+        parts, text = [first], first[1]
+        while (still_open := _opens_quoted_field(text, delimiter)) and len(parts) < MAX_LINES_PER_ROW \
+                and (following := next_line()) is not None:
             parts.append(following)
-            quotes += following[1].count('"')
-        if quotes % 2:
+            text += following[1]
+        if still_open:
             rejected.append(Rejected(first[0], "unterminated quote: a quoted field opens on this line and "
                                      "never closes", _raw_text(first[1].rstrip("\r\n"))))
             pending.extendleft(reversed(parts[1:]))
             continue
-        yield first[0], first[1] if len(parts) == 1 else "".join(text for _, text in parts)
+        yield first[0], text
+
+
+def _parsed(parse: Callable[[Any, int], Item], value: Any, line: int, raw: str) -> Item:
+    """``parse(value, line)``, or a :class:`Rejected` item when it fails. A :class:`RecordError` gives its
+    reason; any other error is a parser that met input it did not expect, named by type only (its
+    message may quote personal data)."""
+    try:
+        return parse(value, line)
+    except RecordError as exc:
+        return Rejected(line, str(exc), raw)
+    except Exception as exc:  # noqa: BLE001 - one bad row must not stop the file
+        return Rejected(line, f"unreadable row: the parser failed with {type(exc).__name__}", raw)
 
 
 class _FieldSplitter:
@@ -232,10 +260,13 @@ class _FieldSplitter:
         self._pending.append(raw)
         try:
             return next(self._reader)
-        except (StopIteration, csv.Error):  # the text ended inside a quoted field: split it alone
+        except (StopIteration, csv.Error):  # start afresh; a row that still cannot be split has no fields
             self._pending.clear()
             self._reader = self._new_reader()
-            return next(csv.reader([raw], delimiter=self._delimiter), [])
+            try:
+                return next(csv.reader([raw], delimiter=self._delimiter), [])
+            except csv.Error:
+                return []
 
 
 def iter_delimited(path: Path, *, delimiter: str, columns: Sequence[str],
@@ -248,7 +279,7 @@ def iter_delimited(path: Path, *, delimiter: str, columns: Sequence[str],
     """
     with _open_text(path) as handle:
         rejected: list[Rejected] = []
-        rows = _delimited_rows(handle, rejected)
+        rows = _delimited_rows(handle, delimiter, rejected)
         header_row = next(rows, None)
         if header_row is None:
             raise AdapterError(f"{path}: the file is empty or its header row is unreadable (expected a header row)")
@@ -270,10 +301,7 @@ def iter_delimited(path: Path, *, delimiter: str, columns: Sequence[str],
             elif _has_bad_bytes(raw):
                 yield Rejected(line, "row is not valid UTF-8", _raw_text(raw))
             else:
-                try:
-                    yield parse_row(dict(zip(header, fields)), line)
-                except RecordError as exc:
-                    yield Rejected(line, str(exc), raw)
+                yield _parsed(parse_row, dict(zip(header, fields)), line, raw)
         yield from rejected
 
 
@@ -296,13 +324,13 @@ def iter_ndjson(path: Path, parse_object: Callable[[dict[str, Any], int], Item])
             except json.JSONDecodeError as exc:
                 yield Rejected(line, f"not valid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}", text)
                 continue
+            except RecursionError:
+                yield Rejected(line, "not valid JSON: nested too deeply", text)
+                continue
             if not isinstance(obj, dict):
                 yield Rejected(line, f"expected a JSON object, found {type(obj).__name__}", text)
                 continue
-            try:
-                yield parse_object(obj, line)
-            except RecordError as exc:
-                yield Rejected(line, str(exc), text)
+            yield _parsed(parse_object, obj, line, text)
 
 
 def parse_timestamp(value: Any, *, field: str) -> str:

@@ -18,6 +18,10 @@ class AdapterError(HubError):
     """An adapter cannot read an input at all (missing file, wrong encoding, wrong header)."""
 
 
+class IngestError(HubError):
+    """Storing a file failed part-way (a database error, say); nothing of it was stored."""
+
+
 class RecordError(HubError, ValueError):
     """One record is malformed; it goes to quarantine with this message as its reason."""
 

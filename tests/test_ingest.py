@@ -146,10 +146,10 @@ def test_quarantine_list_shows_file_line_and_reason(hub, cli):
     assert result.exit_code == 0
     expected = [
         ("tpmap_2566_export.csv", 7, "broken row: expected 22 fields, found 10"),
-        ("tpmap_2566_export.csv", 9, "birth_date: day 31 does not exist in month 02 of that year"),
+        ("tpmap_2566_export.csv", 9, "birth_date: not a real calendar date (the day does not exist in that month)"),
         ("eef_2566_2.csv", 5, "grade: expected อ.1-อ.3, ป.1-ป.6 or ม.1-ม.6"),
         ("logbook_2024-06.ndjson", 4, "not valid JSON"),
-        ("logbook_2024-06.ndjson", 6, "members[1].birth_date: day 30 does not exist in month 02 of that year"),
+        ("logbook_2024-06.ndjson", 6, "members[1].birth_date: not a real calendar date (the day does not exist in that month)"),
         ("survey_2566_batch1.ndjson", 4, "capitals.human: expected a score from 1.0 to 5.0"),
     ]
     out_lines = result.stdout.splitlines()

@@ -162,7 +162,7 @@ def test_buddhist_year_in_a_christian_field_is_corrected_and_flagged():
 
 @pytest.mark.parametrize("text", ["14/02/0510", "14/02/3100", "14/02/1700"])
 def test_a_year_in_neither_era_is_refused(text):
-    with pytest.raises(RecordError, match="birth_date: year"):
+    with pytest.raises(RecordError, match="birth_date: the year is not a plausible"):
         parse_be_dmy(text, field="birth_date", flags=[])
 
 
@@ -205,24 +205,24 @@ def test_plain_iso_dates_of_events():
 def test_title_glued_to_the_first_name_is_split_off(glued, title, rest):
     assert split_glued_title(glued) == (title, rest)
     flags: list[str] = []
-    assert parse_name(None, glued, "ใจดี", flags=flags) == (title, rest, "ใจดี")
+    assert parse_name(None, glued, "ใจดี", flags=flags) == (title, rest, "ใจดี", None)
     assert flags == ["title_glued_to_first_name"]
 
 
 def test_nangsao_is_never_read_as_nang_plus_a_name():
-    title, first, _ = parse_name("", "นางสาวมาลี", "ทองคำ", flags=[])
+    title, first, _, _ = parse_name("", "นางสาวมาลี", "ทองคำ", flags=[])
     assert (title, first) == ("นางสาว", "มาลี")
     assert first != "สาวมาลี"
 
 
 def test_a_short_name_that_merely_begins_like_a_title_is_left_alone():
     assert split_glued_title("นายก") == (None, "นายก")
-    assert parse_name(None, "สมพร", "ใจดี", flags=[]) == (None, "สมพร", "ใจดี")
+    assert parse_name(None, "สมพร", "ใจดี", flags=[]) == (None, "สมพร", "ใจดี", None)
 
 
 def test_the_title_field_wins_over_a_glued_title():
     flags: list[str] = []
-    assert parse_name("นาย", "นายสมชาย", "ศรีสุข", flags=flags) == ("นาย", "สมชาย", "ศรีสุข")
+    assert parse_name("นาย", "นายสมชาย", "ศรีสุข", flags=flags) == ("นาย", "สมชาย", "ศรีสุข", None)
     assert flags == ["title_glued_to_first_name"]
 
 
@@ -232,13 +232,25 @@ def test_titles_are_stored_in_their_short_form():
     assert canonical_title("น.ส.") == "นางสาว"
     assert canonical_title(" นาง ") == "นาง"
     assert canonical_title("") is None
-    assert canonical_title("ร.ต.อ.") == "ร.ต.อ."  # unknown titles are kept as written
+    assert canonical_title("ร.ต.อ.") is None  # not a known title: never stored in clear
+
+
+def test_an_unknown_title_is_kept_only_encrypted_and_flagged():
+    flags: list[str] = []
+    assert parse_name("ร.ต.อ.", "สมชาย", "ศรีสุข", flags=flags) == (None, "สมชาย", "ศรีสุข", "ร.ต.อ.")
+    assert flags == ["title_unknown"]
+
+
+def test_a_first_name_written_into_the_title_field_is_moved_back():
+    flags: list[str] = []
+    assert parse_name("นางสมพร", None, "ใจดี", flags=flags) == ("นาง", "สมพร", "ใจดี", None)
+    assert flags == ["first_name_in_title_field"]
 
 
 def test_names_are_cleaned_of_invisible_characters_and_extra_spaces():
     assert clean_name("  สม\u200bพร  ") == "สมพร"
     assert clean_name("ทองคำ,   ณ  อุบล") == "ทองคำ, ณ อุบล"
-    assert parse_name(None, "  ", " ", flags=[]) == (None, None, None)
+    assert parse_name(None, "  ", " ", flags=[]) == (None, None, None, None)
 
 
 # ------------------------------------------------------------------------------------------ area codes

@@ -30,6 +30,15 @@ def bulk_update(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE id = {mark}", list(rows))
 
 
+def bulk_delete(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> int:
+    """``DELETE FROM table WHERE columns = row`` for each row; returns the number of rows deleted."""
+    if not rows:
+        return 0
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    where = " AND ".join(f"{c} = {mark}" for c in columns)
+    return sum(conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {where}", row).rowcount for row in rows)
+
+
 def fetch_by_keys(conn: Connection, table: Table, *, source: str, key: str, keys: Sequence[str],
                   columns: Sequence[str]) -> list:
     """Rows of ``table`` for ``source`` whose ``key`` column is one of ``keys``, as named tuples.

@@ -31,9 +31,9 @@ from audit.events import IngestCompleted, IngestFailed, RowsQuarantined
 from hub.adapter_kit import Adapter
 from hub.context import Hub
 from hub.crypto import Fingerprinter, KeyedHasher, aad
-from hub.db.bulk import bulk_insert, bulk_update, fetch_by_keys
+from hub.db.bulk import bulk_delete, bulk_insert, bulk_update, fetch_by_keys
 from hub.db.schema import ingest_runs, quarantine, source_households, source_records
-from hub.errors import AdapterError, HubError
+from hub.errors import AdapterError, HubError, IngestError
 from hub.pipeline.background import in_background
 from hub.records import PersonRecord, Rejected, SourceRecord, Tombstone
 
@@ -206,29 +206,39 @@ def flatten_person(unit: SourceRecord, p: PersonRecord) -> FlatPerson:
 
 
 def reduce_batch(items: list, fingerprint: Fingerprinter) -> ReadBatch:
-    """Reduce adapter items in file order (a later row or unit replaces an earlier one with the same key;
-    a tombstone drops the earlier unit); flatten and fingerprint what remains."""
+    """Reduce adapter items in file order, by the rule the store applies between batches: an item replaces
+    an earlier one with the same key (a household ref, or the record id of a person without one) unless
+    its version is older; a tombstone and a unit of the same household compete the same way. Then
+    flatten and fingerprint what remains."""
     batch = ReadBatch(rows_read=len(items))
-    units: dict[str, SourceRecord] = {}
+    units: dict[str, SourceRecord | Tombstone] = {}
     persons: dict[str, tuple[SourceRecord, PersonRecord]] = {}
 
-    def drop(unit: SourceRecord | None) -> None:
-        for person in unit.persons if unit else ():
-            persons.pop(person.record_id, None)
+    def replace_unit(ref: str, item: SourceRecord | Tombstone) -> bool:
+        earlier = units.get(ref)
+        if earlier is not None and earlier.version > item.version:
+            return False
+        if isinstance(earlier, SourceRecord):
+            for person in earlier.persons:
+                persons.pop(person.record_id, None)
+        units[ref] = item
+        return True
 
     for item in items:
         if isinstance(item, Rejected):
             batch.rejected.append(item)
         elif isinstance(item, Tombstone):
-            drop(units.pop(item.household_ref, None))
-            batch.tombstones[item.household_ref] = item
+            replace_unit(item.household_ref, item)
+        elif item.household.ref is not None:
+            if replace_unit(item.household.ref, item):
+                persons.update((p.record_id, (item, p)) for p in item.persons)
         else:
-            ref = item.household.ref
-            if ref is not None:
-                drop(units.pop(ref, None))
-                units[ref] = item
             for person in item.persons:
-                persons[person.record_id] = (item, person)
+                earlier = persons.get(person.record_id)
+                if earlier is None or earlier[0].version <= item.version:
+                    persons[person.record_id] = (item, person)
+    batch.tombstones = {ref: unit for ref, unit in units.items() if isinstance(unit, Tombstone)}
+    units = {ref: unit for ref, unit in units.items() if isinstance(unit, SourceRecord)}
     batch.households = {ref: flatten_household(unit).fingerprinted(fingerprint) for ref, unit in units.items()}
     batch.persons = {rid: flatten_person(unit, person).fingerprinted(fingerprint)
                      for rid, (unit, person) in persons.items()}
@@ -255,6 +265,9 @@ class _BatchWriter:
         self.cipher = hub.cipher
         self.id_key = KeyedHasher(hub.keyring.derived("citizen-id"))
         self.house_key = KeyedHasher(hub.keyring.derived("house-code"))
+        # Members a household no longer lists, by record id, with the household they left. They are
+        # removed when the file ends, unless they turn up again (in another household, say) before that.
+        self.leavers: dict[str, str] = {}
 
     def write(self, batch: ReadBatch) -> None:
         self.report.rows_read += batch.rows_read
@@ -266,6 +279,12 @@ class _BatchWriter:
         self._apply_tombstones(batch.tombstones)
         stale_units, household_ids = self._write_households(batch.households)
         self._write_persons(batch.persons, stale_units, household_ids)
+
+    def close(self) -> None:
+        """Remove the members who left their household and did not turn up again in the file."""
+        rows = [(self.source, rid, ref) for rid, ref in self.leavers.items()]
+        self.report.deleted += bulk_delete(self.conn, source_records, ("source", "record_id", "household_ref"), rows)
+        self.leavers.clear()
 
     # ---------------------------------------------------------------- quarantine and tombstones
 
@@ -329,14 +348,14 @@ class _BatchWriter:
         for rid, ref in fetch_by_keys(self.conn, r, source=self.source, key="household_ref", keys=refs,
                                       columns=("record_id", "household_ref")):
             members.setdefault(ref, []).append(rid)
-        stale, ids, inserts, updates, leavers = set(), {}, [], [], []
+        stale, ids, inserts, updates = set(), {}, [], []
         for ref, h in units.items():
             old = stored.get(ref)
             if old is not None and old.version > h.version:
                 stale.add(ref)
                 continue
             ids[ref] = old.household_id if old is not None else new_id()
-            leavers.extend(rid for rid in members.get(ref, ()) if rid not in h.member_ids)
+            self.leavers.update((rid, ref) for rid in members.get(ref, ()) if rid not in h.member_ids)
             if old is None:
                 inserts.append(self._household_row(h, ids[ref]) + (self.report.run_id,))
             elif old.fingerprint != h.fingerprint:
@@ -345,9 +364,6 @@ class _BatchWriter:
         bulk_update(self.conn, t, HOUSEHOLD_COLUMNS, updates)
         self.report.households_inserted += len(inserts)
         self.report.households_updated += len(updates)
-        if leavers:
-            gone = self.conn.execute(delete(r).where(r.c.source == self.source, r.c.record_id.in_(leavers)))
-            self.report.deleted += gone.rowcount
         return stale, ids
 
     def _household_row(self, h: FlatHousehold, household_id: str) -> tuple:
@@ -375,6 +391,7 @@ class _BatchWriter:
         inserts, updates = [], []
         for rid, p in persons.items():
             ref, old = p.household_ref, stored.get(rid)
+            self.leavers.pop(rid, None)
             if ref in stale_units or (old is not None and ref is None and old.version > p.version):
                 self.report.stale += 1
             elif old is not None and old.fingerprint == p.fingerprint:
@@ -418,8 +435,9 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
                 progress: Callable[[int], None] | None = None) -> FileReport:
     """Ingest one file through ``source``'s adapter, atomically; returns what happened.
 
-    Raises :class:`UnknownSource` for an unregistered source and :class:`AdapterError` when the file
-    cannot be read at all (nothing of it is then stored; the failure is audited).
+    Raises :class:`UnknownSource` for an unregistered source, :class:`AdapterError` when the file
+    cannot be read at all and :class:`IngestError` when storing it fails; nothing of the file is then
+    stored, and the failure is audited.
     ``progress(n)`` is called after each batch with the rows read in it.
     """
     adapter = hub.adapter(source)
@@ -443,14 +461,25 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
                 writer.write(batch)
                 if progress:
                     progress(batch.rows_read)
+            writer.close()
             _finish(hub, conn, report, actor)
     except (OSError, AdapterError) as exc:
         message = str(exc) if isinstance(exc, HubError) else f"{path}: cannot read ({exc.strerror or exc})"
-        with hub.engine.begin() as conn:
-            hub.audit.append(conn, IngestFailed(resource=f"file:{path.name}", source=source, reason=message),
-                             actor=actor)
+        _audit_failure(hub, source, path, message, actor)
         raise AdapterError(message) from exc
+    except Exception as exc:
+        # A database or programming error mid-file. The transaction is rolled back; the driver's message
+        # is not repeated, since it may quote a value from the row.
+        message = f"{path}: ingest failed ({type(exc).__name__}); nothing of the file was stored"
+        _audit_failure(hub, source, path, message, actor)
+        raise IngestError(message) from exc
     return report
+
+
+def _audit_failure(hub: Hub, source: str, path: Path, message: str, actor: str) -> None:
+    with hub.engine.begin() as conn:
+        hub.audit.append(conn, IngestFailed(resource=f"file:{path.name}", source=source, reason=message),
+                         actor=actor)
 
 
 def _finish(hub: Hub, conn: Connection, report: FileReport, actor: str) -> None:

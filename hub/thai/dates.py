@@ -36,11 +36,6 @@ class PartialDate:
                 parts.append(f"{self.day:02d}")
         return "-".join(parts)
 
-    @classmethod
-    def from_iso(cls, text: str) -> PartialDate:
-        parts = [int(p) for p in text.split("-")]
-        return cls(*parts)
-
 
 def _build(field: str, year: int, month: int, day: int, *, era: str, flags: list[str]) -> PartialDate:
     if era == "BE":
@@ -49,7 +44,7 @@ def _build(field: str, year: int, month: int, day: int, *, era: str, flags: list
         elif year in _CE_RANGE:
             flags.append(f"{field}_christian_era_in_buddhist_field")
         else:
-            raise RecordError(f"{field}: year {year} is not a plausible Buddhist-era year")
+            raise RecordError(f"{field}: the year is not a plausible Buddhist-era year")
     else:
         if year in _CE_RANGE:
             pass
@@ -57,21 +52,21 @@ def _build(field: str, year: int, month: int, day: int, *, era: str, flags: list
             year -= BE_OFFSET
             flags.append(f"{field}_buddhist_era_in_christian_field")
         else:
-            raise RecordError(f"{field}: year {year} is not a plausible Christian-era year")
+            raise RecordError(f"{field}: the year is not a plausible Christian-era year")
     if month == 0:
         if day != 0:
             raise RecordError(f"{field}: a day is given but the month is unknown (00)")
         flags.append(f"{field}_month_unknown")
         return PartialDate(year)
     if not 1 <= month <= 12:
-        raise RecordError(f"{field}: month {month} is out of range 01-12")
+        raise RecordError(f"{field}: the month is out of range 01-12")
     if day == 0:
         flags.append(f"{field}_day_unknown")
         return PartialDate(year, month)
     try:
         dt.date(year, month, day)
     except ValueError:
-        raise RecordError(f"{field}: day {day} does not exist in month {month:02d} of that year") from None
+        raise RecordError(f"{field}: not a real calendar date (the day does not exist in that month)") from None
     return PartialDate(year, month, day)
 
 

@@ -34,11 +34,10 @@ def clean_name(text: str) -> str:
 
 
 def canonical_title(raw: str | None) -> str | None:
-    """The stored form of a title, ``None`` when blank; an unknown title is kept as written."""
+    """The stored form of a known title; ``None`` when blank or not one of :data:`TITLES`."""
     if raw is None or not raw.strip():
         return None
-    raw = clean_name(raw)
-    return TITLES.get(raw, raw)
+    return TITLES.get(clean_name(raw))
 
 
 @lru_cache(maxsize=131072)
@@ -57,15 +56,29 @@ def split_glued_title(first_name: str) -> tuple[str | None, str]:
 
 
 def parse_name(title: str | None, first_name: str | None, last_name: str | None,
-               *, flags: list[str]) -> tuple[str | None, str | None, str | None]:
-    """Clean a (title, first, last) triple; a glued title is split off and flagged."""
-    title = canonical_title(title)
+               *, flags: list[str]) -> tuple[str | None, str | None, str | None, str | None]:
+    """Clean a (title, first, last) triple: ``(title, first, last, title_as_written)``.
+
+    Only a known title is returned as ``title`` (it is stored in clear). A title glued to the first
+    name is split off; a first name written into the title field (``นางสมพร``, first name blank) is moved
+    back. Anything else in the title field comes back as ``title_as_written`` (to store encrypted: it
+    may be a name), flagged ``title_unknown``.
+    """
     first = clean_name(first_name) if first_name else None
     last = clean_name(last_name) if last_name else None
+    written = clean_name(title) if title and title.strip() else None
+    known, as_written = canonical_title(written), None
+    if written and not known:
+        glued, rest = split_glued_title(written)
+        if glued and not first:
+            flags.append("first_name_in_title_field")
+            known, first = glued, rest
+        else:
+            flags.append("title_unknown")
+            as_written = written
     if first:
         glued, rest = split_glued_title(first)
         if glued:
             flags.append("title_glued_to_first_name")
-            title = title or glued
-            first = rest
-    return title, first or None, last or None
+            known, first = known or glued, rest
+    return known, first or None, last or None, as_written

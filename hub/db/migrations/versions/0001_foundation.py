@@ -1,11 +1,11 @@
 """foundation: ingest runs, source records and households, quarantine, audit chain
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-24 00:10:21.741949
+Revises:
+Create Date: 2026-11-24 01:03:30.391880
 """
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'
@@ -69,9 +69,9 @@ def upgrade() -> None:
     op.create_table('source_households',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('source', sa.String(length=64), nullable=False),
-    sa.Column('household_ref', sa.String(length=200), nullable=False),
+    sa.Column('household_ref', sa.Text(), nullable=False),
     sa.Column('household_id', sa.String(length=32), nullable=False),
-    sa.Column('version', sa.String(length=40), nullable=False),
+    sa.Column('version', sa.Text(), nullable=False),
     sa.Column('deleted', sa.Boolean(), nullable=False),
     sa.Column('tambon_code', sa.String(length=6), nullable=True),
     sa.Column('moo', sa.Integer(), nullable=True),
@@ -93,11 +93,11 @@ def upgrade() -> None:
     op.create_table('source_records',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('source', sa.String(length=64), nullable=False),
-    sa.Column('record_id', sa.String(length=200), nullable=False),
-    sa.Column('household_ref', sa.String(length=200), nullable=True),
+    sa.Column('record_id', sa.Text(), nullable=False),
+    sa.Column('household_ref', sa.Text(), nullable=True),
     sa.Column('person_id', sa.String(length=32), nullable=False),
     sa.Column('household_id', sa.String(length=32), nullable=False),
-    sa.Column('version', sa.String(length=40), nullable=False),
+    sa.Column('version', sa.Text(), nullable=False),
     sa.Column('linkage_key', sa.LargeBinary(length=32), nullable=True),
     sa.Column('id_status', sa.String(length=16), nullable=True),
     sa.Column('linked_keys', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
