@@ -60,10 +60,13 @@ class Adapter(abc.ABC):
 # --------------------------------------------------------------------------------------------------
 
 
-def optional_str(value: Any) -> str | None:
-    """A stripped string, or ``None`` when blank or absent."""
+def optional_str(value: Any, *, field: str = "value") -> str | None:
+    """A stripped string (a number is written out), or ``None`` when blank or absent; a list, an object
+    or true/false is a :class:`RecordError` naming ``field``."""
     if value is None:
         return None
+    if isinstance(value, (bool, list, dict)):
+        raise RecordError(f"{field}: expected text, found {type(value).__name__}")
     text = str(value).strip()
     return text or None
 
@@ -100,7 +103,7 @@ def parse_int(value: Any, *, field: str, minimum: int | None = None, blank_ok: b
 
 def parse_house_code(value: Any, *, flags: list[str], field: str = "house_code") -> str | None:
     """An 11-digit DOPA house number with separators removed; kept but flagged when malformed."""
-    text = optional_str(value)
+    text = optional_str(value, field=field)
     if text is None:
         return None
     digits = text.replace("-", "").replace(" ", "")
@@ -115,7 +118,7 @@ _SEX = {"M": "M", "F": "F", "1": "M", "2": "F", "m": "M", "f": "F"}
 
 def parse_sex(value: Any, *, field: str = "sex", blank_ok: bool = True) -> str | None:
     """``M`` or ``F`` from ``M``/``F`` or TPMAP's ``1``/``2``."""
-    text = optional_str(value)
+    text = optional_str(value, field=field)
     if text is None:
         if blank_ok:
             return None
@@ -150,10 +153,10 @@ def person_from_member(record_id: str, member: Mapping[str, Any], *, flags: list
     ISO Christian-era ``birth_date``, ``sex``) as a :class:`PersonRecord`, via :func:`make_person`."""
     return make_person(
         record_id,
-        citizen_id=optional_str(member.get("citizen_id")),
-        title=optional_str(member.get("title")),
-        first_name=optional_str(member.get("first_name")),
-        last_name=optional_str(member.get("last_name")),
+        citizen_id=optional_str(member.get("citizen_id"), field="citizen_id"),
+        title=optional_str(member.get("title"), field="title"),
+        first_name=optional_str(member.get("first_name"), field="first_name"),
+        last_name=optional_str(member.get("last_name"), field="last_name"),
         birth_date=parse_ymd(member.get("birth_date"), field="birth_date", era="CE", flags=flags),
         sex=parse_sex(member.get("sex")),
         flags=flags,
@@ -338,7 +341,7 @@ def parse_timestamp(value: Any, *, field: str) -> str:
     versions compare as strings."""
     import datetime as dt
 
-    text = optional_str(value)
+    text = optional_str(value, field=field)
     if text is None:
         raise RecordError(f"{field}: required ISO-8601 timestamp is missing")
     try:
@@ -355,11 +358,12 @@ def parse_address(obj: Mapping[str, Any], *, flags: list[str]) -> tuple[str, int
     address = obj.get("address")
     if not isinstance(address, dict):
         raise RecordError("address: required object is missing")
-    tambon = parse_tambon_code(optional_str(address.get("tambon_code")), field="address.tambon_code")
+    field = "address.tambon_code"
+    tambon = parse_tambon_code(optional_str(address.get("tambon_code"), field=field), field=field)
     if not is_known_tambon(tambon):
         flags.append("tambon_unknown_to_geothai")
     moo = parse_moo(address.get("moo"), field="address.moo")
-    return tambon, moo, optional_str(address.get("house_no"))
+    return tambon, moo, optional_str(address.get("house_no"), field="house_no")
 
 
 def parse_members(obj: Mapping[str, Any], parse_member: Callable[[dict[str, Any], int], PersonRecord]

@@ -159,10 +159,16 @@ def keys_rotate() -> None:
 
     hub = open_hub()
     new_kek_id = hub.keyring.new_kek_id()
-    with hub.engine.begin() as conn:  # the event is written first: no rotation goes unrecorded
-        hub.audit.append(conn, KeysRotated(resource="keys", old_kek_id=hub.keyring.kek_id, new_kek_id=new_kek_id),
-                         actor=actor())
-        hub.keyring.rotate_kek(new_kek_id)
+    try:
+        # The event is written, then the keys rotated, then both committed: a rotation that fails rolls
+        # its event back. (A commit failing after a rotation would leave it unrecorded: rare, and the
+        # new KEK id in keyring.json still shows it happened.)
+        with hub.engine.begin() as conn:
+            hub.audit.append(conn, KeysRotated(resource="keys", old_kek_id=hub.keyring.kek_id,
+                                               new_kek_id=new_kek_id), actor=actor())
+            hub.keyring.rotate_kek(new_kek_id)
+    except (HubError, OSError) as exc:
+        fail(f"key rotation failed: {exc}")
     console.print(f"key-encryption key rotated: {hub.keyring.kek_id} -> {new_kek_id}")
 
 

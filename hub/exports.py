@@ -16,9 +16,12 @@ LINKS_HEADER = ("source", "source_record_id", "person_id", "household_id")
 
 def export_links(hub: Hub, out: Path, *, actor: str) -> int:
     """Write ``source,source_record_id,person_id,household_id`` for every accepted record, sorted by
-    source and record id; returns the row count. The export is audited."""
+    source and record id (byte order); returns the row count. The export is audited."""
     r = source_records
-    query = select(r.c.source, r.c.record_id, r.c.person_id, r.c.household_id).order_by(r.c.source, r.c.record_id)
+    order = (r.c.source, r.c.record_id)
+    if hub.engine.dialect.name == "postgresql":  # byte order, as on SQLite, whatever the database's locale
+        order = tuple(column.collate("C") for column in order)
+    query = select(r.c.source, r.c.record_id, r.c.person_id, r.c.household_id).order_by(*order)
     if not out.parent.is_dir():
         raise HubError(f"{out.parent}: no such directory to write {out.name} into")
     rows = 0

@@ -48,7 +48,7 @@ def _parse_member(logbook_id: str):
         if unknown:
             flags.append("vulnerability_unknown")
         return person_from_member(f"{logbook_id}/{member_no}", member, flags=flags, attributes={
-            "member_no": member_no, "relation": optional_str(member.get("relation")),
+            "member_no": member_no, "relation": optional_str(member.get("relation"), field="relation"),
             "vulnerabilities": sorted(set(vulnerabilities))})
     return parse
 
@@ -72,8 +72,9 @@ def _parse_assistance(obj: dict[str, Any]) -> list[dict[str, Any]]:
         amount = entry.get("amount_baht")
         if amount is not None and (isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0):
             raise RecordError(f"assistance[{i}].amount_baht: expected a non-negative number")
-        result.append({"date": when.isoformat() if when else None, "kind": optional_str(entry.get("kind")),
-                       "amount_baht": amount, "agency": optional_str(entry.get("agency"))})
+        result.append({"date": when.isoformat() if when else None,
+                       "kind": optional_str(entry.get("kind"), field="kind"),
+                       "amount_baht": amount, "agency": optional_str(entry.get("agency"), field="agency")})
     return result
 
 

@@ -42,7 +42,7 @@ def verification_result(listed: bool, poor: bool) -> str:
 def _parse_member(survey_id: str):
     def parse(member: dict[str, Any], position: int):
         return person_from_member(f"{survey_id}/{position}", member, flags=[],
-                                  attributes={"relation": optional_str(member.get("relation"))})
+                                  attributes={"relation": optional_str(member.get("relation"), field="relation")})
     return parse
 
 
@@ -71,8 +71,9 @@ def _parse_referrals(obj: dict[str, Any]) -> list[dict[str, Any]]:
         if status not in REFERRAL_STATUSES:
             raise RecordError(f"referrals[{i}].status: expected one of {', '.join(REFERRAL_STATUSES)}")
         referred_on = parse_iso_date(ref.get("referred_on"), field=f"referrals[{i}].referred_on")
-        result.append({"referral_id": require(ref, "referral_id"), "agency": optional_str(ref.get("agency")),
-                       "need": optional_str(ref.get("need")), "status": status,
+        result.append({"referral_id": require(ref, "referral_id"),
+                       "agency": optional_str(ref.get("agency"), field="agency"),
+                       "need": optional_str(ref.get("need"), field="need"), "status": status,
                        "referred_on": referred_on.isoformat() if referred_on else None})
     return result
 
@@ -89,7 +90,7 @@ def _parse_consent(obj: dict[str, Any]) -> tuple[dict[str, Any] | None, str | No
     recorded = parse_iso_date(consent.get("recorded_on"), field="consent.recorded_on")
     evidence = {"data_return": consent["data_return"], "share_with_agencies": consent["share_with_agencies"],
                 "recorded_on": recorded.isoformat() if recorded else None}
-    return evidence, optional_str(consent.get("witness"))
+    return evidence, optional_str(consent.get("witness"), field="witness")
 
 
 def _parse_location(obj: dict[str, Any]) -> dict[str, float] | None:
@@ -126,7 +127,7 @@ def parse_household(obj: dict[str, Any], line: int) -> SourceRecord:
         ref=survey_id, tambon_code=tambon, moo=moo, house_no=house_no,
         house_code=parse_house_code(obj.get("house_code"), flags=flags), flags=flags, private=private,
         attributes={
-            "university": optional_str(obj.get("university")),
+            "university": optional_str(obj.get("university"), field="university"),
             "surveyed_on": surveyed_on.isoformat(),
             "tpmap_listed": listed,
             "verified_poor": poor,

@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, Table
 
+#: Keys per lookup on SQLite, below the 999-parameter limit of SQLite before 3.32.
+SQLITE_MAX_KEYS = 900
+
 
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     if not rows:
@@ -54,6 +57,9 @@ def fetch_by_keys(conn: Connection, table: Table, *, source: str, key: str, keys
         sql = (f"SELECT {names} FROM unnest(%s::text[]) AS k(key) "
                f"JOIN {table.name} t ON t.source = %s AND t.{key} = k.key")
         return list(conn.exec_driver_sql(sql, (list(keys), source)))
-    marks = ", ".join("?" * len(keys))
-    sql = f"SELECT {names} FROM {table.name} t WHERE t.source = ? AND t.{key} IN ({marks})"
-    return list(conn.exec_driver_sql(sql, (source, *keys)))
+    rows = []
+    for start in range(0, len(keys), SQLITE_MAX_KEYS):  # older SQLite allows 999 parameters
+        chunk = keys[start:start + SQLITE_MAX_KEYS]
+        sql = f"SELECT {names} FROM {table.name} t WHERE t.source = ? AND t.{key} IN ({', '.join('?' * len(chunk))})"
+        rows.extend(conn.exec_driver_sql(sql, (source, *chunk)))
+    return rows

@@ -29,8 +29,8 @@ def parse_moo(raw, *, field: str = "moo") -> int | None:
     """A village number 1-99, ``None`` when blank (municipal areas)."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
-    if isinstance(raw, bool):
-        raise RecordError(f"{field}: expected a village number 1-99 or blank, found true/false")
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        raise RecordError(f"{field}: expected a whole village number 1-99 or blank")
     try:
         moo = int(raw)
     except (TypeError, ValueError):
