@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
-from helpers import EEF_2566_2, EEF_2567_1, TPMAP, decrypt_record_field, ingest, records
 
 from adapters.eef_students import EefStudentsAdapter, parse_pmt_items
+from helpers import EEF_2566_2, EEF_2567_1, TPMAP, decrypt_record_field, ingest, records
 from hub.adapter_kit import AdapterError, IdStatus, PartialDate, RecordError, Rejected, SourceRecord
 
 SCHOOL_1 = "โรงเรียนบ้านหนองบัว (ประชาสามัคคี), สาขา 2; อาคารเรียนใหม่"

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from adapters.msdhs_logbook import MsdhsLogbookAdapter
 from helpers import (
     LOGBOOK_JULY,
     LOGBOOK_JUNE,
@@ -13,8 +15,6 @@ from helpers import (
     ingest,
     records,
 )
-
-from adapters.msdhs_logbook import MsdhsLogbookAdapter
 from hub.adapter_kit import PartialDate, Rejected, SourceRecord, Tombstone
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import SURVEY, decrypt_household_field, decrypt_record_field, households, ingest, records
 
 from adapters.university_survey import UniversitySurveyAdapter, verification_result
+from helpers import SURVEY, decrypt_household_field, decrypt_record_field, households, ingest, records
 from hub.adapter_kit import PartialDate, Rejected
 
 

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import pytest
-from helpers import TPMAP, TPMAP_LATER, decrypt_record_field, ingest, records
 
 from adapters.tpmap import TpmapAdapter
+from helpers import TPMAP, TPMAP_LATER, decrypt_record_field, ingest, records
 from hub.adapter_kit import IdStatus, PartialDate, Rejected, SourceRecord
 
 

@@ -6,11 +6,11 @@ import json
 from typing import ClassVar
 
 import pytest
-from helpers import EEF_2566_2, EEF_2567_1, TPMAP, file_sha256_hex, ingest, squash
 from sqlalchemy import delete, func, select, update
 
 from audit.chain import GENESIS, ChainProblem, canonical, chain_hash, verify_chain
 from audit.events import EventType, KeysCreated
+from helpers import EEF_2566_2, EEF_2567_1, TPMAP, file_sha256_hex, ingest, squash
 from hub.db.schema import audit_events, audit_head
 from hub.errors import AuditWriteError
 

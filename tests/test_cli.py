@@ -1,9 +1,9 @@
 """The ``hub`` command line as an operator meets it: init, sources, commands before init."""
 from __future__ import annotations
 
-from helpers import TPMAP, squash
 from sqlalchemy import select
 
+from helpers import TPMAP, squash
 from hub.context import Hub
 from hub.db.schema import audit_events
 

@@ -7,12 +7,12 @@ import json
 import pytest
 from sqlalchemy import select, text
 
+from helpers import ACTOR, TPMAP, dump_all_values, households, records, squash
 from hub.context import Hub
 from hub.db.schema import audit_events, ingest_runs
 from hub.errors import IngestError
 from hub.pipeline.ingest import ingest_file
 from hub.settings import Settings
-from helpers import ACTOR, TPMAP, dump_all_values, households, records, squash
 
 TPMAP_HEADER = TPMAP.read_text(encoding="utf-8-sig").splitlines()[0]
 

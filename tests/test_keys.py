@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import LOGBOOK_JUNE, SURVEY, TPMAP, decrypt_record_field, ingest, ingest_all, records, snapshot, squash
 from sqlalchemy import select
 
+from helpers import LOGBOOK_JUNE, SURVEY, TPMAP, decrypt_record_field, ingest, ingest_all, records, snapshot, squash
 from hub.context import Hub
 from hub.db.schema import audit_events, quarantine
 from hub.errors import ConfigurationError

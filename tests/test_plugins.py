@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pluggy
 import pytest
-from helpers import decrypt_record_field, ingest, records
 
+from helpers import decrypt_record_field, ingest, records
 from hub.adapter_kit import (
     Adapter,
     Household,

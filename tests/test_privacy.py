@@ -7,6 +7,8 @@ import os
 import stat
 
 import pytest
+from sqlalchemy import select, update
+
 from helpers import (
     ALL_FILES,
     LOGBOOK_JUNE,
@@ -19,8 +21,6 @@ from helpers import (
     partner_pii,
     records,
 )
-from sqlalchemy import select, update
-
 from hub.crypto import aad
 from hub.db.schema import audit_events, quarantine, source_records
 from hub.errors import KeyringError
