@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import select, text
 
 from helpers import ACTOR, TPMAP, dump_all_values, households, records, squash
+from hub.adapter_kit import Adapter, Household, SourceRecord, hookimpl, iter_ndjson, make_person
 from hub.context import Hub
 from hub.db.schema import audit_events, ingest_runs
 from hub.errors import IngestError
 from hub.pipeline.ingest import ingest_file
+from hub.plugins.manager import get_plugin_manager
 from hub.settings import Settings
 
 TPMAP_HEADER = TPMAP.read_text(encoding="utf-8-sig").splitlines()[0]
@@ -109,3 +111,45 @@ def test_a_failure_part_way_stores_nothing_of_the_file_and_is_audited(hub, cli, 
     result = cli("ingest", "tpmap", path)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "nothingofthefilewasstored" in squash(result.stderr)
+
+
+class MovingAdapter(Adapter):
+    """A third-party source whose person keys do not contain the household: people can move."""
+
+    name = "moving_pilot"
+    title = "A pilot whose people move between households"
+    record_id_doc = "person key"
+
+    def read_file(self, path):
+        def parse(obj, line):
+            persons = [make_person(key, citizen_id=None, title=None, first_name="สมชาย", last_name="ใจดี",
+                                   birth_date=None, sex="M", flags=[]) for key in obj["members"]]
+            return SourceRecord(line=line, household=Household(tambon_code="340101", ref=obj["hh"]),
+                                persons=persons, version=obj["v"])
+        return iter_ndjson(path, parse)
+
+
+class MovingPlugin:
+    @hookimpl
+    def saphan_register_adapters(self):
+        return [MovingAdapter()]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2000])
+def test_a_person_who_moves_to_another_household_keeps_their_person_id(settings, tmp_path, batch_size):
+    first, second = tmp_path / "one.ndjson", tmp_path / "two.ndjson"
+    first.write_text('{"hh": "H1", "members": ["p1", "p2"], "v": "1"}\n', encoding="utf-8")
+    second.write_text('{"hh": "H1", "members": ["p1"], "v": "2"}\n{"hh": "H2", "members": ["p2"], "v": "2"}\n',
+                      encoding="utf-8")
+    hub, _ = Hub.init(Settings(home=settings.home, database_url=settings.database_url, ingest_batch_size=batch_size),
+                      plugins=get_plugin_manager(extra_plugins=[MovingPlugin()]))
+    try:
+        ingest_file(hub, "moving_pilot", first, actor=ACTOR)
+        before = records(hub, "moving_pilot")
+        report = ingest_file(hub, "moving_pilot", second, actor=ACTOR)
+        after = records(hub, "moving_pilot")
+        assert (report.inserted, report.deleted) == (0, 0)
+        assert after["p2"].person_id == before["p2"].person_id
+        assert after["p2"].household_ref == "H2" and after["p2"].household_id != before["p2"].household_id
+    finally:
+        hub.engine.dispose()

@@ -391,10 +391,11 @@ class _BatchWriter:
         inserts, updates = [], []
         for rid, p in persons.items():
             ref, old = p.household_ref, stored.get(rid)
-            self.leavers.pop(rid, None)
             if ref in stale_units or (old is not None and ref is None and old.version > p.version):
                 self.report.stale += 1
-            elif old is not None and old.fingerprint == p.fingerprint:
+                continue
+            self.leavers.pop(rid, None)  # listed again, by a household whose data is current
+            if old is not None and old.fingerprint == p.fingerprint:
                 self.report.unchanged += 1
             elif old is None:
                 household_id = household_ids[ref] if ref is not None else new_id()
