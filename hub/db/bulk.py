@@ -10,6 +10,11 @@ from sqlalchemy import Connection, Table
 SQLITE_MAX_KEYS = 900
 
 
+def _mark(conn: Connection) -> str:
+    """The driver's parameter placeholder: ``%s`` for psycopg, ``?`` for sqlite3."""
+    return "%s" if conn.dialect.name == "postgresql" else "?"
+
+
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
     if not rows:
         return
@@ -28,7 +33,7 @@ def bulk_update(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     """``UPDATE table SET columns... WHERE id = ?`` for each row; a row is the values then the id."""
     if not rows:
         return
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    mark = _mark(conn)
     assignments = ", ".join(f"{c} = {mark}" for c in columns)
     conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE id = {mark}", list(rows))
 
@@ -37,7 +42,7 @@ def bulk_delete(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     """``DELETE FROM table WHERE columns = row`` for each row; returns the number of rows deleted."""
     if not rows:
         return 0
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    mark = _mark(conn)
     where = " AND ".join(f"{c} = {mark}" for c in columns)
     return sum(conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {where}", row).rowcount for row in rows)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import pickle
-import traceback
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -33,8 +32,8 @@ def _child(send, produce: Callable[[], Iterator[T]]) -> None:
         try:
             pickle.dumps(exc)
             send.send((_ERROR, exc))
-        except Exception:  # noqa: BLE001 - an unpicklable exception travels as text
-            send.send((_ERROR, HubError("".join(traceback.format_exception(exc)))))
+        except Exception:  # noqa: BLE001 - an unpicklable exception travels by type only (its text may quote data)
+            send.send((_ERROR, HubError(f"the background reader failed with {type(exc).__name__}")))
     finally:
         send.close()
 
