@@ -94,8 +94,55 @@ class LinksExported(EventType):
     rows: int
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RedirectsExported(EventType):
+    """The retired-id map was exported (pseudonymous ids only)."""
+
+    name: ClassVar[str] = "export.redirects"
+    rows: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LinkCompleted(EventType):
+    """A linking run assigned person and household ids. ``identities_decrypted`` counts the records whose
+    names and birth dates it decrypted to compare them (a read of personal data by the hub itself)."""
+
+    name: ClassVar[str] = "link.completed"
+    run_id: int
+    mode: str
+    identities_decrypted: int
+    counts: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LinkFailed(EventType):
+    """A linking run failed; the ids stayed as they were."""
+
+    name: ClassVar[str] = "link.failed"
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ReviewPairRead(EventType):
+    """Someone decrypted the two records of a review pair to settle it."""
+
+    name: ClassVar[str] = "review.read"
+    review_id: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ReviewSettled(EventType):
+    """Someone decided whether a review pair is one person; the decision binds later runs."""
+
+    name: ClassVar[str] = "review.settled"
+    review_id: int
+    decision: str
+    basis: str
+
+
 CORE_EVENT_TYPES = (IngestCompleted, IngestFailed, RowsQuarantined, QuarantineRowRead, KeysCreated,
-                    KeysRotated, LinksExported)
+                    KeysRotated, LinksExported, RedirectsExported, LinkCompleted, LinkFailed, ReviewPairRead,
+                    ReviewSettled)
 
 
 @hookimpl

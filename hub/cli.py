@@ -18,10 +18,12 @@ export_app = typer.Typer(help="Export data that carries no personal fields.", no
 quarantine_app = typer.Typer(help="Rows set aside at ingest, with their reasons.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key management (keys live outside the database).", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+review_app = typer.Typer(help="Pairs the linker could not settle: look, then decide.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(review_app, name="review")
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -114,6 +116,75 @@ def ingest(source: Annotated[str, typer.Argument(help="Adapter name, e.g. tpmap.
         fail(f"{failed} of {len(paths)} file(s) could not be read; nothing of them was stored")
 
 
+@app.command()
+def link(full: Annotated[bool, typer.Option("--full", help="Re-link everything and retrain the model.")] = False,
+         truth: Annotated[Path | None, typer.Option(help="A labelled truth.csv (the demo writes one) to measure "
+                                                          "the links against.")] = None) -> None:
+    """Link records into persons and households (incremental after the first run) and print counts by
+    method with the estimated quality."""
+    from hub.linking.run import link as run_link
+    from hub.linking.summary import STAGES, measured_table, report_table
+
+    hub = open_hub()
+    try:
+        with progress_bar(console) as progress:
+            task = progress.add_task("linking", total=len(STAGES))
+            report = run_link(hub, actor=actor(), full=full,
+                              progress=lambda stage: progress.update(task, advance=1, description=f"linking: {stage}"))
+            progress.update(task, completed=len(STAGES))
+    except HubError as exc:
+        fail(str(exc))
+    console.print(report_table(report))
+    if truth is not None:
+        from hub.linking.quality import measure
+
+        with hub.engine.connect() as conn:
+            console.print(measured_table(measure(conn, truth)))
+
+
+@review_app.command("list")
+def review_list(status: Annotated[str, typer.Option(help="open, same, different or all.")] = "open") -> None:
+    """Review pairs with their evidence (comparison levels, never names)."""
+    from hub.linking.reviews import list_reviews
+
+    rows = list_reviews(open_hub(), status=status)
+    header = ("id", "status", "reason", "p", "record a", "record b", "evidence")
+    cells = [(str(r.id), r.status, r.reason, "" if r.match_probability is None else f"{r.match_probability:.3f}",
+              f"{r.source_a}:{r.record_id_a}", f"{r.source_b}:{r.record_id_b}",
+              "; ".join(f"{k}: {v}" for k, v in r.evidence.items())) for r in rows]
+    print_rows(header, cells, title=f"{len(rows)} review pair(s), {status}")
+
+
+@review_app.command("show")
+def review_show(review_id: int) -> None:
+    """Both records of a pair side by side, decrypted (the read is audited)."""
+    from hub.linking.reviews import show_review
+
+    try:
+        review, a, b = show_review(open_hub(), review_id, actor=actor())
+    except HubError as exc:
+        fail(str(exc))
+    fields = ("source", "record_id", "title", "first_name", "last_name", "birth_date", "sex", "tambon_code", "moo",
+              "id_status", "person_id")
+    cells = [(f, str(a.get(f, "")), str(b.get(f, ""))) for f in fields]
+    print_rows(("field", "record a", "record b"), cells,
+               title=f"review {review.id}: {review.reason}, {review.status}")
+
+
+@review_app.command("settle")
+def review_settle(review_id: int,
+                  decision: Annotated[str, typer.Argument(help="same or different.")],
+                  basis: Annotated[str, typer.Option(help="Who checked what: a visit, a document.")]) -> None:
+    """Decide a pair; the decision binds every later `hub link`."""
+    from hub.linking.reviews import settle_review
+
+    try:
+        settle_review(open_hub(), review_id, decision, basis=basis, actor=actor())
+    except HubError as exc:
+        fail(str(exc))
+    console.print(f"review {review_id}: {decision}; it takes effect at the next `hub link`")
+
+
 @export_app.command("links")
 def export_links_cmd(out: Annotated[Path, typer.Option("--out", help="CSV file to write.")]) -> None:
     """CSV ``source,source_record_id,person_id,household_id``, one row per accepted record."""
@@ -122,6 +193,19 @@ def export_links_cmd(out: Annotated[Path, typer.Option("--out", help="CSV file t
     hub = open_hub()
     try:
         rows = export_links(hub, out, actor=actor())
+    except HubError as exc:
+        fail(str(exc))
+    typer.echo(f"{out}: {rows} rows")
+
+
+@export_app.command("redirects")
+def export_redirects_cmd(out: Annotated[Path, typer.Option("--out", help="CSV file to write.")]) -> None:
+    """CSV ``kind,retired_id,current_id``: person and household ids linking merged into older ones."""
+    from hub.exports import export_redirects
+
+    hub = open_hub()
+    try:
+        rows = export_redirects(hub, out, actor=actor())
     except HubError as exc:
         fail(str(exc))
     typer.echo(f"{out}: {rows} rows")

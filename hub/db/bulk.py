@@ -8,6 +8,8 @@ from sqlalchemy import Connection, Table
 
 #: Keys per lookup on SQLite, below the 999-parameter limit of SQLite before 3.32.
 SQLITE_MAX_KEYS = 900
+#: From this many rows, an update goes through a temporary table (``UPDATE ... FROM``: SQLite 3.33+).
+UPDATE_FROM_ROWS = 10_000
 
 
 def _mark(conn: Connection) -> str:
@@ -30,12 +32,36 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Se
 
 
 def bulk_update(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
-    """``UPDATE table SET columns... WHERE id = ?`` for each row; a row is the values then the id."""
+    """``UPDATE table SET columns... WHERE id = ?`` for each row; a row is the values then the id. Many
+    rows go through a temporary table and one ``UPDATE ... FROM`` (one statement instead of many)."""
     if not rows:
+        return
+    if len(rows) >= UPDATE_FROM_ROWS:
+        _update_from(conn, table, columns, rows)
         return
     mark = _mark(conn)
     assignments = ", ".join(f"{c} = {mark}" for c in columns)
     conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE id = {mark}", list(rows))
+
+
+def _update_from(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    staged = f"{table.name}_update"
+    definitions = ", ".join(f"{c} {table.c[c].type.compile(conn.dialect)}" for c in columns)
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staged} ({definitions}, id BIGINT PRIMARY KEY)")
+    try:
+        names = ", ".join((*columns, "id"))
+        if conn.dialect.name == "postgresql":
+            cursor = conn.connection.driver_connection.cursor()
+            with cursor.copy(f"COPY {staged} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            conn.exec_driver_sql(f"INSERT INTO {staged} ({names}) VALUES ({', '.join('?' * (len(columns) + 1))})",
+                                 list(rows))
+        assignments = ", ".join(f"{c} = s.{c}" for c in columns)
+        conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} FROM {staged} s WHERE {table.name}.id = s.id")
+    finally:
+        conn.exec_driver_sql(f"DROP TABLE {staged}")
 
 
 def bulk_delete(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> int:

@@ -2,7 +2,7 @@
 holds a clear citizen ID or name. The migrations in ``migrations/versions`` create exactly this.
 
 Indexes are only those today's queries use: each one costs every bulk insert. A stage that needs another
-(linking by ``linkage_key``, views by ``tambon_code``) adds it in its own migration."""
+adds it in its own migration (incremental linking added the lookups of ``hub.linking.scope``)."""
 from __future__ import annotations
 
 from sqlalchemy import (
@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -92,6 +93,11 @@ source_records = Table(
     Column("tambon_code", String(6), nullable=False),
     Column("moo", Integer),
     Column("house_key", LargeBinary(32)),
+    # candidate keys for linking (hub.linking.candidate_keys): keyed, made at ingest
+    Column("id_variants", LargeBinary),
+    Column("first_name_block", BigInteger),
+    Column("full_name_block", BigInteger),
+    Column("address_block", BigInteger),
     Column("first_name_enc", LargeBinary),
     Column("last_name_enc", LargeBinary),
     Column("birth_date_enc", LargeBinary),
@@ -106,6 +112,59 @@ source_records = Table(
     Column("line", Integer, nullable=False),
     UniqueConstraint("source", "record_id", name="uq_source_records_record"),
     Index("ix_source_records_household", "source", "household_ref"),
+    # incremental linking finds a delivery's candidates and their persons and households through these
+    Index("ix_source_records_linkage_key", "linkage_key"),
+    Index("ix_source_records_first_name_block", "first_name_block"),
+    Index("ix_source_records_full_name_block", "full_name_block"),
+    Index("ix_source_records_address_block", "address_block"),
+    Index("ix_source_records_house_key", "house_key"),
+    Index("ix_source_records_tambon_year", "tambon_code", "birth_year"),
+    Index("ix_source_records_person", "person_id"),
+    Index("ix_source_records_household_id", "household_id"),
+)
+
+link_runs = Table(
+    "link_runs", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("mode", String(16), nullable=False),  # full | incremental
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False),
+    # records written by ingest runs up to this one were linked by this run
+    Column("ingest_watermark", BigInteger, nullable=False),
+    Column("counts", Json, nullable=False),
+    # the trained match model (Splink settings with m and u): no personal data
+    Column("model", Text),
+)
+
+#: Pairs the linker could not settle, and the decisions people made about them (which stick).
+link_reviews = Table(
+    "link_reviews", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("source_a", String(64), nullable=False),
+    Column("record_id_a", Text, nullable=False),
+    Column("source_b", String(64), nullable=False),
+    Column("record_id_b", Text, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("match_probability", Float),
+    Column("evidence", Json, nullable=False),
+    Column("status", String(16), nullable=False),  # open | same | different
+    Column("decided_by", String(200)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("basis", Text),
+    Column("created_run_id", BigInteger, ForeignKey("link_runs.id"), nullable=False),
+    Column("seen_run_id", BigInteger, ForeignKey("link_runs.id"), nullable=False),
+    UniqueConstraint("source_a", "record_id_a", "source_b", "record_id_b", name="uq_link_reviews_pair"),
+)
+
+#: A person or household id that linking retired (its records joined an older id): partners' pseudonyms
+#: derived from the retired id can follow it to the current one.
+id_redirects = Table(
+    "id_redirects", metadata,
+    Column("kind", String(16), primary_key=True),  # person | household
+    Column("retired_id", String(32), primary_key=True),
+    Column("current_id", String(32), nullable=False),
+    Column("run_id", BigInteger, ForeignKey("link_runs.id"), nullable=False),
 )
 
 quarantine = Table(

@@ -4,9 +4,10 @@ Per file, in one transaction: a rejected row goes to quarantine (its raw text en
 and reason; a record is inserted, updated in place (same key, changed content: ids kept) or left alone
 (same content, or an older version than stored); a household unit replaces its member list; a tombstone
 removes a household. Citizen IDs and house codes become keyed HMACs, names and other personal fields
-AES-GCM ciphertexts. The counts and the file's digest go to the audit chain in the same transaction, so
-the log and the data never disagree. A file that cannot be read at all leaves the store as it was, and a
-file whose exact content was ingested before is a replay that writes nothing.
+AES-GCM ciphertexts, and linking's candidate keys are made while the clear values are at hand. The counts
+and the file's digest go to the audit chain in the same transaction, so the log and the data never
+disagree. A file that cannot be read at all leaves the store as it was, and a file whose exact content was
+ingested before is a replay that writes nothing.
 
 Two stages run side by side: reading, validating, flattening and fingerprinting a batch
 (:func:`read_batches`, in a background process) and keying, encrypting and writing it
@@ -34,13 +35,15 @@ from hub.crypto import Fingerprinter, KeyedHasher, aad
 from hub.db.bulk import bulk_delete, bulk_insert, bulk_update, fetch_by_keys
 from hub.db.schema import ingest_runs, quarantine, source_households, source_records
 from hub.errors import AdapterError, HubError, IngestError
+from hub.linking.candidate_keys import CandidateKeys
 from hub.pipeline.background import in_background
 from hub.records import PersonRecord, Rejected, SourceRecord, Tombstone
 
 #: Columns written for a person record (then ``person_id`` and ``created_run_id`` on insert).
 PERSON_COLUMNS = (
     "source", "record_id", "household_ref", "household_id", "version", "linkage_key", "id_status",
-    "linked_keys", "title", "sex", "birth_year", "tambon_code", "moo", "house_key", "first_name_enc",
+    "linked_keys", "title", "sex", "birth_year", "tambon_code", "moo", "house_key", "id_variants",
+    "first_name_block", "full_name_block", "address_block", "first_name_enc",
     "last_name_enc", "birth_date_enc", "house_code_enc", "house_no_enc", "private_enc", "attributes", "flags",
     "fingerprint", "run_id", "line",
 )
@@ -265,6 +268,7 @@ class _BatchWriter:
         self.cipher = hub.cipher
         self.id_key = KeyedHasher(hub.keyring.derived("citizen-id"))
         self.house_key = KeyedHasher(hub.keyring.derived("house-code"))
+        self.candidate_keys = CandidateKeys(hub.keyring)
         # Members a household no longer lists, by record id, with the household they left. They are
         # removed when the file ends, unless they turn up again (in another household, say) before that.
         self.leavers: dict[str, str] = {}
@@ -411,12 +415,16 @@ class _BatchWriter:
     def _person_row(self, p: FlatPerson, household_id: str) -> tuple:
         """The stored row in :data:`PERSON_COLUMNS` order: keys hashed, personal fields encrypted."""
         rid, cipher, source, id_key = p.record_id, self.cipher, self.source, self.id_key
+        keys = self.candidate_keys
+        first_name_block, full_name_block = keys.name_blocks(p.first_name, p.last_name, p.birth_year)
+        address_block = keys.address_block(p.tambon_code, p.moo, p.house_no) if p.own_address else None
         return (
             source, rid, p.household_ref, household_id, p.version,
             id_key(p.citizen_id) if p.citizen_id else None, p.id_status,
             _json({k: id_key(digits).hex() for k, digits in p.linked_ids}) if p.linked_ids else "{}",
             p.title, p.sex, p.birth_year, p.tambon_code, p.moo,
             self.house_key(p.house_code) if p.house_code else None,
+            keys.id_variants(p.citizen_id), first_name_block, full_name_block, address_block,
             cipher.encrypt(p.first_name, aad("source_records", source, rid, "first_name")),
             cipher.encrypt(p.last_name, aad("source_records", source, rid, "last_name")),
             cipher.encrypt(p.birth_date, aad("source_records", source, rid, "birth_date")),

@@ -1,0 +1,1 @@
+"""Linking: source records to persons, persons to households, with stable ids (see ``docs/linking.md``)."""

@@ -1,0 +1,205 @@
+"""The stored records as linking sees them: keys and coarse facts for every record (no decryption), and
+the identities (names, birth date) decrypted only for the records a run compares."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from typing import NamedTuple
+
+from sqlalchemy import Connection
+
+from hub.crypto import FieldCipher, aad
+from hub.db.bulk import SQLITE_MAX_KEYS
+from hub.db.engine import make_engine
+from hub.linking.names import normal_form, phonetic_keys
+from hub.pipeline.background import in_background
+
+#: What every run loads for every record: keys and clear coarse facts only.
+KEY_COLUMNS = (
+    "id", "source", "record_id", "household_ref", "person_id", "household_id", "linkage_key", "id_status",
+    "id_variants", "linked_keys", "sex", "birth_year", "tambon_code", "house_key", "first_name_block",
+    "full_name_block", "address_block", "created_run_id", "run_id",
+)
+_IDENTITY_COLUMNS = ("id", "source", "record_id", "first_name_enc", "last_name_enc", "birth_date_enc")
+_ONE_BYTE_THAI = {cp: 0x21 + cp - 0x0E01 for cp in range(0x0E01, 0x0E5C)}
+
+
+@dataclass(slots=True)
+class KeyRow:
+    """One stored record's keys and coarse facts. ``valid_key`` is the linkage key only when the ID passed
+    its check; ``any_key`` whatever ID was written."""
+
+    pk: int
+    source: str
+    record_id: str
+    household_ref: str | None
+    person_id: str
+    household_id: str
+    any_key: bytes | None
+    valid_key: bytes | None
+    variants: bytes | None  # the ID's variant hashes, 8 bytes each (hub.linking.candidate_keys)
+    guardian_key: bytes | None
+    sex: str | None
+    birth_year: int | None
+    tambon_code: str
+    house_key: bytes | None
+    first_name_block: int | None
+    full_name_block: int | None
+    address_block: int | None
+    created_run_id: int
+    run_id: int
+
+
+class Identity(NamedTuple):
+    """A record's name and birth date, decrypted (in memory only, never stored). Built from a plain
+    tuple in this order where many cross a process boundary."""
+
+    first_name: str | None
+    last_name: str | None
+    birth_date: dt.date | None
+    birth_month: int | None
+    birth_day: int | None
+
+
+def _guardian(linked: object) -> bytes | None:
+    if isinstance(linked, str):
+        linked = json.loads(linked)
+    value = linked.get("guardian") if linked else None
+    return bytes.fromhex(value) if value else None
+
+
+def load_keys(conn: Connection, where: str = "", params: tuple = ()) -> list[KeyRow]:
+    """The :class:`KeyRow` of every stored record (of those matching the SQL condition ``where``, over
+    ``source_records t``), in primary-key order. Read through the driver: the JSON column is parsed only
+    where it holds something (EEF guardians)."""
+    columns = ", ".join(f"t.{c}" for c in KEY_COLUMNS)
+    query = f"SELECT {columns} FROM source_records t {'WHERE ' + where if where else ''} ORDER BY t.id"
+    rows = []
+    as_bytes = _bytes if conn.dialect.name == "postgresql" else _same
+    cursor = conn.exec_driver_sql(query, params)
+    while batch := cursor.fetchmany(20000):
+        for (pk, source, rid, ref, pid, hid, key, status, variants, linked, sex, year, tambon, house, b1, b2, b3,
+             created, run) in batch:
+            key = as_bytes(key)
+            rows.append(KeyRow(pk, source, rid, ref, pid, hid, key, key if status == "valid" else None,
+                               as_bytes(variants), _guardian(linked) if linked and linked != "{}" else None,
+                               sex, year, tambon, as_bytes(house), b1, b2, b3, created, run))
+    return rows
+
+
+def _bytes(value: memoryview | None) -> bytes | None:
+    """psycopg returns ``bytea`` as ``memoryview``; keys must be hashable ``bytes``."""
+    return bytes(value) if value is not None else None
+
+
+def _same(value: bytes | None) -> bytes | None:
+    return value
+
+
+@lru_cache(maxsize=262144)
+def comparison_form(name: str | None) -> str | None:
+    """The name's normal form with each Thai letter as one ASCII byte (U+0E01.. -> ``!``..), so that the
+    byte-wise string similarities of DuckDB compare letters, not the three UTF-8 bytes of each."""
+    form = normal_form(name)
+    return form.translate(_ONE_BYTE_THAI) if form is not None else None
+
+
+def _parse_birth(text: str | None) -> tuple[dt.date | None, int | None, int | None]:
+    """(full date or None, month, day) from the stored ``yyyy[-mm[-dd]]``."""
+    if not text:
+        return None, None, None
+    parts = [int(p) for p in text.split("-")]
+    month = parts[1] if len(parts) > 1 else None
+    day = parts[2] if len(parts) > 2 else None
+    return (dt.date(*parts) if day else None), month, day
+
+
+def load_identities(conn: Connection, cipher: FieldCipher, pks: Sequence[int] | None) -> dict[int, Identity]:
+    """Decrypt the names and birth dates of the records ``pks`` (all records when ``None``)."""
+    columns = ", ".join(f"t.{c}" for c in _IDENTITY_COLUMNS)
+    if pks is None:
+        batches = [conn.exec_driver_sql(f"SELECT {columns} FROM source_records t")]
+    elif conn.dialect.name == "postgresql":
+        batches = [conn.exec_driver_sql(
+            f"SELECT {columns} FROM unnest(%s::bigint[]) AS k(id) JOIN source_records t ON t.id = k.id", (list(pks),))]
+    else:
+        batches = [conn.exec_driver_sql(
+            f"SELECT {columns} FROM source_records t WHERE t.id IN ({', '.join('?' * len(chunk))})", tuple(chunk))
+            for chunk in (pks[i:i + SQLITE_MAX_KEYS] for i in range(0, len(pks), SQLITE_MAX_KEYS))]
+    out = {}
+    decrypt = cipher.decrypt
+    for cursor in batches:
+        while chunk := cursor.fetchmany(20000):
+            for pk, source, rid, first, last, born in chunk:
+                birth = _parse_birth(decrypt(born, aad("source_records", source, rid, "birth_date")))
+                out[pk] = Identity(decrypt(first, aad("source_records", source, rid, "first_name")),
+                                   decrypt(last, aad("source_records", source, rid, "last_name")), *birth)
+    return out
+
+
+def _decrypted_chunks(database_url: str, cipher: FieldCipher) -> Iterator[tuple[list[int], list[tuple]]]:
+    """Every record's id and :class:`Identity` fields as a plain tuple, decrypted, in chunks; through a
+    connection of its own (it runs in a forked process)."""
+    engine = make_engine(database_url)
+    decrypt = cipher.decrypt
+    try:
+        with engine.connect() as conn:
+            cursor = conn.exec_driver_sql(f"SELECT {', '.join(_IDENTITY_COLUMNS)} FROM source_records")
+            while chunk := cursor.fetchmany(20000):
+                yield [row[0] for row in chunk], [
+                    (decrypt(first, aad("source_records", source, rid, "first_name")),
+                     decrypt(last, aad("source_records", source, rid, "last_name")),
+                     *_parse_birth(decrypt(born, aad("source_records", source, rid, "birth_date"))))
+                    for _, source, rid, first, last, born in chunk]
+    finally:
+        engine.dispose()
+
+
+def decrypt_all_in_background(database_url: str, cipher: FieldCipher) -> Callable[[], dict[int, Identity]]:
+    """Start decrypting every record's identity on the other core (a forked process with its own
+    connection, drained by a thread); returns the function that waits for the result. Nothing touches
+    a disk: the clear values cross a pipe between the two processes."""
+    out: dict[int, tuple] = {}
+    failure: list[BaseException] = []
+
+    def drain() -> None:
+        try:
+            for pks, identities in in_background(partial(_decrypted_chunks, database_url, cipher)):
+                out.update(zip(pks, identities))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+            failure.append(exc)
+
+    thread = threading.Thread(target=drain, name="saphan-link-decrypt", daemon=True)
+    thread.start()
+
+    def result() -> dict[int, Identity]:
+        thread.join()
+        if failure:
+            raise failure[0]
+        return out
+
+    return result
+
+
+def feature_row(key: KeyRow, person: Identity | tuple, near_group: int | None, dirty: bool) -> tuple:
+    """One row of the comparison frame, in :data:`FEATURE_COLUMNS` order."""
+    first, last, born, month, day = person
+    fn_lk, fn_ps = phonetic_keys(first)
+    ln_lk, ln_ps = phonetic_keys(last)
+    tambon = key.tambon_code
+    return (
+        key.pk, comparison_form(first), comparison_form(last), fn_lk, fn_ps, ln_lk, ln_ps,
+        key.birth_year, month, day, born, key.sex, tambon, tambon[:4],
+        tambon[:2], key.house_key.hex() if key.house_key else None, key.any_key.hex() if key.any_key else None,
+        key.valid_key.hex() if key.valid_key else None, near_group, dirty,
+    )
+
+
+FEATURE_COLUMNS = (
+    "unique_id", "fn", "ln", "fn_lk", "fn_ps", "ln_lk", "ln_ps", "byear", "bmonth", "bday", "dob", "sex", "tambon",
+    "amphoe", "province", "house", "id_any", "id_valid", "near", "dirty",
+)
