@@ -38,13 +38,15 @@ class Clusters:
     def members(self, root: int) -> list[int]:
         return self._members.get(root, [root])
 
-    def refusal(self, a: int, b: int, *, one_edit_ids: bool = False) -> str | None:
-        """Why ``a``'s and ``b``'s clusters must not merge, or ``None`` when they may (or already are one)."""
+    def refusal(self, a: int, b: int, *, one_edit_ids: bool = False, check_ids: bool = True) -> str | None:
+        """Why ``a``'s and ``b``'s clusters must not merge, or ``None`` when they may (or already are one).
+        ``check_ids=False`` only asks about people's decisions (to restore what an earlier run joined)."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return None
         keys_a, keys_b = self._keys.get(ra), self._keys.get(rb)
-        if keys_a and keys_b and keys_a != keys_b and not (one_edit_ids and len(keys_a) == len(keys_b) == 1):
+        if check_ids and keys_a and keys_b and keys_a != keys_b \
+                and not (one_edit_ids and len(keys_a) == len(keys_b) == 1):
             return DIFFERENT_IDS
         if not self._apart:
             return None

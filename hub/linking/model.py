@@ -13,9 +13,8 @@ comparisons, trained on the hub's own deterministic links.
 """
 from __future__ import annotations
 
-import json
+import copy
 import logging
-import math
 from collections.abc import Sequence
 
 import duckdb
@@ -35,8 +34,6 @@ BLOCKING_RULES = (
 UNDECIDED = "(l.id_valid IS NULL OR r.id_valid IS NULL OR (l.near = r.near AND l.id_valid <> r.id_valid))"
 #: In an incremental run only pairs with a new or changed record are scored.
 TOUCHED = "(l.dirty OR r.dirty)"
-#: Pairs scored below this are not kept at all.
-SCORE_FLOOR = 0.2
 U_SAMPLE_PAIRS = 1_000_000
 ONE_EDIT_LEVEL = 1  # the gamma of "one edit apart" in the ID comparison
 DIFFERENT_LEVEL = 0  # the gamma of every comparison's last level ("different", "elsewhere")
@@ -155,7 +152,7 @@ def train(df: pd.DataFrame, probability_two_random_records_match: float, *, esti
         "link_type": "dedupe_only",
         "unique_id_column_name": "unique_id",
         "probability_two_random_records_match": probability_two_random_records_match,
-        "comparisons": [json.loads(json.dumps(c)) for c in COMPARISONS],
+        "comparisons": copy.deepcopy(list(COMPARISONS)),
         "blocking_rules_to_generate_predictions": _rules([UNDECIDED]),
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": False,
@@ -178,17 +175,17 @@ def _fill_unobserved(model: dict) -> dict:
     return model
 
 
-def score(df: pd.DataFrame, model: dict, *, only_touched: bool) -> pd.DataFrame:
-    """Score the undecided pairs of ``df`` with ``model``: columns ``unique_id_l``, ``unique_id_r``,
-    ``match_probability``, ``match_weight`` and one ``gamma_<comparison>`` level per comparison. With
-    ``only_touched``, only pairs with a ``dirty`` record are scored."""
+def score(df: pd.DataFrame, model: dict, *, threshold: float, only_touched: bool) -> pd.DataFrame:
+    """The undecided pairs of ``df`` that ``model`` scores at ``threshold`` or above: columns
+    ``unique_id_l``, ``unique_id_r``, ``match_probability``, ``match_weight`` and one ``gamma_<comparison>``
+    level per comparison. With ``only_touched``, only pairs with a ``dirty`` record are scored."""
     _quiet_splink()
     settings = dict(model)
     settings["blocking_rules_to_generate_predictions"] = _rules([UNDECIDED, TOUCHED] if only_touched else [UNDECIDED])
     settings["retain_matching_columns"] = True  # Splink writes the gamma levels only with these
     settings["retain_intermediate_calculation_columns"] = True
     linker = _linker(df, settings)
-    pairs = linker.inference.predict(threshold_match_probability=SCORE_FLOOR).as_pandas_dataframe()
+    pairs = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
     keep = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"] + \
         [f"gamma_{c['output_column_name']}" for c in COMPARISONS]
     return pairs[keep]
@@ -205,6 +202,3 @@ def level_labels(model: dict) -> dict[str, dict[int, str]]:
         out[comparison["output_column_name"]] = labels
     return out
 
-
-def weight_to_probability(weight: float) -> float:
-    return 1 / (1 + math.pow(2, -weight))

@@ -185,8 +185,7 @@ def _link(hub: Hub, conn: Connection, *, actor: str, full: bool, progress: Progr
                                       estimate_m=report.model_trained)
         timer.stage("model" if incremental else "train")
         if len(df) > 1:
-            pairs = match_model.score(df, model, only_touched=incremental)
-            pairs = pairs[pairs["match_probability"] >= REVIEW_FROM]
+            pairs = match_model.score(df, model, threshold=REVIEW_FROM, only_touched=incremental)
         timer.stage("score")
 
     # what may change: everything, or whole persons and households tied to the changed records
@@ -269,7 +268,7 @@ def _cluster(rows: list[KeyRow], dirty: list[bool], ids, decisions: Decisions, p
         for i, row in enumerate(rows):
             if not dirty[i]:
                 first = kept.setdefault(row.person_id, i)
-                if first != i and clusters.refusal(first, i) is None:
+                if first != i and clusters.refusal(first, i, check_ids=False) is None:
                     clusters.union(first, i)
     if pairs is None or not len(pairs):
         return clusters, reviews
