@@ -122,24 +122,12 @@ def link(full: Annotated[bool, typer.Option("--full", help="Re-link everything a
                                                           "the links against.")] = None) -> None:
     """Link records into persons and households (incremental after the first run) and print counts by
     method with the estimated quality."""
-    from hub.linking.run import link as run_link
-    from hub.linking.summary import STAGES, measured_table, report_table
+    from hub.linking.summary import link_and_show
 
-    hub = open_hub()
     try:
-        with progress_bar(console) as progress:
-            task = progress.add_task("linking", total=len(STAGES))
-            report = run_link(hub, actor=actor(), full=full,
-                              progress=lambda stage: progress.update(task, advance=1, description=f"linking: {stage}"))
-            progress.update(task, completed=len(STAGES))
+        link_and_show(open_hub(), console, actor=actor(), full=full, truth=truth)
     except HubError as exc:
         fail(str(exc))
-    console.print(report_table(report))
-    if truth is not None:
-        from hub.linking.quality import measure
-
-        with hub.engine.connect() as conn:
-            console.print(measured_table(measure(conn, truth)))
 
 
 @review_app.command("list")

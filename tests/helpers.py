@@ -189,3 +189,43 @@ def partner_pii() -> dict[str, set[str]]:
             if witness:
                 names.add(witness)
     return {"citizen_id": ids, "name": names, "house_code": houses}
+
+
+# ---------------------------------------------------------------- partner rows written by tests
+
+TPMAP_COLUMNS = ("tpmap_person_id,survey_year,pid,prefix,fname,lname,sex,birth_date,house_code,house_no,moo,"
+                 "tambon_code,amphoe_code,province_code,welfare_card,dim_health,dim_living,dim_education,"
+                 "dim_income,dim_access,failed_indicators,income_per_capita_year").split(",")
+EEF_COLUMNS = ("semester;student_ref;citizen_id;title;first_name;last_name;birth_date;sex;school_code;school_name;"
+               "grade;guardian_citizen_id;guardian_relation;tambon_code;hh_members;hh_income_month;pmt_items;"
+               "status;cct_baht").split(";")
+PMT = "dependents=3|tenure=rent|house=poor|farmland=none|water=well|electricity=yes|vehicle=none|appliances=1"
+
+
+def tpmap_row(ref: str, *, pid: str = "", prefix: str = "นาย", first: str, last: str, sex: str = "1",
+              born: str, house: str = "3401000001", house_no: str = "1", tambon: str = "340101") -> dict:
+    """A TPMAP row (``born`` as TPMAP writes it: ``dd/mm/yyyy``, Buddhist era)."""
+    return {"tpmap_person_id": ref, "survey_year": "2566", "pid": pid, "prefix": prefix, "fname": first,
+            "lname": last, "sex": sex, "birth_date": born, "house_code": house, "house_no": house_no, "moo": "3",
+            "tambon_code": tambon, "amphoe_code": tambon[:4], "province_code": tambon[:2], "welfare_card": "Y",
+            "dim_health": "0", "dim_living": "1", "dim_education": "0", "dim_income": "1", "dim_access": "0",
+            "failed_indicators": "I3", "income_per_capita_year": "30000"}
+
+
+def _write_csv(path: Path, columns: list[str], rows: list[dict], *, encoding: str, delimiter: str,
+               line_end: str) -> Path:
+    with open(path, "w", encoding=encoding, newline="") as handle:
+        writer = csv.DictWriter(handle, columns, delimiter=delimiter, lineterminator=line_end)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def write_tpmap(path: Path, rows: list[dict]) -> Path:
+    """A TPMAP export as TPMAP writes it: BOM, CRLF."""
+    return _write_csv(path, TPMAP_COLUMNS, rows, encoding="utf-8-sig", delimiter=",", line_end="\r\n")
+
+
+def write_eef(path: Path, rows: list[dict]) -> Path:
+    """An EEF semester file: ``;``-separated, no BOM."""
+    return _write_csv(path, EEF_COLUMNS, rows, encoding="utf-8", delimiter=";", line_end="\n")

@@ -112,15 +112,12 @@ source_records = Table(
     Column("line", Integer, nullable=False),
     UniqueConstraint("source", "record_id", name="uq_source_records_record"),
     Index("ix_source_records_household", "source", "household_ref"),
-    # incremental linking finds a delivery's candidates and their persons and households through these
-    Index("ix_source_records_linkage_key", "linkage_key"),
+    # incremental linking finds a delivery's candidates through these (its rarer lookups, by ID, house,
+    # person or household, scan instead: an index on a random 32-byte key slows every ingest too much)
     Index("ix_source_records_first_name_block", "first_name_block"),
     Index("ix_source_records_full_name_block", "full_name_block"),
     Index("ix_source_records_address_block", "address_block"),
-    Index("ix_source_records_house_key", "house_key"),
     Index("ix_source_records_tambon_year", "tambon_code", "birth_year"),
-    Index("ix_source_records_person", "person_id"),
-    Index("ix_source_records_household_id", "household_id"),
 )
 
 link_runs = Table(

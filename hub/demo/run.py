@@ -16,9 +16,7 @@ from hub.context import Hub
 from hub.db.schema import quarantine, source_records
 from hub.demo.population import generate_population
 from hub.demo.writers import write_partner_files
-from hub.linking.quality import measure
-from hub.linking.run import link
-from hub.linking.summary import STAGES, measured_table, report_table
+from hub.linking.summary import link_and_show
 from hub.pipeline.ingest import ingest_file
 
 #: Ingest order: the national map first, then agencies, then the community's own verification.
@@ -71,20 +69,8 @@ def run_demo(*, out: Path, households: int, seed: int, console: Console, actor: 
                               str(report.unchanged), str(report.deleted),
                               f"{report.households_inserted}/{report.households_updated}")
     console.print(table)
-    _link(hub, console, written.truth, actor)
+    link_and_show(hub, console, actor=actor, truth=written.truth)  # scored against the generator's truth
     _show_store(hub, console, population)
-
-
-def _link(hub: Hub, console: Console, truth: Path, actor: str) -> None:
-    """Link the records into persons and households, and score the result against the generator's truth."""
-    with progress_bar(console) as progress:
-        task = progress.add_task("linking", total=len(STAGES))
-        report = link(hub, actor=actor, progress=lambda stage: progress.update(task, advance=1,
-                                                                               description=f"linking: {stage}"))
-        progress.update(task, completed=len(STAGES))
-    console.print(report_table(report))
-    with hub.engine.connect() as conn:
-        console.print(measured_table(measure(conn, truth)))
 
 
 def _show_store(hub: Hub, console: Console, population) -> None:

@@ -64,27 +64,33 @@ PMT_ITEMS = ("dependents", "tenure", "house", "farmland", "water", "electricity"
 #: Chance of each kind of noise per person record written, by source. ``maiden_surname`` applies to women
 #: who took their husband's surname, ``name_variant`` to names that have a common variant, and
 #: ``birth_day_month_swapped`` to days 1-12; ``moved_tambon`` is certain: TPMAP and the survey, made in
-#: 2566, show a moved household's old address.
+#: 2566, show a moved household's old address. ``duplicate_person`` writes the person a second time under
+#: a new record id, with the noise drawn again. People without an ID at all (stateless, some young
+#: children) come on top of ``id_blank``.
 RATES: dict[str, dict[str, float]] = {
     "tpmap": {
-        "name_variant": 0.03, "maiden_surname": 0.2, "id_blank": 0.03, "id_typo": 0.01, "id_transposed": 0.005,
-        "birth_day_month_swapped": 0.01, "birth_off_by_one_day": 0.01, "birth_wrong_era": 0.005,
+        "name_variant": 0.03, "maiden_surname": 0.2, "id_blank": 0.06, "id_typo": 0.01, "id_transposed": 0.005,
+        "birth_day_month_swapped": 0.01, "birth_off_by_one_day": 0.01, "birth_off_by_one_year": 0.005,
+        "birth_wrong_era": 0.005, "duplicate_person": 0.01,
         "id_dashes": 0.2, "id_spaces": 0.05, "birth_day_unknown": 0.02, "birth_month_unknown": 0.01,
         "title_glued": 0.03, "prefix_blank": 0.02, "house_code_blank": 0.05, "income_blank": 0.02,
         "amphoe_disagrees": 0.005, "moved_tambon": 1.0,
     },
     "eef_students": {
-        "name_variant": 0.02, "id_blank": 0.01, "id_typo": 0.005, "id_transposed": 0.005,
-        "birth_day_month_swapped": 0.01, "birth_off_by_one_day": 0.005, "birth_wrong_era": 0.005,
+        "name_variant": 0.02, "id_blank": 0.08, "id_typo": 0.005, "id_transposed": 0.005,
+        "birth_day_month_swapped": 0.01, "birth_off_by_one_day": 0.005, "birth_off_by_one_year": 0.005,
+        "birth_wrong_era": 0.005,
         "title_glued": 0.01, "guardian_id_blank": 0.05,
     },
     "msdhs_logbook": {
-        "name_variant": 0.02, "maiden_surname": 0.1, "id_blank": 0.02, "id_typo": 0.005, "id_transposed": 0.005,
-        "birth_day_month_swapped": 0.01, "birth_off_by_one_day": 0.01, "birth_wrong_era": 0.005,
+        "name_variant": 0.02, "maiden_surname": 0.1, "id_blank": 0.05, "id_typo": 0.005, "id_transposed": 0.005,
+        "birth_day_month_swapped": 0.01, "birth_off_by_one_day": 0.01, "birth_off_by_one_year": 0.005,
+        "birth_wrong_era": 0.005,
     },
     "university_survey": {
-        "name_variant": 0.05, "maiden_surname": 0.2, "id_blank": 0.1, "id_typo": 0.015, "id_transposed": 0.01,
-        "birth_day_month_swapped": 0.015, "birth_off_by_one_day": 0.01, "birth_wrong_era": 0.01,
+        "name_variant": 0.05, "maiden_surname": 0.2, "id_blank": 0.12, "id_typo": 0.015, "id_transposed": 0.01,
+        "birth_day_month_swapped": 0.015, "birth_off_by_one_day": 0.01, "birth_off_by_one_year": 0.01,
+        "birth_wrong_era": 0.01,
         "moved_tambon": 1.0,
     },
 }
@@ -229,11 +235,14 @@ class _Noise:
         return cid
 
     def birth_date(self, source: str, day: dt.date) -> dt.date:
-        """The birth date with day and month swapped, or a day off, or right."""
+        """The birth date with day and month swapped, or a day off, or a year off, or right."""
         if day.day <= 12 and day.day != day.month and self.hit(source, "birth_day_month_swapped"):
             return day.replace(month=day.day, day=day.month)
         if self.hit(source, "birth_off_by_one_day"):
             return day + dt.timedelta(days=self.rng.choice((-1, 1)))
+        if self.hit(source, "birth_off_by_one_year"):
+            year = day.year + self.rng.choice((-1, 1))
+            return day.replace(year=year, day=28) if (day.month, day.day) == (2, 29) else day.replace(year=year)
         return day
 
     def address(self, source: str, household: Household) -> Address:
@@ -272,7 +281,8 @@ def _iso(day: dt.date, *, era: str = "CE", wrong_era: bool = False) -> str:
 
 
 def _write_tpmap(population: Population, folder: Path, noise: _Noise, truth: _Truth) -> list[Path]:
-    """One export: a row per member of each listed household, two rows cut short, one id given twice."""
+    """One export: a row per member of each listed household, two rows cut short, one id given twice,
+    some people listed twice under two ids."""
     listed = [(hh, person) for hh in population.households if hh.members[0].tpmap_person_id for person in hh.members]
     broken = set(noise.pick(len(listed), 2))
     duplicated = set(noise.pick(len(listed), 1)) - broken
@@ -298,6 +308,11 @@ def _write_tpmap(population: Population, folder: Path, noise: _Noise, truth: _Tr
                 corrected.append(row)
                 row = _with_wrong_income(row)
             out.writerow(row)
+            if position not in broken and noise.hit("tpmap", "duplicate_person"):
+                again = _tpmap_row(hh, person, deprivation, noise, other_amphoes)
+                again[0] = f"TP66-{person.tpmap_person_id.split('-')[1]}-{9_000_000 + position:07d}"
+                truth.add("tpmap", again[0], person)
+                out.writerow(again)
         out.writerows(corrected)
     return [path]
 

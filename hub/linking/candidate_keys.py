@@ -6,7 +6,7 @@ so nobody without the keyring can test a guess against them.
   one adjacent transposition, or one digit dropped or doubled share at least one variant, so they meet
   without either being stored in clear (a transposition of positions i, i+1 deletes to the same string
   as the original with i+1 or i deleted).
-- **Name blocks**: phonetic first name with birth year, and phonetic first with phonetic last name.
+- **Name blocks**: phonetic first name with birth year and sex, and phonetic first with phonetic last name.
 - **Address block**: tambon, village and house number of a record that carries its own address (TPMAP),
   so that its household is found when the house code was left blank.
 """
@@ -39,13 +39,13 @@ class CandidateKeys:
         forms = {digits} | {digits[:i] + digits[i + 1:] for i in range(len(digits))}
         return b"".join(sorted(_digest(self._variant_key, form) for form in forms))
 
-    def name_blocks(self, first_name: str | None, last_name: str | None,
-                    birth_year: int | None) -> tuple[int | None, int | None]:
-        """(first name + birth year, first + last name) block keys as signed 64-bit integers; ``None``
-        where a part is missing."""
+    def name_blocks(self, first_name: str | None, last_name: str | None, birth_year: int | None,
+                    sex: str | None) -> tuple[int | None, int | None]:
+        """(first name + birth year + sex, first + last name) block keys as signed 64-bit integers;
+        ``None`` where a part is missing."""
         first = phonetic_keys(first_name)[0]
         last = phonetic_keys(last_name)[0]
-        by_year = self._block(f"{first}|{birth_year}") if first and birth_year else None
+        by_year = self._block(f"{first}|{birth_year}|{sex}") if first and birth_year and sex else None
         by_name = self._block(f"{first}|{last}") if first and last else None
         return by_year, by_name
 

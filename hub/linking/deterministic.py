@@ -62,19 +62,19 @@ def near_id_groups(rows: list[KeyRow]) -> list[int | None]:
     order = np.argsort(variants, kind="stable")
     variants, owners = variants[order], owners[order]
     same = (variants[1:] == variants[:-1]) & (owners[1:] != owners[:-1])
-    parent = list(range(len(blobs)))
+    parent: dict[int, int] = {}  # only the IDs with a near neighbour
 
     def find(k: int) -> int:
-        while parent[k] != k:
-            parent[k] = parent[parent[k]]
-            k = parent[k]
-        return k
+        root = k
+        while parent.setdefault(root, root) != root:
+            root = parent[root]
+        parent[k] = root
+        return root
 
     for a, b in zip(owners[:-1][same].tolist(), owners[1:][same].tolist()):
         parent[find(a)] = find(b)
-    sizes = Counter(find(k) for k in range(len(blobs)))
     out: list[int | None] = []
     for row in rows:
         k = key_index.get(row.any_key) if row.any_key is not None else None
-        out.append(find(k) if k is not None and sizes[find(k)] > 1 else None)
+        out.append(find(k) if k in parent else None)
     return out

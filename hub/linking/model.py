@@ -24,7 +24,7 @@ from hub.linking.records import FEATURE_COLUMNS
 
 #: Blocking: each rule is a cheap equality that true matches with common errors still satisfy.
 BLOCKING_RULES = (
-    "l.fn_lk = r.fn_lk AND l.byear = r.byear",
+    "l.fn_lk = r.fn_lk AND l.byear = r.byear AND l.sex = r.sex",
     "l.fn_lk = r.fn_lk AND l.ln_lk = r.ln_lk",
     "l.tambon = r.tambon AND l.byear = r.byear",
     "l.house = r.house",

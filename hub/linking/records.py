@@ -1,13 +1,15 @@
-"""The stored records as linking sees them: keys and coarse facts for every record (no decryption), and
+"""The stored records as linking sees them: keys and coarse facts (no decryption), and
 the identities (names, birth date) decrypted only for the records a run compares."""
 from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import lru_cache
+from pathlib import Path
 from typing import NamedTuple
 
 from sqlalchemy import Connection
@@ -15,10 +17,11 @@ from sqlalchemy import Connection
 from hub.crypto import FieldCipher, aad
 from hub.db.bulk import SQLITE_MAX_KEYS
 from hub.db.engine import make_engine
+from hub.errors import HubError
+from hub.keys import Keyring
 from hub.linking.names import normal_form, phonetic_keys
-from hub.pipeline.background import in_background
 
-#: What every run loads for every record: keys and clear coarse facts only.
+#: What linking reads of a record without decrypting anything: keys and clear coarse facts.
 KEY_COLUMNS = (
     "id", "source", "record_id", "household_ref", "person_id", "household_id", "linkage_key", "id_status",
     "id_variants", "linked_keys", "sex", "birth_year", "tambon_code", "house_key", "first_name_block",
@@ -141,48 +144,75 @@ def load_identities(conn: Connection, cipher: FieldCipher, pks: Sequence[int] | 
     return out
 
 
-def _decrypted_chunks(database_url: str, cipher: FieldCipher) -> Iterator[tuple[list[int], list[tuple]]]:
-    """Every record's id and :class:`Identity` fields as a plain tuple, decrypted, in chunks; through a
-    connection of its own (it runs in a forked process)."""
-    engine = make_engine(database_url)
-    decrypt = cipher.decrypt
+def _decrypt_everything(database_url: str, keys_dir: str, send) -> None:
+    """In a spawned process: every record's id and :class:`Identity` fields (a plain tuple), decrypted and
+    sent in chunks over ``send``, then ``None``. A failure is sent as its type's name only (its text might
+    quote a value)."""
     try:
-        with engine.connect() as conn:
-            cursor = conn.exec_driver_sql(f"SELECT {', '.join(_IDENTITY_COLUMNS)} FROM source_records")
-            while chunk := cursor.fetchmany(20000):
-                yield [row[0] for row in chunk], [
-                    (decrypt(first, aad("source_records", source, rid, "first_name")),
-                     decrypt(last, aad("source_records", source, rid, "last_name")),
-                     *_parse_birth(decrypt(born, aad("source_records", source, rid, "birth_date"))))
-                    for _, source, rid, first, last, born in chunk]
-    finally:
-        engine.dispose()
-
-
-def decrypt_all_in_background(database_url: str, cipher: FieldCipher) -> Callable[[], dict[int, Identity]]:
-    """Start decrypting every record's identity on the other core (a forked process with its own
-    connection, drained by a thread); returns the function that waits for the result. Nothing touches
-    a disk: the clear values cross a pipe between the two processes."""
-    out: dict[int, tuple] = {}
-    failure: list[BaseException] = []
-
-    def drain() -> None:
+        cipher = FieldCipher(Keyring.load(Path(keys_dir)))
+        decrypt = cipher.decrypt
+        engine = make_engine(database_url)
         try:
-            for pks, identities in in_background(partial(_decrypted_chunks, database_url, cipher)):
-                out.update(zip(pks, identities))
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
-            failure.append(exc)
+            with engine.connect() as conn:
+                cursor = conn.exec_driver_sql(f"SELECT {', '.join(_IDENTITY_COLUMNS)} FROM source_records")
+                while chunk := cursor.fetchmany(20000):
+                    send.send(([row[0] for row in chunk], [
+                        (decrypt(first, aad("source_records", source, rid, "first_name")),
+                         decrypt(last, aad("source_records", source, rid, "last_name")),
+                         *_parse_birth(decrypt(born, aad("source_records", source, rid, "birth_date"))))
+                        for _, source, rid, first, last, born in chunk]))
+        finally:
+            engine.dispose()
+        send.send(None)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent by type
+        send.send(type(exc).__name__)
+    finally:
+        send.close()
 
-    thread = threading.Thread(target=drain, name="saphan-link-decrypt", daemon=True)
-    thread.start()
 
-    def result() -> dict[int, Identity]:
-        thread.join()
-        if failure:
-            raise failure[0]
-        return out
+class BackgroundDecryption:
+    """Decrypts every record's identity on the other core while the caller works: a *spawned* process
+    (not forked: forking a process that runs threads, DuckDB's among them, can deadlock the child) with
+    its own connection and keyring, drained by a thread. Nothing touches a disk: the clear values cross a
+    pipe between the two processes. Use as a context manager; :meth:`result` waits for the outcome."""
 
-    return result
+    def __init__(self, database_url: str, keys_dir: Path):
+        context = multiprocessing.get_context("spawn")
+        self._receive, send = context.Pipe(duplex=False)
+        self._worker = context.Process(target=_decrypt_everything, args=(database_url, str(keys_dir), send),
+                                       daemon=True, name="saphan-link-decrypt")
+        self._worker.start()
+        send.close()
+        self._out: dict[int, tuple] = {}
+        self._failure: list[Exception] = []
+        self._thread = threading.Thread(target=self._drain, name="saphan-link-drain", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        try:
+            while (item := self._receive.recv()) is not None:
+                if isinstance(item, str):
+                    self._failure.append(HubError(f"decrypting the identities failed ({item})"))
+                    return
+                self._out.update(zip(*item))
+        except EOFError:
+            self._failure.append(HubError("the decrypting process died"))
+
+    def result(self) -> dict[int, tuple]:
+        """Record id -> plain tuple in :class:`Identity` order, once every record is decrypted."""
+        self._thread.join()
+        if self._failure:
+            raise self._failure[0]
+        return self._out
+
+    def __enter__(self) -> BackgroundDecryption:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._worker.is_alive():
+            self._worker.terminate()
+        self._worker.join()
+        self._receive.close()
 
 
 def feature_row(key: KeyRow, person: Identity | tuple, near_group: int | None, dirty: bool) -> tuple:

@@ -20,20 +20,21 @@ import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import Connection, func, insert, select, update
 
 from audit.events import LinkCompleted, LinkFailed
 from hub.context import Hub
-from hub.db.bulk import UPDATE_FROM_ROWS, bulk_insert, bulk_update
+from hub.db.bulk import bulk_insert, bulk_update
 from hub.db.schema import id_redirects, ingest_runs, link_reviews, link_runs, source_records
 from hub.errors import HubError
 from hub.linking import model as match_model
 from hub.linking.clusters import Clusters
 from hub.linking.deterministic import link_by_id, near_id_groups
 from hub.linking.households import group_households
-from hub.linking.records import KeyRow, decrypt_all_in_background, feature_row, load_identities, load_keys
+from hub.linking.records import BackgroundDecryption, KeyRow, feature_row, load_identities, load_keys
 from hub.linking.reviews import Decisions, ReviewPair, decided_since, load_decisions, save_reviews
 from hub.linking.scope import candidates_of, changed_records, whole
 from hub.linking.stable_ids import assign_ids
@@ -45,9 +46,6 @@ REVIEW_FROM = 0.5
 #: Comparisons whose plain disagreement stops an automatic join (the pair goes to review).
 CONTRADICTIONS = ("fn", "birth", "sex")
 CONTRADICTED = "names_or_dates_differ"
-#: The indexes on the ids a run writes, and the share of changed records above which they are rebuilt.
-ID_INDEXES = ("ix_source_records_person", "ix_source_records_household_id")
-REBUILD_SHARE = 0.2
 #: A full run trains the model; with fewer labelled pairs than this, the built-in m values stand.
 MIN_LABELLED_PAIRS = 200
 
@@ -135,8 +133,8 @@ def link(hub: Hub, *, actor: str, full: bool = False, progress: Progress | None 
     """Link every stored record; incremental after a completed run unless ``full``. Raises
     :class:`LinkError` (audited) when the run fails; the store is then as before."""
     try:
-        with hub.engine.begin() as conn:
-            return _link(hub, conn, actor=actor, full=full, progress=progress)
+        with ExitStack() as stack, hub.engine.begin() as conn:
+            return _link(hub, conn, stack, actor=actor, full=full, progress=progress)
     except Exception as exc:
         message = f"linking failed ({type(exc).__name__}); ids and reviews are as the last run left them"
         with hub.engine.begin() as conn:
@@ -144,7 +142,8 @@ def link(hub: Hub, *, actor: str, full: bool = False, progress: Progress | None 
         raise LinkError(message) from exc
 
 
-def _link(hub: Hub, conn: Connection, *, actor: str, full: bool, progress: Progress | None) -> LinkReport:
+def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: bool,
+          progress: Progress | None) -> LinkReport:
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('saphan.link'))")
     last = _last_run(conn)
@@ -163,7 +162,8 @@ def _link(hub: Hub, conn: Connection, *, actor: str, full: bool, progress: Progr
         changed = changed_records(conn, last.ingest_watermark, decided_since(conn, last.started_at))
         compared = candidates_of(conn, changed)
     else:
-        decrypted = decrypt_all_in_background(hub.settings.resolved_database_url, hub.cipher)
+        decryption = stack.enter_context(
+            BackgroundDecryption(hub.settings.resolved_database_url, hub.settings.resolved_keys_dir))
         changed = compared = load_keys(conn)
     changed_pks = {row.pk for row in changed}
     dirty = [row.pk in changed_pks for row in compared]
@@ -171,7 +171,8 @@ def _link(hub: Hub, conn: Connection, *, actor: str, full: bool, progress: Progr
     near = near_id_groups(compared)
     ids = link_by_id(compared)
     timer.stage("deterministic")
-    identities = load_identities(conn, hub.cipher, [row.pk for row in compared]) if incremental else decrypted()
+    identities = load_identities(conn, hub.cipher, [row.pk for row in compared]) if incremental \
+        else decryption.result()
     report.records_in_play = len(compared)
     timer.stage("decrypt")
     model, pairs = (json.loads(last.model) if incremental else None), None
@@ -325,17 +326,10 @@ def _stable(rows: list[KeyRow], group_of: list[int], attribute: str) -> tuple[li
 def _write_ids(conn: Connection, rows: list[KeyRow], person_ids: list[str],
                household_ids: list[str]) -> tuple[int, int]:
     """Write the records whose person or household id changed, in one statement; returns how many
-    person ids and how many household ids changed. When most of the store changes (a first run), the
-    two id indexes are rebuilt once instead of updated row by row."""
+    person ids and how many household ids changed."""
     changed = [(p, h, row.pk) for row, p, h in zip(rows, person_ids, household_ids)
                if p != row.person_id or h != row.household_id]
-    indexes = [i for i in source_records.indexes if i.name in ID_INDEXES]
-    rebuild = len(changed) > REBUILD_SHARE * len(rows) and len(changed) >= UPDATE_FROM_ROWS
-    for index in indexes if rebuild else ():
-        index.drop(conn)
     bulk_update(conn, source_records, ("person_id", "household_id"), changed)
-    for index in indexes if rebuild else ():
-        index.create(conn)
     return (sum(p != row.person_id for row, p in zip(rows, person_ids)),
             sum(h != row.household_id for row, h in zip(rows, household_ids)))
 

@@ -1,7 +1,7 @@
-"""What an incremental run works on, found through the database's indexes: the records written since the
-last run (and those a new decision names), the records that share a blocking key with them, and, for
-what the scores and IDs tie to them, whole persons and whole households. A run after a small delivery
-reads a small part of the store.
+"""What an incremental run works on, found by the database: the records written since the last run (and
+those a new decision names), the records that share a blocking key with them, and, for what the scores
+and IDs tie to them, whole persons and whole households. A run after a small delivery decrypts and
+compares a small part of the store; its lookups are indexed or single scans inside the database.
 """
 from __future__ import annotations
 
@@ -57,8 +57,9 @@ def changed_records(conn: Connection, watermark: int, decided: set[tuple[str, st
 
 def candidates_of(conn: Connection, dirty: list[KeyRow]) -> list[KeyRow]:
     """The ``dirty`` records and every record sharing a blocking key, a citizen ID, a house, a household
-    unit or a guardian link with one (each an indexed lookup). An ID one edit from a dirty record's is
-    found through the name and area blocks it also shares; a full run compares every variant."""
+    unit or a guardian link with one: indexed lookups for the blocks and units, one scan for the keyed
+    IDs and houses. An ID one edit from a dirty record's is found through the name and area blocks it
+    also shares; a full run compares every variant."""
     keys = _Keys(conn)
     found: dict[int, KeyRow] = {r.pk: r for r in dirty}
     try:
@@ -72,8 +73,11 @@ def candidates_of(conn: Connection, dirty: list[KeyRow]) -> list[KeyRow]:
         lookup("t.first_name_block", [r.first_name_block for r in dirty if r.first_name_block is not None], "INT")
         lookup("t.full_name_block", [r.full_name_block for r in dirty if r.full_name_block is not None], "INT")
         lookup("t.address_block", [r.address_block for r in dirty if r.address_block is not None], "INT")
-        lookup("t.house_key", [r.house_key for r in dirty if r.house_key is not None], "BLOB")
-        lookup("t.linkage_key", [k for r in dirty for k in (r.any_key, r.guardian_key) if k is not None], "BLOB")
+        keys_and_houses = keys.table([k for r in dirty for k in (r.any_key, r.guardian_key, r.house_key)
+                                      if k is not None], "BLOB")
+        for row in load_keys(conn, f"t.linkage_key IN (SELECT v0 FROM {keys_and_houses}) "
+                                   f"OR t.house_key IN (SELECT v0 FROM {keys_and_houses})"):
+            found.setdefault(row.pk, row)
         lookup("t.source, t.household_ref", [(r.source, r.household_ref) for r in dirty if r.household_ref], "TEXT",
                "TEXT")
         lookup("t.tambon_code, t.birth_year", [(r.tambon_code, r.birth_year) for r in dirty if r.birth_year],

@@ -1,10 +1,14 @@
 """How a linking run is shown to people: by the command line and the demo."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from rich.console import Console
 from rich.table import Table
 
-from hub.linking.quality import Measured, PairScores
-from hub.linking.run import LINK_AT, REVIEW_FROM, LinkReport
+from hub.context import Hub
+from hub.linking.quality import Measured, PairScores, measure
+from hub.linking.run import LINK_AT, REVIEW_FROM, LinkReport, link
 
 STAGES = ("load keys", "deterministic", "decrypt", "train", "score", "cluster", "write")
 
@@ -29,7 +33,8 @@ def report_table(report: LinkReport) -> Table:
     for name, value in rows:
         table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
     if report.records_without_candidate_keys:
-        table.add_row("[yellow]records ingested before linking existed (ingest their files again)[/]",
+        table.add_row("[yellow]records ingested before linking existed: no ID variants until their source "
+                      "delivers them again[/]",
                       f"{report.records_without_candidate_keys:,}")
     return table
 
@@ -47,3 +52,21 @@ def measured_table(measured: Measured) -> Table:
     table.add_row(*_scores("same person, a record without valid ID", measured.persons_without_id))
     table.add_row(*_scores("same household", measured.households))
     return table
+
+
+def link_and_show(hub: Hub, console: Console, *, actor: str, full: bool = False,
+                  truth: Path | None = None) -> LinkReport:
+    """Run :func:`hub.linking.run.link` with a progress bar, print its counts and, given a labelled
+    ``truth`` file, the measured quality."""
+    from hub.cli import progress_bar
+
+    with progress_bar(console) as progress:
+        task = progress.add_task("linking", total=len(STAGES))
+        report = link(hub, actor=actor, full=full,
+                      progress=lambda stage: progress.update(task, advance=1, description=f"linking: {stage}"))
+        progress.update(task, completed=len(STAGES))
+    console.print(report_table(report))
+    if truth is not None:
+        with hub.engine.connect() as conn:
+            console.print(measured_table(measure(conn, truth)))
+    return report

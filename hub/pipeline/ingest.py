@@ -9,9 +9,9 @@ and the file's digest go to the audit chain in the same transaction, so the log 
 disagree. A file that cannot be read at all leaves the store as it was, and a file whose exact content was
 ingested before is a replay that writes nothing.
 
-Two stages run side by side: reading, validating, flattening and fingerprinting a batch
-(:func:`read_batches`, in a background process) and keying, encrypting and writing it
-(:class:`_BatchWriter`, in this one).
+Two stages run side by side: reading, validating, flattening, making linking's candidate keys and
+fingerprinting a batch (:func:`read_batches`, in a background process) and keying, encrypting and
+writing it (:class:`_BatchWriter`, in this one).
 """
 from __future__ import annotations
 
@@ -114,6 +114,10 @@ class FlatPerson(NamedTuple):
     private_json: str | None
     attributes_json: str
     flags_json: str
+    id_variants: bytes | None  # linking's candidate keys (hub.linking.candidate_keys), keyed
+    first_name_block: int | None
+    full_name_block: int | None
+    address_block: int | None
     fingerprint: bytes = b""  # keyed digest of all the above but the line, to tell changed from unchanged
 
     def fingerprinted(self, fingerprint: Fingerprinter) -> FlatPerson:
@@ -194,21 +198,26 @@ def flatten_household(unit: SourceRecord) -> FlatHousehold:
                          _json(sorted(set(h.flags))), tuple(sorted(p.record_id for p in unit.persons)))
 
 
-def flatten_person(unit: SourceRecord, p: PersonRecord) -> FlatPerson:
-    """``p`` as plain values; the address is the record's own when there is no household unit."""
+def flatten_person(unit: SourceRecord, p: PersonRecord, keys: CandidateKeys) -> FlatPerson:
+    """``p`` as plain values, with linking's candidate ``keys``; the address is the record's own when
+    there is no household unit."""
     h, cid, born = unit.household, p.citizen_id, p.birth_date
     own = h.ref is None
     flags = p.flags + h.flags if own else p.flags
+    first_name_block, full_name_block = keys.name_blocks(p.first_name, p.last_name, born.year if born else None,
+                                                         p.sex)
     return FlatPerson(
         p.record_id, h.ref, unit.version, unit.line, cid.digits if cid else None,
         cid.status.value if cid else None, tuple(sorted((k, v.digits) for k, v in p.linked_ids.items())),
         p.title, p.first_name, p.last_name, born.iso() if born else None, born.year if born else None, p.sex,
         h.tambon_code, h.moo, h.house_code, h.house_no if own else None, own,
         _json(p.private) if p.private else None, _json(p.attributes), _json(sorted(set(flags))) if flags else "[]",
+        keys.id_variants(cid.digits) if cid else None, first_name_block, full_name_block,
+        keys.address_block(h.tambon_code, h.moo, h.house_no) if own else None,
     )
 
 
-def reduce_batch(items: list, fingerprint: Fingerprinter) -> ReadBatch:
+def reduce_batch(items: list, fingerprint: Fingerprinter, keys: CandidateKeys) -> ReadBatch:
     """Reduce adapter items in file order, by the rule the store applies between batches: an item replaces
     an earlier one with the same key (a household ref, or the record id of a person without one) unless
     its version is older; a tombstone and a unit of the same household compete the same way. Then
@@ -243,16 +252,17 @@ def reduce_batch(items: list, fingerprint: Fingerprinter) -> ReadBatch:
     batch.tombstones = {ref: unit for ref, unit in units.items() if isinstance(unit, Tombstone)}
     units = {ref: unit for ref, unit in units.items() if isinstance(unit, SourceRecord)}
     batch.households = {ref: flatten_household(unit).fingerprinted(fingerprint) for ref, unit in units.items()}
-    batch.persons = {rid: flatten_person(unit, person).fingerprinted(fingerprint)
+    batch.persons = {rid: flatten_person(unit, person, keys).fingerprinted(fingerprint)
                      for rid, (unit, person) in persons.items()}
     return batch
 
 
-def read_batches(adapter: Adapter, path: Path, *, size: int, fingerprint: Fingerprinter) -> Iterator[ReadBatch]:
-    """The file as reduced, fingerprinted batches of at most ``size`` items."""
+def read_batches(adapter: Adapter, path: Path, *, size: int, fingerprint: Fingerprinter,
+                 keys: CandidateKeys) -> Iterator[ReadBatch]:
+    """The file as reduced, fingerprinted batches of at most ``size`` items, with candidate keys."""
     items = iter(adapter.read_file(path))
     while chunk := list(itertools.islice(items, size)):
-        yield reduce_batch(chunk, fingerprint)
+        yield reduce_batch(chunk, fingerprint, keys)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -268,7 +278,6 @@ class _BatchWriter:
         self.cipher = hub.cipher
         self.id_key = KeyedHasher(hub.keyring.derived("citizen-id"))
         self.house_key = KeyedHasher(hub.keyring.derived("house-code"))
-        self.candidate_keys = CandidateKeys(hub.keyring)
         # Members a household no longer lists, by record id, with the household they left. They are
         # removed when the file ends, unless they turn up again (in another household, say) before that.
         self.leavers: dict[str, str] = {}
@@ -415,16 +424,13 @@ class _BatchWriter:
     def _person_row(self, p: FlatPerson, household_id: str) -> tuple:
         """The stored row in :data:`PERSON_COLUMNS` order: keys hashed, personal fields encrypted."""
         rid, cipher, source, id_key = p.record_id, self.cipher, self.source, self.id_key
-        keys = self.candidate_keys
-        first_name_block, full_name_block = keys.name_blocks(p.first_name, p.last_name, p.birth_year)
-        address_block = keys.address_block(p.tambon_code, p.moo, p.house_no) if p.own_address else None
         return (
             source, rid, p.household_ref, household_id, p.version,
             id_key(p.citizen_id) if p.citizen_id else None, p.id_status,
             _json({k: id_key(digits).hex() for k, digits in p.linked_ids}) if p.linked_ids else "{}",
             p.title, p.sex, p.birth_year, p.tambon_code, p.moo,
             self.house_key(p.house_code) if p.house_code else None,
-            keys.id_variants(p.citizen_id), first_name_block, full_name_block, address_block,
+            p.id_variants, p.first_name_block, p.full_name_block, p.address_block,
             cipher.encrypt(p.first_name, aad("source_records", source, rid, "first_name")),
             cipher.encrypt(p.last_name, aad("source_records", source, rid, "last_name")),
             cipher.encrypt(p.birth_date, aad("source_records", source, rid, "birth_date")),
@@ -465,7 +471,8 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
                 households_inserted=0, households_updated=0,
             )).inserted_primary_key[0]
             writer = _BatchWriter(hub, conn, report)
-            read = partial(read_batches, adapter, path, size=size, fingerprint=fingerprint)
+            read = partial(read_batches, adapter, path, size=size, fingerprint=fingerprint,
+                           keys=CandidateKeys(hub.keyring))
             for batch in in_background(read):
                 writer.write(batch)
                 if progress:

@@ -1,7 +1,8 @@
 """linking: candidate keys, link runs, review queue, id redirects
 
-Records ingested before this revision have no candidate keys (they need the clear ID, which only ingest
-sees): ``hub link`` counts them and asks for their files to be ingested again.
+Records ingested before this revision have no candidate keys (the ID variants need the clear ID, which
+only ingest sees): ``hub link`` counts them; the source's next delivery of a record fills them in (its
+fingerprint changes with them, so it is written again).
 
 Revision ID: 0002
 Revises: 0001
@@ -62,27 +63,19 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('first_name_block', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('full_name_block', sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column('address_block', sa.BigInteger(), nullable=True))
-        batch_op.create_index('ix_source_records_linkage_key', ['linkage_key'], unique=False)
         batch_op.create_index('ix_source_records_first_name_block', ['first_name_block'], unique=False)
         batch_op.create_index('ix_source_records_full_name_block', ['full_name_block'], unique=False)
         batch_op.create_index('ix_source_records_address_block', ['address_block'], unique=False)
-        batch_op.create_index('ix_source_records_house_key', ['house_key'], unique=False)
         batch_op.create_index('ix_source_records_tambon_year', ['tambon_code', 'birth_year'], unique=False)
-        batch_op.create_index('ix_source_records_person', ['person_id'], unique=False)
-        batch_op.create_index('ix_source_records_household_id', ['household_id'], unique=False)
 
 
 
 def downgrade() -> None:
     with op.batch_alter_table('source_records', schema=None) as batch_op:
-        batch_op.drop_index('ix_source_records_household_id')
-        batch_op.drop_index('ix_source_records_person')
         batch_op.drop_index('ix_source_records_tambon_year')
-        batch_op.drop_index('ix_source_records_house_key')
         batch_op.drop_index('ix_source_records_address_block')
         batch_op.drop_index('ix_source_records_full_name_block')
         batch_op.drop_index('ix_source_records_first_name_block')
-        batch_op.drop_index('ix_source_records_linkage_key')
         batch_op.drop_column('address_block')
         batch_op.drop_column('full_name_block')
         batch_op.drop_column('first_name_block')
