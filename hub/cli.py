@@ -135,7 +135,10 @@ def review_list(status: Annotated[str, typer.Option(help="open, same, different 
     """Review pairs with their evidence (comparison levels, never names)."""
     from hub.linking.reviews import list_reviews
 
-    rows = list_reviews(open_hub(), status=status)
+    try:
+        rows = list_reviews(open_hub(), status=status)
+    except HubError as exc:
+        fail(str(exc))
     header = ("id", "status", "reason", "p", "record a", "record b", "evidence")
     cells = [(str(r.id), r.status, r.reason, "" if r.match_probability is None else f"{r.match_probability:.3f}",
               f"{r.source_a}:{r.record_id_a}", f"{r.source_b}:{r.record_id_b}",

@@ -11,6 +11,8 @@ from functools import lru_cache
 
 from pythainlp.soundex import lk82, prayut_and_somchaip
 
+THANTHAKHAT = "\u0e4c"
+
 
 @lru_cache(maxsize=262144)
 def normal_form(name: str | None) -> str | None:
@@ -22,8 +24,10 @@ def normal_form(name: str | None) -> str | None:
 
 @lru_cache(maxsize=262144)
 def phonetic_keys(name: str | None) -> tuple[str | None, str | None]:
-    """(LK82, Prayut & Somchaip) soundex of the normal form; ``(None, None)`` for a blank name."""
+    """(LK82, Prayut & Somchaip) soundex of the normal form without thanthakhat (์, which partners drop
+    and LK82 does not ignore); ``(None, None)`` for a blank name."""
     form = normal_form(name)
     if form is None:
         return None, None
+    form = form.replace(THANTHAKHAT, "") or form
     return lk82(form) or None, prayut_and_somchaip(form) or None

@@ -21,6 +21,7 @@ from hub.errors import HubError
 from hub.linking.records import KeyRow
 
 DECISIONS = ("same", "different")
+STATUSES = ("open", *DECISIONS)
 
 
 class ReviewError(HubError):
@@ -106,6 +107,8 @@ def save_reviews(conn: Connection, run_id: int, rows: list[KeyRow], pairs: list[
 
 def list_reviews(hub: Hub, *, status: str = "open") -> list:
     """Reviews with ``status`` (``open``, ``same``, ``different`` or ``all``), most likely matches first."""
+    if status not in (*STATUSES, "all"):
+        raise ReviewError(f"status must be one of {', '.join(STATUSES)} or all, not {status!r}")
     t = link_reviews
     query = select(t).order_by(t.c.match_probability.desc().nulls_first(), t.c.id)
     if status != "all":

@@ -43,13 +43,16 @@ class _Keys:
 
 
 def changed_records(conn: Connection, watermark: int, decided: set[tuple[str, str]]) -> list[KeyRow]:
-    """The records written after ingest run ``watermark``, and those named by ``decided`` (decisions
-    taken since the last run)."""
+    """The records written after ingest run ``watermark``, and every record of the persons that
+    ``decided`` (records named by decisions taken since the last run) belong to: a decision re-links
+    whole persons, so a reversed ``same`` can split one."""
     keys = _Keys(conn)
     try:
         where = f"t.run_id > {keys.mark}"
         if decided:
-            where += f" OR (t.source, t.record_id) IN (SELECT v0, v1 FROM {keys.table(decided, 'TEXT', 'TEXT')})"
+            named = keys.table(decided, "TEXT", "TEXT")
+            where += (f" OR t.person_id IN (SELECT s.person_id FROM source_records s "
+                      f"WHERE (s.source, s.record_id) IN (SELECT v0, v1 FROM {named}))")
         return load_keys(conn, where, (watermark,))
     finally:
         keys.drop()

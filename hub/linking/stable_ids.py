@@ -50,9 +50,9 @@ def assign_ids(clusters: Sequence[Sequence[int]], held: Sequence[str],
         if claimants[best] == 1:
             ids[c] = best
         for held_id, first in oldest.items():
-            if claimants[held_id] == 1:
+            if claimants[held_id] == 1 and ids[c] is not None:
                 first_claim[held_id] = c
-            else:
+            else:  # contested, or the cluster's own turn in the greedy order must see it
                 contested.append((first, held_id, c))
     taken = {i for i in ids if i is not None}
     for _, held_id, c in sorted(contested):
