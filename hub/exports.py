@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
-from audit.events import LinksExported, RedirectsExported
+from audit.events import EventType, LinksExported, RedirectsExported
 from hub.context import Hub
 from hub.db.schema import source_records
 from hub.errors import HubError
@@ -24,35 +25,35 @@ def export_links(hub: Hub, out: Path, *, actor: str) -> int:
     if hub.engine.dialect.name == "postgresql":  # byte order, as on SQLite, whatever the database's locale
         order = tuple(column.collate("C") for column in order)
     query = select(r.c.source, r.c.record_id, r.c.person_id, r.c.household_id).order_by(*order)
-    if not out.parent.is_dir():
-        raise HubError(f"{out.parent}: no such directory to write {out.name} into")
-    rows = 0
-    tmp = out.with_name(out.name + ".tmp")
-    with hub.engine.begin() as conn, open(tmp, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(LINKS_HEADER)
-        for row in conn.execute(query.execution_options(stream_results=True, yield_per=10000)):
-            writer.writerow(row)
-            rows += 1
-        hub.audit.append(conn, LinksExported(resource=f"file:{out.name}", rows=rows), actor=actor)
-    tmp.replace(out)
-    return rows
+    return _export(hub, out, LINKS_HEADER, LinksExported, actor=actor,
+                   rows=lambda conn: conn.execute(query.execution_options(stream_results=True, yield_per=10000)))
 
 
 def export_redirects(hub: Hub, out: Path, *, actor: str) -> int:
     """Write ``kind,retired_id,current_id`` for every id linking retired, chains followed, so a partner
     holding an old id finds today's; returns the row count. The export is audited."""
-    if not out.parent.is_dir():
-        raise HubError(f"{out.parent}: no such directory to write {out.name} into")
-    tmp = out.with_name(out.name + ".tmp")
-    rows = 0
-    with hub.engine.begin() as conn, open(tmp, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(REDIRECTS_HEADER)
+    def rows(conn: Connection) -> Iterator[tuple]:
         for kind in ("person", "household"):
             for retired, current in sorted(current_ids(conn, kind).items()):
-                writer.writerow((kind, retired, current))
-                rows += 1
-        hub.audit.append(conn, RedirectsExported(resource=f"file:{out.name}", rows=rows), actor=actor)
+                yield kind, retired, current
+
+    return _export(hub, out, REDIRECTS_HEADER, RedirectsExported, actor=actor, rows=rows)
+
+
+def _export(hub: Hub, out: Path, header: tuple[str, ...], event: type[EventType], *, actor: str,
+            rows: Callable[[Connection], Iterable[tuple]]) -> int:
+    """Write ``header`` and ``rows(conn)`` to ``out`` as CSV, through a temporary file renamed when
+    complete, and audit the export (``event``, with the row count) in the same transaction."""
+    if not out.parent.is_dir():
+        raise HubError(f"{out.parent}: no such directory to write {out.name} into")
+    count = 0
+    tmp = out.with_name(out.name + ".tmp")
+    with hub.engine.begin() as conn, open(tmp, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in rows(conn):
+            writer.writerow(row)
+            count += 1
+        hub.audit.append(conn, event(resource=f"file:{out.name}", rows=count), actor=actor)
     tmp.replace(out)
-    return rows
+    return count

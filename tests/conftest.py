@@ -10,20 +10,17 @@
 """
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
+from helpers import PG_URL, isolated_database_url
 from hub.cli import app
 from hub.context import Hub
 from hub.settings import Settings
 
 DATA = Path(__file__).parent / "data"
-PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 
 
 def pytest_report_header(config):
@@ -32,18 +29,8 @@ def pytest_report_header(config):
 
 @pytest.fixture
 def database_url(tmp_path):
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'hub' / 'hub.db'}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in PG_URL else "?"
-    yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with isolated_database_url(tmp_path / "hub") as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,10 +6,14 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, create_engine, inspect, select, text
 
 from hub.context import Hub
 from hub.crypto import aad
@@ -35,6 +39,8 @@ ALL_FILES = [
 ]
 
 ACTOR = "test:pytest"
+#: A PostgreSQL server to test against instead of SQLite (each hub gets a schema of its own there).
+PG_URL = os.environ.get("HUB_TEST_DATABASE_URL")
 TITLES = ("เด็กชาย", "เด็กหญิง", "นางสาว", "น.ส.", "ด.ช.", "ด.ญ.", "นาง", "นาย")
 
 
@@ -189,3 +195,22 @@ def partner_pii() -> dict[str, set[str]]:
             if witness:
                 names.add(witness)
     return {"citizen_id": ids, "name": names, "house_code": houses}
+
+
+@contextmanager
+def isolated_database_url(home: Path) -> Iterator[str]:
+    """A database for one hub: SQLite under ``home``, or, when ``HUB_TEST_DATABASE_URL`` names a
+    PostgreSQL server, a fresh schema there, dropped afterwards."""
+    if not PG_URL:
+        yield f"sqlite:///{home / 'hub.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()

@@ -14,14 +14,14 @@ import csv
 import datetime as dt
 import json
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
+from helpers import isolated_database_url
 from hub.context import Hub
 from hub.db.schema import link_reviews, source_records
 from hub.demo.population import generate_population
@@ -338,26 +338,6 @@ class Linked:
     person_of: dict[tuple[str, str], str]
 
 
-def _database_url(home: Path) -> Iterator[str]:
-    """SQLite under ``home``, or a schema of its own on the PostgreSQL server the tests were given."""
-    import os
-
-    pg_url = os.environ.get("HUB_TEST_DATABASE_URL")
-    if not pg_url:
-        yield f"sqlite:///{home / 'hub.db'}"
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{pg_url}{'&' if '?' in pg_url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
 @pytest.fixture(scope="module")
 def linked(tmp_path_factory) -> Iterator[Linked]:
     """A background population and every case, ingested in the demo's source order and linked once."""
@@ -365,20 +345,20 @@ def linked(tmp_path_factory) -> Iterator[Linked]:
     background = write_partner_files(generate_population(households=120, seed=4001), folder / "background", seed=4001)
     records = [rec for case in (*CASES.values(), *LOOK_ALIKES.values()) for rec in case.records]
     extra = write_partner_rows(folder / "cases", records)
-    urls = _database_url(folder / "hub")
-    hub, _ = Hub.init(Settings(home=folder / "hub", database_url=next(urls)))
-    try:
-        for source in SOURCE_ORDER:
-            for path in [*background.files[source], *([extra[source]] if source in extra else [])]:
-                ingest_file(hub, source, path, actor=ACTOR)
-        report = link(hub, actor=ACTOR)
-        with hub.engine.connect() as conn:
-            r = source_records
-            person_of = {(s, rid): p for s, rid, p in conn.execute(select(r.c.source, r.c.record_id, r.c.person_id))}
-        yield Linked(hub, report, person_of)
-    finally:
-        hub.engine.dispose()
-        urls.close()
+    with isolated_database_url(folder / "hub") as url:
+        hub, _ = Hub.init(Settings(home=folder / "hub", database_url=url))
+        try:
+            for source in SOURCE_ORDER:
+                for path in [*background.files[source], *([extra[source]] if source in extra else [])]:
+                    ingest_file(hub, source, path, actor=ACTOR)
+            report = link(hub, actor=ACTOR)
+            with hub.engine.connect() as conn:
+                r = source_records
+                person_of = {(s, rid): p for s, rid, p in
+                             conn.execute(select(r.c.source, r.c.record_id, r.c.person_id))}
+            yield Linked(hub, report, person_of)
+        finally:
+            hub.engine.dispose()
 
 
 def persons_of(linked: Linked, case: Case) -> list[set[str]]:

@@ -12,7 +12,7 @@ SQLITE_MAX_KEYS = 900
 UPDATE_FROM_ROWS = 10_000
 
 
-def _mark(conn: Connection) -> str:
+def placeholder(conn: Connection) -> str:
     """The driver's parameter placeholder: ``%s`` for psycopg, ``?`` for sqlite3."""
     return "%s" if conn.dialect.name == "postgresql" else "?"
 
@@ -39,7 +39,7 @@ def bulk_update(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     if len(rows) >= UPDATE_FROM_ROWS:
         _update_from(conn, table, columns, rows)
         return
-    mark = _mark(conn)
+    mark = placeholder(conn)
     assignments = ", ".join(f"{c} = {mark}" for c in columns)
     conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE id = {mark}", list(rows))
 
@@ -68,7 +68,7 @@ def bulk_delete(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     """``DELETE FROM table WHERE columns = row`` for each row; returns the number of rows deleted."""
     if not rows:
         return 0
-    mark = _mark(conn)
+    mark = placeholder(conn)
     where = " AND ".join(f"{c} = {mark}" for c in columns)
     return sum(conn.exec_driver_sql(f"DELETE FROM {table.name} WHERE {where}", row).rowcount for row in rows)
 

@@ -134,14 +134,18 @@ def load_identities(conn: Connection, cipher: FieldCipher, pks: Sequence[int] | 
             f"SELECT {columns} FROM source_records t WHERE t.id IN ({', '.join('?' * len(chunk))})", tuple(chunk))
             for chunk in (pks[i:i + SQLITE_MAX_KEYS] for i in range(0, len(pks), SQLITE_MAX_KEYS))]
     out = {}
-    decrypt = cipher.decrypt
     for cursor in batches:
         while chunk := cursor.fetchmany(20000):
-            for pk, source, rid, first, last, born in chunk:
-                birth = _parse_birth(decrypt(born, aad("source_records", source, rid, "birth_date")))
-                out[pk] = Identity(decrypt(first, aad("source_records", source, rid, "first_name")),
-                                   decrypt(last, aad("source_records", source, rid, "last_name")), *birth)
+            out.update((row[0], Identity._make(_decrypt_identity(cipher, row))) for row in chunk)
     return out
+
+
+def _decrypt_identity(cipher: FieldCipher, row: tuple) -> tuple:
+    """The :class:`Identity` fields, as a plain tuple, of a row of :data:`_IDENTITY_COLUMNS`."""
+    _, source, rid, first, last, born = row
+    return (cipher.decrypt(first, aad("source_records", source, rid, "first_name")),
+            cipher.decrypt(last, aad("source_records", source, rid, "last_name")),
+            *_parse_birth(cipher.decrypt(born, aad("source_records", source, rid, "birth_date"))))
 
 
 def _decrypt_everything(database_url: str, keys_dir: str, send) -> None:
@@ -150,17 +154,12 @@ def _decrypt_everything(database_url: str, keys_dir: str, send) -> None:
     quote a value)."""
     try:
         cipher = FieldCipher(Keyring.load(Path(keys_dir)))
-        decrypt = cipher.decrypt
         engine = make_engine(database_url)
         try:
             with engine.connect() as conn:
                 cursor = conn.exec_driver_sql(f"SELECT {', '.join(_IDENTITY_COLUMNS)} FROM source_records")
                 while chunk := cursor.fetchmany(20000):
-                    send.send(([row[0] for row in chunk], [
-                        (decrypt(first, aad("source_records", source, rid, "first_name")),
-                         decrypt(last, aad("source_records", source, rid, "last_name")),
-                         *_parse_birth(decrypt(born, aad("source_records", source, rid, "birth_date"))))
-                        for _, source, rid, first, last, born in chunk]))
+                    send.send(([row[0] for row in chunk], [_decrypt_identity(cipher, row) for row in chunk]))
         finally:
             engine.dispose()
         send.send(None)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import Connection
 
+from hub.db.bulk import placeholder
 from hub.linking.records import KeyRow, load_keys
 
 _PG_TYPES = {"BLOB": "BYTEA", "INT": "BIGINT", "TEXT": "TEXT"}
@@ -21,7 +22,7 @@ class _Keys:
 
     def __init__(self, conn: Connection):
         self.conn, self.tables = conn, []
-        self.mark = "%s" if conn.dialect.name == "postgresql" else "?"
+        self.mark = placeholder(conn)
 
     def table(self, values: Iterable, *kinds: str) -> str:
         """A new temporary table of the distinct ``values`` (tuples when more than one ``kinds``: BLOB,
