@@ -71,10 +71,12 @@ class QuarantineRowRead(EventType):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class KeysCreated(EventType):
-    """A new keyring was made (the KEK id, never key material)."""
+    """A new keyring was made, or signing keys were added to one (the KEK id and the signing keys' uses,
+    never key material)."""
 
     name: ClassVar[str] = "keys.created"
     kek_id: str
+    signing_keys: list[str]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

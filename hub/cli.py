@@ -1,7 +1,6 @@
 """The ``hub`` command line. Other tools depend on these commands and their output; see README."""
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated
 
@@ -9,8 +8,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from consent.cli import consent_app
+from hub.console import actor, console, err, fail, open_hub, print_rows
 from hub.errors import HubError
 
 app = typer.Typer(help="Saphan (สะพาน): the poverty-data hub.", no_args_is_help=True, add_completion=False)
@@ -24,41 +24,7 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(review_app, name="review")
-
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
-
-
-def actor() -> str:
-    return f"cli:{getpass.getuser()}"
-
-
-def print_rows(header: tuple[str, ...], rows: list[tuple[str, ...]], *, title: str) -> None:
-    """A table on a terminal; tab-separated lines, never cut or wrapped, when piped or captured."""
-    if console.is_terminal:
-        table = Table(*header, title=title)
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-        return
-    typer.echo("\t".join(header))
-    for row in rows:
-        typer.echo("\t".join(row))
-
-
-def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(code)
-
-
-def open_hub():
-    from hub.context import Hub
-
-    try:
-        return Hub.open()
-    except HubError as exc:
-        fail(str(exc))
-
+app.add_typer(consent_app, name="consent")
 
 @app.command()
 def init() -> None:

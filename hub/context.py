@@ -65,10 +65,13 @@ class Hub:
         upgrade_to_head(engine)
         created = not Keyring.exists(settings.resolved_keys_dir)
         keyring = Keyring.create(settings.resolved_keys_dir) if created else Keyring.load(settings.resolved_keys_dir)
+        keyring, signing_added = keyring.with_signing_keys()
         hub = cls(settings, engine, keyring, plugins or get_plugin_manager())
-        if created:
+        if created or signing_added:
             with engine.begin() as conn:
-                hub.audit.append(conn, KeysCreated(resource="keys", kek_id=keyring.kek_id), actor=SYSTEM_ACTOR)
+                hub.audit.append(conn, KeysCreated(resource="keys", kek_id=keyring.kek_id,
+                                                   signing_keys=sorted(keyring.signing) if created else signing_added),
+                                 actor=SYSTEM_ACTOR)
         return hub, created
 
     @cached_property
@@ -81,6 +84,12 @@ class Hub:
         except KeyError:
             known = ", ".join(sorted(self.adapters)) or "none"
             raise UnknownSource(f"unknown source {source!r}; registered adapters: {known}") from None
+
+    @cached_property
+    def purposes(self) -> dict[str, str]:
+        """Every purpose a consent may name: the core ones and those plugins declare."""
+        declared = self.plugins.hook.saphan_register_purposes()
+        return {name: text for purposes in declared for name, text in purposes.items()}
 
     @cached_property
     def audit(self) -> AuditLog:

@@ -2,12 +2,14 @@
 
 Envelope scheme: a random key-encryption key (KEK) in ``kek-<id>.key`` wraps, with AES-GCM, the
 secrets listed in ``keyring.json``: data-encryption keys (DEKs) for personal fields, the linkage secret
-(keyed HMACs of citizen IDs and house codes) and the fingerprint secret (change detection). Rotating
-the KEK re-wraps those secrets; no stored ciphertext changes, and the old KEK file is removed.
+(keyed HMACs of citizen IDs and house codes), the fingerprint secret (change detection) and the hub's
+Ed25519 signing keys (one per use, :data:`SIGNING_KEYS`). Rotating the KEK re-wraps those secrets; no
+stored ciphertext changes, and the old KEK file is removed.
 """
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -17,11 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hub.errors import KeyringError
 
 KEYRING_FILE = "keyring.json"
+#: The hub's Ed25519 signing keys, by use: ``receipts`` signs consent receipts.
+SIGNING_KEYS = ("receipts",)
 _FORMAT = 1
 _NONCE = 12
 
@@ -47,6 +52,10 @@ def _wrap(kek: bytes, name: str, secret: bytes) -> str:
     return _b64(nonce + AESGCM(kek).encrypt(nonce, secret, f"saphan-key|{name}".encode()))
 
 
+def _new_signing_key() -> bytes:
+    return Ed25519PrivateKey.generate().private_bytes_raw()
+
+
 def _unwrap(kek: bytes, name: str, wrapped: str) -> bytes:
     blob = base64.b64decode(wrapped)
     try:
@@ -65,6 +74,7 @@ class Keyring:
     deks: dict[int, bytes]
     linkage_secret: bytes
     fingerprint_secret: bytes
+    signing: dict[str, bytes]  # use -> raw Ed25519 private key
 
     def __repr__(self) -> str:
         return f"Keyring(directory={str(self.directory)!r}, kek_id={self.kek_id!r}, deks={sorted(self.deks)})"
@@ -83,7 +93,8 @@ class Keyring:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         ring = cls(directory=directory, kek_id=cls.new_kek_id(), active_dek=1,
                    deks={1: AESGCM.generate_key(256)}, linkage_secret=secrets.token_bytes(32),
-                   fingerprint_secret=secrets.token_bytes(32))
+                   fingerprint_secret=secrets.token_bytes(32),
+                   signing={use: _new_signing_key() for use in SIGNING_KEYS})
         kek = AESGCM.generate_key(256)
         _write_private(directory / f"kek-{ring.kek_id}.key", kek)
         ring._save(kek)
@@ -91,6 +102,20 @@ class Keyring:
 
     @classmethod
     def load(cls, directory: Path) -> Keyring:
+        """The keyring in ``directory``. A keyring made before a signing key was introduced lacks it until
+        :meth:`with_signing_keys` (run by ``hub init``) adds it."""
+        doc, kek = cls._read(directory)
+        wrapped = doc["keys"]
+        return cls(
+            directory=directory, kek_id=doc["kek_id"], active_dek=doc["active_dek"],
+            deks={int(n.split("-")[1]): _unwrap(kek, n, w) for n, w in wrapped.items() if n.startswith("dek-")},
+            linkage_secret=_unwrap(kek, "linkage", wrapped["linkage"]),
+            fingerprint_secret=_unwrap(kek, "fingerprint", wrapped["fingerprint"]),
+            signing={n.removeprefix("sign-"): _unwrap(kek, n, w) for n, w in wrapped.items() if n.startswith("sign-")},
+        )
+
+    @staticmethod
+    def _read(directory: Path) -> tuple[dict, bytes]:
         try:
             doc = json.loads((directory / KEYRING_FILE).read_text("utf-8"))
             kek = (directory / f"kek-{doc['kek_id']}.key").read_bytes()
@@ -100,18 +125,31 @@ class Keyring:
             raise KeyringError(f"{directory / KEYRING_FILE}: unreadable keyring ({exc})") from None
         if doc.get("format") != _FORMAT:
             raise KeyringError(f"{directory / KEYRING_FILE}: unsupported keyring format {doc.get('format')!r}")
-        wrapped = doc["keys"]
-        return cls(
-            directory=directory, kek_id=doc["kek_id"], active_dek=doc["active_dek"],
-            deks={int(n.split("-")[1]): _unwrap(kek, n, w) for n, w in wrapped.items() if n.startswith("dek-")},
-            linkage_secret=_unwrap(kek, "linkage", wrapped["linkage"]),
-            fingerprint_secret=_unwrap(kek, "fingerprint", wrapped["fingerprint"]),
-        )
+        return doc, kek
+
+    def with_signing_keys(self) -> tuple[Keyring, list[str]]:
+        """This keyring with every signing key of :data:`SIGNING_KEYS` it lacks made and saved (under the
+        current KEK); returns it and the uses added."""
+        missing = [use for use in SIGNING_KEYS if use not in self.signing]
+        if not missing:
+            return self, []
+        _, kek = self._read(self.directory)
+        ring = dataclasses.replace(self, signing={**self.signing, **{use: _new_signing_key() for use in missing}})
+        ring._save(kek)
+        return ring, missing
+
+    def signing_key(self, use: str) -> Ed25519PrivateKey:
+        """The Ed25519 key for ``use``; a :class:`KeyringError` pointing at ``hub init`` if it is missing."""
+        try:
+            return Ed25519PrivateKey.from_private_bytes(self.signing[use])
+        except KeyError:
+            raise KeyringError(f"{self.directory}: no {use!r} signing key; run `hub init` to add it") from None
 
     def _save(self, kek: bytes) -> None:
         wrapped = {f"dek-{n}": _wrap(kek, f"dek-{n}", key) for n, key in sorted(self.deks.items())}
         wrapped["linkage"] = _wrap(kek, "linkage", self.linkage_secret)
         wrapped["fingerprint"] = _wrap(kek, "fingerprint", self.fingerprint_secret)
+        wrapped.update({f"sign-{use}": _wrap(kek, f"sign-{use}", key) for use, key in sorted(self.signing.items())})
         doc = {"format": _FORMAT, "kek_id": self.kek_id, "active_dek": self.active_dek, "keys": wrapped}
         _write_private(self.directory / KEYRING_FILE, json.dumps(doc, indent=2).encode())
 
@@ -125,7 +163,7 @@ class Keyring:
         old_file = self.directory / f"kek-{self.kek_id}.key"
         rotated = Keyring(directory=self.directory, kek_id=new_kek_id, active_dek=self.active_dek,
                           deks=dict(self.deks), linkage_secret=self.linkage_secret,
-                          fingerprint_secret=self.fingerprint_secret)
+                          fingerprint_secret=self.fingerprint_secret, signing=dict(self.signing))
         kek = AESGCM.generate_key(256)
         _write_private(self.directory / f"kek-{rotated.kek_id}.key", kek)
         rotated._save(kek)

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".hub"), description="Directory for keys and the default database.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home.")
     keys_dir: Path | None = Field(default=None, description="Key directory; default HOME/keys.")
+    controller: str = Field(default="Saphan hub operator",
+                            description="The data controller named on consent receipts.")
     ingest_batch_size: int = Field(default=2000, ge=1, le=20000, description="Records per write batch.")
 
     @cached_property

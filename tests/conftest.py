@@ -7,6 +7,7 @@
 - ``cli``: runs ``hub`` commands in-process: ``cli("ingest", "tpmap", path)`` returns the result
   (``exit_code``, ``stdout``, ``stderr``).
 - ``data``: the directory of real partner files used by tests (``tests/data``).
+- ``linked_hub`` (module scope): a hub with every partner file ingested and linked.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import PG_URL, isolated_database_url
+from helpers import ACTOR, PG_URL, ingest_all, isolated_database_url
 from hub.cli import app
 from hub.context import Hub
 from hub.settings import Settings
@@ -62,3 +63,18 @@ def cli(settings):
 @pytest.fixture
 def data() -> Path:
     return DATA
+
+
+@pytest.fixture(scope="module")
+def linked_hub(tmp_path_factory) -> Hub:
+    """A hub holding every partner file, linked; shared by one test module (which must leave its
+    records alone: consent tests add and clear their own decisions)."""
+    from hub.linking.run import link
+
+    home = tmp_path_factory.mktemp("linked")
+    with isolated_database_url(home) as url:
+        hub, _ = Hub.init(Settings(home=home, database_url=url))
+        ingest_all(hub)
+        link(hub, actor=ACTOR)
+        yield hub
+        hub.engine.dispose()

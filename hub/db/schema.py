@@ -162,6 +162,8 @@ id_redirects = Table(
     Column("retired_id", String(32), primary_key=True),
     Column("current_id", String(32), nullable=False),
     Column("run_id", BigInteger, ForeignKey("link_runs.id"), nullable=False),
+    # consent decisions about a retired id are found from the current one (consent.decisions)
+    Index("ix_id_redirects_current", "current_id"),
 )
 
 quarantine = Table(
@@ -194,4 +196,74 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", BigInteger, nullable=False),
     Column("hash", LargeBinary(32), nullable=False),
+)
+
+# ---------------------------------------------------------------------------------------------- consent
+
+#: A community's registered data stewards (the village head, the tambon community council...).
+community_stewards = Table(
+    "community_stewards", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("community", String(9), nullable=False, index=True),  # TTTTTT (tambon) or TTTTTT-MM (village)
+    Column("role", String(64), nullable=False),
+    Column("name_enc", LargeBinary, nullable=False),
+    Column("appointed_by", Text, nullable=False),  # the meeting or document that made them stewards
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_by", String(200), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+)
+
+#: Every consent decision: a grant, a refusal (opt-out), an objection or a pending request. Rows change
+#: only by the lifecycle (given -> withdrawn...); each change leaves a receipt and an audit event.
+consents = Table(
+    "consents", metadata,
+    Column("id", String(32), primary_key=True),
+    # the audit sequence number of its latest change: orders decisions taking effect at the same instant
+    Column("seq", BigInteger, nullable=False),
+    Column("subject_kind", String(12), nullable=False),  # person | household | community
+    Column("subject_ref", String(80), nullable=False),  # cid:<keyed id> | pid:<id> | hid:<id> | area code
+    Column("purposes", Json, nullable=False),
+    Column("recipients", Json, nullable=False),
+    Column("sensitive", Boolean, nullable=False),  # explicit consent covering health and disability data
+    Column("objection", Boolean, nullable=False),  # a PDPA s.32 objection, not only a refusal
+    Column("status", String(12), nullable=False),
+    Column("grantor", Json, nullable=False),
+    Column("evidence", Json, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("origin", String(200), unique=True),  # an imported decision's source (idempotent re-import)
+    Index("ix_consents_subject", "subject_ref"),
+)
+
+#: The signed receipt of every grant, refusal, withdrawal and expiry (a compact EdDSA JWS).
+consent_receipts = Table(
+    "consent_receipts", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("consent_id", String(32), ForeignKey("consents.id"), nullable=False, index=True),
+    Column("status", String(12), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("jws", Text, nullable=False),
+)
+
+#: Data-subject requests under the PDPA (access, rectification, erasure, objection) and their outcome.
+subject_requests = Table(
+    "subject_requests", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("kind", String(12), nullable=False),
+    Column("subject_ref", String(80), nullable=False),
+    Column("status", String(12), nullable=False),  # open | done
+    Column("details", Json, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("handled_by", String(200), nullable=False),
+)
+
+#: Citizen IDs (as linkage keys) whose holders had their data erased: ingest no longer stores them.
+erased_subjects = Table(
+    "erased_subjects", metadata,
+    Column("linkage_key", LargeBinary(32), primary_key=True),
+    Column("request_id", BigInteger, ForeignKey("subject_requests.id"), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
 )

@@ -23,12 +23,12 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from audit.events import LinkCompleted, LinkFailed
 from hub.context import Hub
 from hub.db.bulk import bulk_insert, bulk_update
-from hub.db.schema import id_redirects, ingest_runs, link_reviews, link_runs, source_records
+from hub.db.schema import id_redirects, ingest_runs, link_reviews, link_runs, source_households, source_records
 from hub.errors import HubError
 from hub.linking import model as match_model
 from hub.linking.clusters import Clusters
@@ -325,11 +325,19 @@ def _stable(rows: list[KeyRow], group_of: list[int], attribute: str) -> tuple[li
 
 def _write_ids(conn: Connection, rows: list[KeyRow], person_ids: list[str],
                household_ids: list[str]) -> tuple[int, int]:
-    """Write the records whose person or household id changed, in one statement; returns how many
-    person ids and how many household ids changed."""
+    """Write the records whose person or household id changed, in one statement, and the household id
+    of the source household units (a survey visit, a logbook case) those records belong to; returns how
+    many person ids and how many household ids changed."""
     changed = [(p, h, row.pk) for row, p, h in zip(rows, person_ids, household_ids)
                if p != row.person_id or h != row.household_id]
     bulk_update(conn, source_records, ("person_id", "household_id"), changed)
+    units = {(row.source, row.household_ref): h for row, h in zip(rows, household_ids)
+             if row.household_ref is not None and h != row.household_id}
+    if units:
+        t = source_households
+        conn.execute(update(t).where(t.c.source == bindparam("unit_source"), t.c.household_ref == bindparam("ref"))
+                     .values(household_id=bindparam("new_id")),
+                     [{"unit_source": s, "ref": ref, "new_id": h} for (s, ref), h in units.items()])
     return (sum(p != row.person_id for row, p in zip(rows, person_ids)),
             sum(h != row.household_id for row, h in zip(rows, household_ids)))
 

@@ -48,3 +48,16 @@ def saphan_register_event_types() -> Iterable[type[EventType]]:
 
     :return: Event classes (subclasses of :class:`audit.events.EventType`), each with a unique ``name``.
     """
+
+
+# --------------------------------------------------------------------------------------------------
+# Consent
+# --------------------------------------------------------------------------------------------------
+
+
+@hookspec
+def saphan_register_purposes() -> dict[str, str]:
+    """Declare purposes a consent may be given for, beyond the core ones of :mod:`consent.vocabulary`.
+
+    :return: Purpose name (lower-case, ``_``-separated) -> a one-line description.
+    """

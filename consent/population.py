@@ -1,0 +1,146 @@
+"""Records as consent decisions see them: each record's person, household, citizen-ID ref and home area
+(its household's most common village, so a household is decided as one). Factorised once into integer
+codes, so deciding a million records is a few array operations."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection
+
+from consent.subjects import village_code
+from hub.db.bulk import placeholder
+
+
+@dataclass(frozen=True)
+class RecordSubject:
+    """One person's record for a single decision: the person's citizen-ID refs (``cid:…`` of all of
+    their records), their household and its home area."""
+
+    person_id: str
+    household_id: str
+    citizen_refs: tuple[str, ...]
+    tambon: str
+    moo: int | None
+
+    @property
+    def village(self) -> str | None:
+        return village_code(self.tambon, self.moo)
+
+
+class Population:
+    """Integer-coded records. ``frame`` keeps the source columns, row for row."""
+
+    def __init__(self, frame: pd.DataFrame):
+        """``frame`` has one row per record: ``person_id``, ``household_id``, ``cid`` (``cid:…`` or None),
+        ``tambon`` and ``moo`` (the household's home area)."""
+        self.frame = frame.reset_index(drop=True)
+        self._codes: dict[str, np.ndarray] = {}
+        self._labels: dict[str, pd.Index] = {}
+        villages = [village_code(t, None if pd.isna(m) else int(m)) for t, m in zip(frame["tambon"], frame["moo"])]
+        columns = {"person": frame["person_id"], "household": frame["household_id"], "cid": frame["cid"],
+                   "village": pd.Series(villages, dtype=object), "tambon": frame["tambon"]}
+        for name, values in columns.items():
+            codes, labels = pd.factorize(values, use_na_sentinel=True)
+            self._codes[name], self._labels[name] = codes.astype(np.int64), pd.Index(labels)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def keys_at(self, level: str, refs: list[str], keys: list[int]) -> np.ndarray:
+        """Per record, the highest stance key among ``refs`` at ``level`` that the record belongs to."""
+        codes = self._codes[level]
+        if not refs:
+            return np.zeros(len(codes), dtype=np.int64)
+        labels = [r[4:] for r in refs] if level == "household" else refs
+        per_label = np.zeros(len(self._labels[level]) + 1, dtype=np.int64)  # last slot: records without one
+        where = self._labels[level].get_indexer(labels)
+        known = where >= 0
+        np.maximum.at(per_label, where[known], np.asarray(keys, dtype=np.int64)[known])
+        return per_label[codes]  # code -1 reads the empty last slot
+
+    def person_keys(self, refs: list[str], keys: list[int]) -> np.ndarray:
+        """Per record, the highest person-level key of its person: decisions by person id, and by the
+        citizen ID of any of the person's records."""
+        if not refs:
+            return np.zeros(len(self), dtype=np.int64)
+        by_id = [(r[4:], k) for r, k in zip(refs, keys) if r.startswith("pid:")]
+        by_cid = [(r, k) for r, k in zip(refs, keys) if r.startswith("cid:")]
+        record = np.maximum(self.keys_at("person", [r for r, _ in by_id], [k for _, k in by_id]),
+                            self.keys_at("cid", [r for r, _ in by_cid], [k for _, k in by_cid]))
+        per_person = np.zeros(len(self._labels["person"]), dtype=np.int64)
+        np.maximum.at(per_person, self._codes["person"], record)
+        return per_person[self._codes["person"]]
+
+    def inside(self, community: str | None) -> np.ndarray:
+        """Per record, whether its home area lies in ``community`` (all True when there is none)."""
+        if community is None:
+            return np.ones(len(self), dtype=bool)
+        level = "village" if "-" in community else "tambon"
+        where = self._labels[level].get_indexer([community])[0]
+        return self._codes[level] == where if where >= 0 else np.zeros(len(self), dtype=bool)
+
+    def subject(self, row: int) -> RecordSubject:
+        """The :class:`RecordSubject` of record ``row`` (for a single decision)."""
+        r = self.frame.iloc[row]
+        person = self._codes["person"] == self._codes["person"][row]
+        cids = tuple(sorted({c for c in self.frame["cid"][person] if isinstance(c, str)}))
+        return RecordSubject(r.person_id, r.household_id, cids, r.tambon, None if pd.isna(r.moo) else int(r.moo))
+
+
+def load_population(conn: Connection, *, tambon: str | None = None) -> Population:
+    """Every stored record (of one tambon's households, when given) with its household's home area."""
+    mark = placeholder(conn)
+    sql = "SELECT person_id, household_id, linkage_key, tambon_code, moo FROM source_records"
+    params: tuple = ()
+    if tambon:
+        sql += f" WHERE household_id IN (SELECT household_id FROM source_records WHERE tambon_code = {mark})"
+        params = (tambon,)
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.execute(sql, params)
+    frame = pd.DataFrame(cursor.fetchall(), columns=["person_id", "household_id", "linkage_key", "tambon", "moo"])
+    cursor.close()
+    frame["cid"] = [None if k is None else "cid:" + bytes(k).hex() for k in frame.pop("linkage_key")]
+    return Population(home_areas(frame))
+
+
+def home_areas(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``tambon`` and ``moo`` replaced by its household's most common (tambon, moo)."""
+    if frame.empty:
+        return frame
+    counts = (frame.assign(moo=frame["moo"].astype("Int64"))
+              .groupby(["household_id", "tambon", "moo"], dropna=False).size().rename("n").reset_index()
+              .sort_values(["household_id", "n", "tambon", "moo"], ascending=[True, False, True, True])
+              .drop_duplicates("household_id").set_index("household_id"))
+    out = frame.drop(columns=["tambon", "moo"])
+    out["tambon"] = counts["tambon"].reindex(out["household_id"]).to_numpy()
+    out["moo"] = counts["moo"].reindex(out["household_id"]).to_numpy()
+    return out
+
+
+def record_subject(conn: Connection, subject_ref: str) -> RecordSubject | None:
+    """The :class:`RecordSubject` of the person a ``cid:`` or ``pid:`` ref names, from their stored
+    records (``None`` when no record of them is stored)."""
+    mark = placeholder(conn)
+    kind, value = subject_ref.split(":", 1)
+    column, param = ("linkage_key", bytes.fromhex(value)) if kind == "cid" else ("person_id", value)
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.execute(f"SELECT person_id FROM source_records WHERE {column} = {mark}", (param,))
+    people = [row[0] for row in cursor.fetchall()]
+    if not people:
+        cursor.close()
+        return None
+    person = max(set(people), key=people.count)
+    cursor.execute(f"SELECT household_id FROM source_records WHERE person_id = {mark}", (person,))
+    homes = [row[0] for row in cursor.fetchall()]
+    home = max(set(homes), key=homes.count)
+    cursor.execute("SELECT person_id, household_id, linkage_key, tambon_code, moo FROM source_records "
+                   f"WHERE household_id = {mark} OR person_id = {mark}", (home, person))
+    frame = pd.DataFrame(cursor.fetchall(), columns=["person_id", "household_id", "linkage_key", "tambon", "moo"])
+    cursor.close()
+    frame["cid"] = [None if k is None else "cid:" + bytes(k).hex() for k in frame.pop("linkage_key")]
+    population = Population(home_areas(frame))
+    row = int(np.flatnonzero((population.frame["person_id"] == person)
+                             & (population.frame["household_id"] == home))[0])
+    return population.subject(row)
