@@ -39,6 +39,7 @@ class IngestCompleted(EventType):
     quarantined: int
     households_inserted: int
     households_updated: int
+    erased: int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -71,12 +72,12 @@ class QuarantineRowRead(EventType):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class KeysCreated(EventType):
-    """A new keyring was made, or signing keys were added to one (the KEK id and the signing keys' uses,
-    never key material)."""
+    """A new keyring was made, or secrets of a kind it lacked were added to it (the KEK id and the
+    secrets' names, never key material)."""
 
     name: ClassVar[str] = "keys.created"
     kek_id: str
-    signing_keys: list[str]
+    secrets: list[str]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -86,6 +87,16 @@ class KeysRotated(EventType):
     name: ClassVar[str] = "keys.rotated"
     old_kek_id: str
     new_kek_id: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SubjectKeysRewrapped(EventType):
+    """Every person's data key was wrapped under a new subject wrapping key and the old ones forgotten:
+    backups taken before can no longer unwrap the keys of persons erased since."""
+
+    name: ClassVar[str] = "keys.subject_keys_rewrapped"
+    wrapping_key: int
+    rewrapped: int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -143,8 +154,8 @@ class ReviewSettled(EventType):
 
 
 CORE_EVENT_TYPES = (IngestCompleted, IngestFailed, RowsQuarantined, QuarantineRowRead, KeysCreated,
-                    KeysRotated, LinksExported, RedirectsExported, LinkCompleted, LinkFailed, ReviewPairRead,
-                    ReviewSettled)
+                    KeysRotated, SubjectKeysRewrapped, LinksExported, RedirectsExported, LinkCompleted, LinkFailed,
+                    ReviewPairRead, ReviewSettled)
 
 
 @hookimpl

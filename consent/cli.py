@@ -14,6 +14,8 @@ from hub.errors import HubError
 consent_app = typer.Typer(help="Consent: community data return, individual choices, receipts.", no_args_is_help=True)
 steward_app = typer.Typer(help="A community's registered data stewards.", no_args_is_help=True)
 consent_app.add_typer(steward_app, name="steward")
+rights_app = typer.Typer(help="A person's rights under the PDPA: access, rectification, erasure.",
+                         no_args_is_help=True)
 
 CitizenId = Annotated[str | None, typer.Option("--citizen-id", help="The person's citizen ID (13 digits).")]
 PersonId = Annotated[str | None, typer.Option("--person", help="A hub person id (someone without a citizen ID).")]
@@ -369,3 +371,80 @@ def data_return(community_code: Annotated[str, typer.Argument(metavar="COMMUNITY
                title=f"{community_code}: {len(view.households)} household(s) identified")
     console.print(f"counted only (someone opted out or is not covered): {view.counted_only_households} household(s), "
                   f"{view.counted_only_persons} person(s)")
+
+
+@rights_app.command("access")
+def rights_access(out: Annotated[Path, typer.Option("--out", help="The JSON file to hand to the person.")],
+                  citizen_id: CitizenId = None, person_id: PersonId = None) -> None:
+    """Everything held about a person, decrypted, as one JSON file (UTF-8; the read is audited)."""
+    from consent.rights import access
+
+    hub = open_hub()
+    try:
+        document = access(hub, _subject(hub, citizen_id, person_id, None, None), actor=actor())
+    except HubError as exc:
+        fail(str(exc))
+    out.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+    console.print(f"{out}: {len(document['records'])} record(s), {len(document['consent_decisions'])} "
+                  "consent decision(s)")
+
+
+@rights_app.command("erase")
+def rights_erase(basis: Annotated[str, typer.Option(help="The request: who asked, when, on what ground.")],
+                 citizen_id: CitizenId = None, person_id: PersonId = None,
+                 yes: Annotated[bool, typer.Option("--yes", help="Confirm: this cannot be undone.")] = False) -> None:
+    """Erase a person: destroy their data keys, delete their records, refuse them at later ingests."""
+    from consent.rights import erase
+
+    if not yes:
+        fail("erasure cannot be undone; add --yes to confirm")
+    hub = open_hub()
+    try:
+        report = erase(hub, _subject(hub, citizen_id, person_id, None, None), basis=basis, actor=actor())
+    except HubError as exc:
+        fail(str(exc))
+    console.print(f"request {report.request_id}: {report.records} record(s) erased, {report.keys_destroyed} "
+                  f"data key(s) destroyed" + (f"; {report.not_shredded} older record(s) deleted without a key of "
+                                              "their own (rotate the data keys to reach backups)"
+                                              if report.not_shredded else ""))
+
+
+@rights_app.command("rectify")
+def rights_rectify(field: Annotated[str, typer.Option(help="title, first_name, last_name, birth_date, sex, house_no")],
+                   correct: Annotated[str, typer.Option(help="What it should read (stored encrypted).")],
+                   evidence: Annotated[str, typer.Option(help="What was shown: an ID card, a house registration.")],
+                   citizen_id: CitizenId = None, person_id: PersonId = None) -> None:
+    """Record a person's correction; it waits for review and the partner's corrected delivery."""
+    from consent.rights import rectify
+
+    hub = open_hub()
+    try:
+        request_id = rectify(hub, _subject(hub, citizen_id, person_id, None, None), field=field, correct=correct,
+                             evidence=evidence, actor=actor())
+    except HubError as exc:
+        fail(str(exc))
+    console.print(f"request {request_id}: correction of {field} recorded, open")
+
+
+@rights_app.command("list")
+def rights_list(open_only: Annotated[bool, typer.Option("--open", help="Only requests still open.")] = False) -> None:
+    """Data-subject requests and their status (keyed subject refs only)."""
+    from consent.clock import thai_day
+    from consent.rights import list_requests
+
+    rows = list_requests(open_hub(), open_only=open_only)
+    print_rows(("id", "kind", "subject", "status", "received", "closed"),
+               [(str(r.id), r.kind, r.subject_ref[:24], r.status, thai_day(r.received_at),
+                 thai_day(r.closed_at) if r.closed_at else "") for r in rows], title=f"{len(rows)} request(s)")
+
+
+@rights_app.command("close")
+def rights_close(request_id: int, outcome: Annotated[str, typer.Option(help="What was done.")]) -> None:
+    """Close an open request with its outcome."""
+    from consent.rights import close
+
+    try:
+        close(open_hub(), request_id, outcome=outcome, actor=actor())
+    except HubError as exc:
+        fail(str(exc))
+    console.print(f"request {request_id}: closed")

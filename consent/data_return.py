@@ -20,7 +20,7 @@ from consent.population import load_population
 from consent.stewards import active_steward
 from consent.subjects import community, village_code
 from hub.context import Hub
-from hub.crypto import aad
+from hub.crypto import aad, subject_key_id
 from hub.db.schema import source_households, source_records
 
 PURPOSE = "community_planning"
@@ -94,6 +94,8 @@ def _identified(hub: Hub, conn, frame, decision) -> list[ReturnedHousehold]:
     units = conn.execute(select(h).where(h.c.household_id.in_(ids), h.c.deleted.is_(False))).all()
     basis_of = dict(zip(frame["household_id"], frame["basis"]))
     area = {hid: (t, m) for hid, t, m in zip(frame["household_id"], frame["tambon"], frame["moo"])}
+    hub.cipher.subjects.prefetch(conn, {subject_key_id(getattr(row, f"{name}_enc")) for row in rows
+                                        for name in ("first_name", "last_name", "birth_date", "house_no")} - {None})
     members: dict[str, dict[str, Member]] = defaultdict(dict)
     house_no: dict[str, str | None] = {}
     for row in rows:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from consent.cli import consent_app
+from consent.cli import consent_app, rights_app
 from hub.console import actor, console, err, fail, open_hub, print_rows
 from hub.errors import HubError
 
@@ -25,6 +25,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(review_app, name="review")
 app.add_typer(consent_app, name="consent")
+app.add_typer(rights_app, name="rights")
 
 @app.command()
 def init() -> None:
@@ -74,7 +75,8 @@ def ingest(source: Annotated[str, typer.Argument(help="Adapter name, e.g. tpmap.
         typer.echo(
             f"{path}: rows read {report.rows_read}, accepted {report.accepted}, "
             f"quarantined {report.quarantined} (records: {report.inserted} new, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {report.stale} kept newer, {report.deleted} removed)"
+            f"{report.unchanged} unchanged, {report.stale} kept newer, {report.deleted} removed"
+            + (f", {report.erased} of erased persons not stored" if report.erased else "") + ")"
             + (f" (households: {report.households_inserted} new, {report.households_updated} updated)"
                if report.households_inserted or report.households_updated else "")
             + (" [already ingested: nothing written]" if report.replay else ""))
@@ -211,6 +213,24 @@ def keys_rotate() -> None:
     except (HubError, OSError) as exc:
         fail(f"key rotation failed: {exc}")
     console.print(f"key-encryption key rotated: {hub.keyring.kek_id} -> {new_kek_id}")
+
+
+@keys_app.command("rotate-subject-keys")
+def keys_rotate_subject_keys() -> None:
+    """Re-wrap every person's data key under a new wrapping key and forget the old: after this, backups
+    taken before cannot recover the persons erased since. Safe to run again after an interruption."""
+    from audit.events import SubjectKeysRewrapped
+    from hub.subject_keys import rotate_wrapping_key
+
+    hub = open_hub()
+    try:
+        ring, count = rotate_wrapping_key(hub.keyring, hub.engine)
+        with hub.engine.begin() as conn:
+            hub.audit.append(conn, SubjectKeysRewrapped(resource="keys", wrapping_key=max(ring.subject_wraps),
+                                                        rewrapped=count), actor=actor())
+    except (HubError, OSError) as exc:
+        fail(f"re-wrapping the subject keys failed: {exc}")
+    console.print(f"{count} person key(s) re-wrapped under subject wrapping key {max(ring.subject_wraps)}")
 
 
 @audit_app.command("verify")

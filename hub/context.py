@@ -17,6 +17,7 @@ from hub.errors import ConfigurationError, UnknownSource
 from hub.keys import Keyring
 from hub.plugins.manager import get_plugin_manager
 from hub.settings import Settings
+from hub.subject_keys import SubjectKeys
 
 SYSTEM_ACTOR = "system:hub"
 ADAPTER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -53,7 +54,11 @@ class Hub:
         engine = make_engine(settings.resolved_database_url)
         if not schema_is_current(engine):
             raise ConfigurationError("the database schema is missing or out of date; run `hub init`")
-        return cls(settings, engine, Keyring.load(settings.resolved_keys_dir), plugins or get_plugin_manager())
+        keyring = Keyring.load(settings.resolved_keys_dir)
+        if missing := keyring.missing():
+            raise ConfigurationError(f"the keyring lacks secrets added since it was made ({', '.join(missing)}); "
+                                     "run `hub init`")
+        return cls(settings, engine, keyring, plugins or get_plugin_manager())
 
     @classmethod
     def init(cls, settings: Settings | None = None, *, plugins: pluggy.PluginManager | None = None
@@ -65,12 +70,12 @@ class Hub:
         upgrade_to_head(engine)
         created = not Keyring.exists(settings.resolved_keys_dir)
         keyring = Keyring.create(settings.resolved_keys_dir) if created else Keyring.load(settings.resolved_keys_dir)
-        keyring, signing_added = keyring.with_signing_keys()
+        keyring, added = keyring.completed()
         hub = cls(settings, engine, keyring, plugins or get_plugin_manager())
-        if created or signing_added:
+        if created or added:
             with engine.begin() as conn:
                 hub.audit.append(conn, KeysCreated(resource="keys", kek_id=keyring.kek_id,
-                                                   signing_keys=sorted(keyring.signing) if created else signing_added),
+                                                   secrets=["the whole keyring"] if created else added),
                                  actor=SYSTEM_ACTOR)
         return hub, created
 
@@ -97,4 +102,4 @@ class Hub:
 
     @cached_property
     def cipher(self) -> FieldCipher:
-        return FieldCipher(self.keyring)
+        return FieldCipher(self.keyring, SubjectKeys(self.keyring, self.engine))

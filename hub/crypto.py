@@ -1,6 +1,8 @@
 """Field encryption and keyed hashing for personal data at rest.
 
-A ciphertext is ``format(1) | dek id(2) | nonce(12) | AES-256-GCM(ciphertext+tag)``; its associated
+Two ciphertext formats: ``1 | dek id (2) | nonce (12) | AES-256-GCM(ciphertext+tag)`` under one of the
+keyring's data keys (household facts, quarantined rows), and ``2 | subject key id (8) | nonce (12) |
+AES-256-GCM`` under a person's own key (:mod:`hub.subject_keys`), for a person's fields. The associated
 data names the table, the row's natural key and the field, so a ciphertext copied to another row or
 field does not decrypt.
 """
@@ -10,6 +12,7 @@ import hashlib
 import hmac
 import os
 import struct
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -17,8 +20,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hub.errors import KeyringError
 from hub.keys import Keyring
 
+if TYPE_CHECKING:
+    from hub.subject_keys import SubjectKeys
+
 _FORMAT = 1
 _HEADER = struct.Struct(">BH")
+_SUBJECT_FORMAT = 2
+_SUBJECT_HEADER = struct.Struct(">BQ")
 
 
 def aad(table: str, source: str, key: str, field: str) -> bytes:
@@ -26,13 +34,31 @@ def aad(table: str, source: str, key: str, field: str) -> bytes:
     return f"{table}|{source}|{key}|{field}".encode()
 
 
-class FieldCipher:
-    """Encrypts with the active DEK; decrypts with whichever DEK a ciphertext names."""
+def subject_key_id(blob: bytes | None) -> int | None:
+    """The id of the person's key a ciphertext was made with (``None`` for a data-key ciphertext)."""
+    if blob is None or len(blob) < _SUBJECT_HEADER.size or blob[0] != _SUBJECT_FORMAT:
+        return None
+    return _SUBJECT_HEADER.unpack_from(blob)[1]
 
-    def __init__(self, keyring: Keyring):
+
+class FieldCipher:
+    """Encrypts with the active DEK or a person's own key; decrypts with whichever key a ciphertext names
+    (a person's key through ``subjects``, :class:`hub.subject_keys.SubjectKeys`)."""
+
+    def __init__(self, keyring: Keyring, subjects: SubjectKeys | None = None):
         self._aead = {n: AESGCM(k) for n, k in keyring.deks.items()}
         self._active = keyring.active_dek
         self._header = _HEADER.pack(_FORMAT, keyring.active_dek)
+        self.subjects = subjects
+
+    @staticmethod
+    def encrypt_for(key_id: int, aead: AESGCM, plaintext: str | None, associated: bytes) -> bytes | None:
+        """``plaintext`` under a person's own key (``key_id``, ``aead`` from :meth:`SubjectKeys.ensure`)."""
+        if plaintext is None:
+            return None
+        nonce = os.urandom(12)
+        return _SUBJECT_HEADER.pack(_SUBJECT_FORMAT, key_id) + nonce + aead.encrypt(nonce, plaintext.encode(),
+                                                                                      associated)
 
     def encrypt(self, plaintext: str | None, associated: bytes) -> bytes | None:
         if plaintext is None:
@@ -45,11 +71,24 @@ class FieldCipher:
             return None
         if len(blob) < _HEADER.size + 12 + 16:
             raise KeyringError(f"ciphertext of {len(blob)} bytes is too short to be one of ours (truncated)")
+        if blob[0] == _SUBJECT_FORMAT:
+            return self._decrypt_subject(blob, associated)
         fmt, dek = _HEADER.unpack_from(blob)
         if fmt != _FORMAT or dek not in self._aead:
             raise KeyringError(f"ciphertext names format {fmt} / key {dek}, which this keyring lacks")
         try:
             return self._aead[dek].decrypt(blob[3:15], blob[15:], associated).decode()
+        except InvalidTag:
+            raise KeyringError("ciphertext does not decrypt for this row and field (moved or tampered)") from None
+
+
+    def _decrypt_subject(self, blob: bytes, associated: bytes) -> str:
+        if self.subjects is None:
+            raise KeyringError("a person's ciphertext needs the per-person keys (this cipher has none)")
+        _, key_id = _SUBJECT_HEADER.unpack_from(blob)
+        start = _SUBJECT_HEADER.size
+        try:
+            return self.subjects.aead(key_id).decrypt(blob[start:start + 12], blob[start + 12:], associated).decode()
         except InvalidTag:
             raise KeyringError("ciphertext does not decrypt for this row and field (moved or tampered)") from None
 

@@ -2,8 +2,9 @@
 
 Envelope scheme: a random key-encryption key (KEK) in ``kek-<id>.key`` wraps, with AES-GCM, the
 secrets listed in ``keyring.json``: data-encryption keys (DEKs) for personal fields, the linkage secret
-(keyed HMACs of citizen IDs and house codes), the fingerprint secret (change detection) and the hub's
-Ed25519 signing keys (one per use, :data:`SIGNING_KEYS`). Rotating the KEK re-wraps those secrets; no
+(keyed HMACs of citizen IDs and house codes), the fingerprint secret (change detection), the subject
+wrapping keys (which wrap each person's own data key, :mod:`hub.subject_keys`) and the hub's Ed25519
+signing keys (one per use, :data:`SIGNING_KEYS`). Rotating the KEK re-wraps those secrets; no
 stored ciphertext changes, and the old KEK file is removed.
 """
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Keyring:
     linkage_secret: bytes
     fingerprint_secret: bytes
     signing: dict[str, bytes]  # use -> raw Ed25519 private key
+    subject_wraps: dict[int, bytes]  # wraps per-person data keys; the highest is active
 
     def __repr__(self) -> str:
         return f"Keyring(directory={str(self.directory)!r}, kek_id={self.kek_id!r}, deks={sorted(self.deks)})"
@@ -94,7 +96,8 @@ class Keyring:
         ring = cls(directory=directory, kek_id=cls.new_kek_id(), active_dek=1,
                    deks={1: AESGCM.generate_key(256)}, linkage_secret=secrets.token_bytes(32),
                    fingerprint_secret=secrets.token_bytes(32),
-                   signing={use: _new_signing_key() for use in SIGNING_KEYS})
+                   signing={use: _new_signing_key() for use in SIGNING_KEYS},
+                   subject_wraps={1: AESGCM.generate_key(256)})
         kek = AESGCM.generate_key(256)
         _write_private(directory / f"kek-{ring.kek_id}.key", kek)
         ring._save(kek)
@@ -102,8 +105,8 @@ class Keyring:
 
     @classmethod
     def load(cls, directory: Path) -> Keyring:
-        """The keyring in ``directory``. A keyring made before a signing key was introduced lacks it until
-        :meth:`with_signing_keys` (run by ``hub init``) adds it."""
+        """The keyring in ``directory``. A keyring made before a kind of secret was introduced lacks it
+        until :meth:`completed` (run by ``hub init``) adds it."""
         doc, kek = cls._read(directory)
         wrapped = doc["keys"]
         return cls(
@@ -112,6 +115,8 @@ class Keyring:
             linkage_secret=_unwrap(kek, "linkage", wrapped["linkage"]),
             fingerprint_secret=_unwrap(kek, "fingerprint", wrapped["fingerprint"]),
             signing={n.removeprefix("sign-"): _unwrap(kek, n, w) for n, w in wrapped.items() if n.startswith("sign-")},
+            subject_wraps={int(n.split("-")[1]): _unwrap(kek, n, w) for n, w in wrapped.items()
+                           if n.startswith("swk-")},
         )
 
     @staticmethod
@@ -127,16 +132,29 @@ class Keyring:
             raise KeyringError(f"{directory / KEYRING_FILE}: unsupported keyring format {doc.get('format')!r}")
         return doc, kek
 
-    def with_signing_keys(self) -> tuple[Keyring, list[str]]:
-        """This keyring with every signing key of :data:`SIGNING_KEYS` it lacks made and saved (under the
-        current KEK); returns it and the uses added."""
-        missing = [use for use in SIGNING_KEYS if use not in self.signing]
-        if not missing:
-            return self, []
-        _, kek = self._read(self.directory)
-        ring = dataclasses.replace(self, signing={**self.signing, **{use: _new_signing_key() for use in missing}})
-        ring._save(kek)
-        return ring, missing
+    def missing(self) -> list[str]:
+        """The secrets this keyring lacks, by the names :meth:`completed` would add."""
+        return [f"sign-{use}" for use in SIGNING_KEYS if use not in self.signing] + (
+            [] if self.subject_wraps else ["swk-1"])
+
+    def completed(self) -> tuple[Keyring, list[str]]:
+        """This keyring with every secret it lacks (a signing key of :data:`SIGNING_KEYS`, a subject
+        wrapping key) made and saved under the current KEK; returns it and the names of those added."""
+        added = self.missing()
+        ring = dataclasses.replace(self, signing={
+            **self.signing, **{use: _new_signing_key() for use in SIGNING_KEYS if use not in self.signing}})
+        if not self.subject_wraps:
+            ring = dataclasses.replace(ring, subject_wraps={1: AESGCM.generate_key(256)})
+        if added:
+            ring._save(self._read(self.directory)[1])
+        return ring, added
+
+    def with_subject_wraps(self, wraps: dict[int, bytes]) -> Keyring:
+        """This keyring with ``wraps`` as its subject wrapping keys, saved under the current KEK (the
+        rotation in :mod:`hub.subject_keys` adds one, re-wraps every person's key, then drops the old)."""
+        ring = dataclasses.replace(self, subject_wraps=dict(wraps))
+        ring._save(self._read(self.directory)[1])
+        return ring
 
     def signing_key(self, use: str) -> Ed25519PrivateKey:
         """The Ed25519 key for ``use``; a :class:`KeyringError` pointing at ``hub init`` if it is missing."""
@@ -150,6 +168,7 @@ class Keyring:
         wrapped["linkage"] = _wrap(kek, "linkage", self.linkage_secret)
         wrapped["fingerprint"] = _wrap(kek, "fingerprint", self.fingerprint_secret)
         wrapped.update({f"sign-{use}": _wrap(kek, f"sign-{use}", key) for use, key in sorted(self.signing.items())})
+        wrapped.update({f"swk-{n}": _wrap(kek, f"swk-{n}", key) for n, key in sorted(self.subject_wraps.items())})
         doc = {"format": _FORMAT, "kek_id": self.kek_id, "active_dek": self.active_dek, "keys": wrapped}
         _write_private(self.directory / KEYRING_FILE, json.dumps(doc, indent=2).encode())
 
@@ -161,9 +180,7 @@ class Keyring:
         """Wrap every secret under a fresh KEK named ``new_kek_id``, switch to it atomically, then delete the
         old KEK file."""
         old_file = self.directory / f"kek-{self.kek_id}.key"
-        rotated = Keyring(directory=self.directory, kek_id=new_kek_id, active_dek=self.active_dek,
-                          deks=dict(self.deks), linkage_secret=self.linkage_secret,
-                          fingerprint_secret=self.fingerprint_secret, signing=dict(self.signing))
+        rotated = dataclasses.replace(self, kek_id=new_kek_id)
         kek = AESGCM.generate_key(256)
         _write_private(self.directory / f"kek-{rotated.kek_id}.key", kek)
         rotated._save(kek)

@@ -48,6 +48,7 @@ ingest_runs = Table(
     Column("quarantined", Integer, nullable=False, default=0),
     Column("households_inserted", Integer, nullable=False, default=0),
     Column("households_updated", Integer, nullable=False, default=0),
+    Column("erased", Integer, nullable=False, default=0),
 )
 
 source_households = Table(
@@ -164,6 +165,16 @@ id_redirects = Table(
     Column("run_id", BigInteger, ForeignKey("link_runs.id"), nullable=False),
     # consent decisions about a retired id are found from the current one (consent.decisions)
     Index("ix_id_redirects_current", "current_id"),
+)
+
+#: Each person's own data key, wrapped by a key kept outside the database (hub.subject_keys). Deleting a
+#: row destroys that person's data wherever its ciphertexts are (crypto-shredding).
+subject_keys = Table(
+    "subject_keys", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("anchor", LargeBinary(16), nullable=False, unique=True),  # keyed citizen ID, or keyed record
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 quarantine = Table(

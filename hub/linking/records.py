@@ -14,12 +14,13 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection
 
-from hub.crypto import FieldCipher, aad
+from hub.crypto import FieldCipher, aad, subject_key_id
 from hub.db.bulk import SQLITE_MAX_KEYS
 from hub.db.engine import make_engine
 from hub.errors import HubError
 from hub.keys import Keyring
 from hub.linking.names import normal_form, phonetic_keys
+from hub.subject_keys import SubjectKeyGone, SubjectKeys
 
 #: What linking reads of a record without decrypting anything: keys and clear coarse facts.
 KEY_COLUMNS = (
@@ -136,16 +137,23 @@ def load_identities(conn: Connection, cipher: FieldCipher, pks: Sequence[int] | 
     out = {}
     for cursor in batches:
         while chunk := cursor.fetchmany(20000):
-            out.update((row[0], Identity._make(_decrypt_identity(cipher, row))) for row in chunk)
+            out.update(zip((row[0] for row in chunk), map(Identity._make, _decrypt_chunk(conn, cipher, chunk))))
     return out
 
 
-def _decrypt_identity(cipher: FieldCipher, row: tuple) -> tuple:
-    """The :class:`Identity` fields, as a plain tuple, of a row of :data:`_IDENTITY_COLUMNS`."""
-    _, source, rid, first, last, born = row
-    return (cipher.decrypt(first, aad("source_records", source, rid, "first_name")),
-            cipher.decrypt(last, aad("source_records", source, rid, "last_name")),
-            *_parse_birth(cipher.decrypt(born, aad("source_records", source, rid, "birth_date"))))
+def _decrypt_chunk(conn: Connection, cipher: FieldCipher, chunk: Sequence[tuple]) -> list[tuple]:
+    """The :class:`Identity` fields, as plain tuples, of rows of :data:`_IDENTITY_COLUMNS`, their persons'
+    keys fetched in one go. A person erased at their request decrypts to nothing."""
+    cipher.subjects.prefetch(conn, {subject_key_id(blob) for row in chunk for blob in row[3:]} - {None})
+    out = []
+    for _, source, rid, first, last, born in chunk:
+        try:
+            out.append((cipher.decrypt(first, aad("source_records", source, rid, "first_name")),
+                        cipher.decrypt(last, aad("source_records", source, rid, "last_name")),
+                        *_parse_birth(cipher.decrypt(born, aad("source_records", source, rid, "birth_date")))))
+        except SubjectKeyGone:
+            out.append((None, None, None, None, None))
+    return out
 
 
 def _decrypt_everything(database_url: str, keys_dir: str, send) -> None:
@@ -153,13 +161,14 @@ def _decrypt_everything(database_url: str, keys_dir: str, send) -> None:
     sent in chunks over ``send``, then ``None``. A failure is sent as its type's name only (its text might
     quote a value)."""
     try:
-        cipher = FieldCipher(Keyring.load(Path(keys_dir)))
+        keyring = Keyring.load(Path(keys_dir))
         engine = make_engine(database_url)
+        cipher = FieldCipher(keyring, SubjectKeys(keyring, engine))
         try:
-            with engine.connect() as conn:
+            with engine.connect() as conn, engine.connect() as keys_conn:
                 cursor = conn.exec_driver_sql(f"SELECT {', '.join(_IDENTITY_COLUMNS)} FROM source_records")
                 while chunk := cursor.fetchmany(20000):
-                    send.send(([row[0] for row in chunk], [_decrypt_identity(cipher, row) for row in chunk]))
+                    send.send(([row[0] for row in chunk], _decrypt_chunk(keys_conn, cipher, chunk)))
         finally:
             engine.dispose()
         send.send(None)

@@ -3,14 +3,19 @@
 Parsing and fingerprinting a partner file is pure CPU work that needs no database; running it in a child
 lets the parent encrypt and write at the same time, on the second core. Items travel through a pipe, so
 the child blocks while the parent is busy: at most a couple of items are in flight, whatever the file
-size. An exception in the child is raised again in the parent. Where ``fork`` is unavailable, the
-producer simply runs inline.
+size. An exception in the child is raised again in the parent.
+
+Forking is only safe in a process with one thread: a child forked while another thread holds a lock can
+hang or die. Where ``fork`` is unavailable, or the process runs other threads (Python's, or the native
+threads of DuckDB once linking has run in this process), the producer simply runs inline.
 """
 from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import pickle
+import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -38,13 +43,21 @@ def _child(send, produce: Callable[[], Iterator[T]]) -> None:
         send.close()
 
 
+def _threaded() -> bool:
+    """Whether this process runs threads besides the main one (native ones too, where Linux shows them)."""
+    try:
+        return len(os.listdir("/proc/self/task")) > 1
+    except OSError:
+        return threading.active_count() > 1
+
+
 def in_background(produce: Callable[[], Iterator[T]]) -> Iterator[T]:
     """Yield the items of ``produce()``, computed in a forked child process.
 
     ``produce`` must not touch the parent's open database connections. If the consumer stops early
     (an exception while writing), the child is terminated.
     """
-    if "fork" not in multiprocessing.get_all_start_methods():
+    if "fork" not in multiprocessing.get_all_start_methods() or _threaded():
         yield from produce()
         return
     context = multiprocessing.get_context("fork")

@@ -26,18 +26,20 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, delete, insert, select, update
 
 from audit.events import IngestCompleted, IngestFailed, RowsQuarantined
 from hub.adapter_kit import Adapter
 from hub.context import Hub
-from hub.crypto import Fingerprinter, KeyedHasher, aad
+from hub.crypto import FieldCipher, Fingerprinter, KeyedHasher, aad
 from hub.db.bulk import bulk_delete, bulk_insert, bulk_update, fetch_by_keys
 from hub.db.schema import ingest_runs, quarantine, source_households, source_records
 from hub.errors import AdapterError, HubError, IngestError
 from hub.linking.candidate_keys import CandidateKeys
 from hub.pipeline.background import in_background
 from hub.records import PersonRecord, Rejected, SourceRecord, Tombstone
+from hub.subject_keys import anchor_for, erased_among
 
 #: Columns written for a person record (then ``person_id`` and ``created_run_id`` on insert).
 PERSON_COLUMNS = (
@@ -62,7 +64,8 @@ MAX_REASONS_IN_EVENT = 1000
 class FileReport:
     """What one file did to the store. Counts of records are per person; ``rows_read`` per row/line.
 
-    ``stale`` counts records left as stored because the stored version is newer; ``replay`` is true when
+    ``stale`` counts records left as stored because the stored version is newer; ``erased`` the records
+    of persons whose data was erased at their request (not stored again); ``replay`` is true when
     this exact file had been ingested before (nothing was written). ``households_*`` count household units
     (logbook, survey) whose own facts were written.
     """
@@ -80,6 +83,7 @@ class FileReport:
     quarantined: int = 0
     households_inserted: int = 0
     households_updated: int = 0
+    erased: int = 0
     replay: bool = False
     quarantine_reasons: list[dict] = field(default_factory=list)
 
@@ -275,7 +279,7 @@ class _BatchWriter:
 
     def __init__(self, hub: Hub, conn: Connection, report: FileReport):
         self.conn, self.report, self.source = conn, report, report.source
-        self.cipher = hub.cipher
+        self.cipher, self.keyring, self.subjects = hub.cipher, hub.keyring, hub.cipher.subjects
         self.id_key = KeyedHasher(hub.keyring.derived("citizen-id"))
         self.house_key = KeyedHasher(hub.keyring.derived("house-code"))
         # Members a household no longer lists, by record id, with the household they left. They are
@@ -401,7 +405,7 @@ class _BatchWriter:
         stored = {row.record_id: row for row in fetch_by_keys(
             self.conn, r, source=self.source, key="record_id", keys=list(persons),
             columns=("id", "record_id", "household_id", "version", "fingerprint"))}
-        inserts, updates = [], []
+        to_write: list[tuple[FlatPerson, str, int | None]] = []  # person, household id, stored row id
         for rid, p in persons.items():
             ref, old = p.household_ref, stored.get(rid)
             if ref in stale_units or (old is not None and ref is None and old.version > p.version):
@@ -411,32 +415,48 @@ class _BatchWriter:
             if old is not None and old.fingerprint == p.fingerprint:
                 self.report.unchanged += 1
             elif old is None:
-                household_id = household_ids[ref] if ref is not None else new_id()
-                inserts.append(self._person_row(p, household_id) + (new_id(), self.report.run_id))
+                to_write.append((p, household_ids[ref] if ref is not None else new_id(), None))
             else:
-                household_id = household_ids[ref] if ref is not None else old.household_id
-                updates.append(self._person_row(p, household_id) + (old.id,))
+                to_write.append((p, household_ids[ref] if ref is not None else old.household_id, old.id))
+        linkage = {p.record_id: self.id_key(p.citizen_id) for p, _, _ in to_write if p.citizen_id}
+        erased = erased_among(self.conn, set(linkage.values()))
+        if erased:
+            self.report.erased += sum(linkage.get(p.record_id) in erased for p, _, _ in to_write)
+            to_write = [w for w in to_write if linkage.get(w[0].record_id) not in erased]
+        anchors = {p.record_id: anchor_for(linkage.get(p.record_id), self.keyring, self.source, p.record_id)
+                   for p, _, _ in to_write}
+        keys = self.subjects.ensure(self.conn, anchors.values())
+        inserts, updates = [], []
+        for p, household_id, stored_id in to_write:
+            row = self._person_row(p, household_id, linkage.get(p.record_id), keys[anchors[p.record_id]])
+            if stored_id is None:
+                inserts.append(row + (new_id(), self.report.run_id))
+            else:
+                updates.append(row + (stored_id,))
         bulk_insert(self.conn, r, PERSON_COLUMNS + ("person_id", "created_run_id"), inserts)
         bulk_update(self.conn, r, PERSON_COLUMNS, updates)
         self.report.inserted += len(inserts)
         self.report.updated += len(updates)
 
-    def _person_row(self, p: FlatPerson, household_id: str) -> tuple:
-        """The stored row in :data:`PERSON_COLUMNS` order: keys hashed, personal fields encrypted."""
-        rid, cipher, source, id_key = p.record_id, self.cipher, self.source, self.id_key
+    def _person_row(self, p: FlatPerson, household_id: str, linkage_key: bytes | None,
+                    key: tuple[int, AESGCM]) -> tuple:
+        """The stored row in :data:`PERSON_COLUMNS` order: keys hashed, personal fields encrypted with the
+        person's own key."""
+        rid, source, id_key = p.record_id, self.source, self.id_key
+        key_id, aead = key
+
+        def sealed(value: str | None, name: str) -> bytes | None:
+            return FieldCipher.encrypt_for(key_id, aead, value, aad("source_records", source, rid, name))
+
         return (
-            source, rid, p.household_ref, household_id, p.version,
-            id_key(p.citizen_id) if p.citizen_id else None, p.id_status,
+            source, rid, p.household_ref, household_id, p.version, linkage_key, p.id_status,
             _json({k: id_key(digits).hex() for k, digits in p.linked_ids}) if p.linked_ids else "{}",
             p.title, p.sex, p.birth_year, p.tambon_code, p.moo,
             self.house_key(p.house_code) if p.house_code else None,
             p.id_variants, p.first_name_block, p.full_name_block, p.address_block,
-            cipher.encrypt(p.first_name, aad("source_records", source, rid, "first_name")),
-            cipher.encrypt(p.last_name, aad("source_records", source, rid, "last_name")),
-            cipher.encrypt(p.birth_date, aad("source_records", source, rid, "birth_date")),
-            cipher.encrypt(p.house_code, aad("source_records", source, rid, "house_code")) if p.own_address else None,
-            cipher.encrypt(p.house_no, aad("source_records", source, rid, "house_no")),
-            cipher.encrypt(p.private_json, aad("source_records", source, rid, "private")),
+            sealed(p.first_name, "first_name"), sealed(p.last_name, "last_name"), sealed(p.birth_date, "birth_date"),
+            sealed(p.house_code, "house_code") if p.own_address else None, sealed(p.house_no, "house_no"),
+            sealed(p.private_json, "private"),
             p.attributes_json, p.flags_json, p.fingerprint, self.report.run_id, p.line,
         )
 
@@ -501,7 +521,7 @@ def _audit_failure(hub: Hub, source: str, path: Path, message: str, actor: str) 
 def _finish(hub: Hub, conn: Connection, report: FileReport, actor: str) -> None:
     counts = {k: getattr(report, k) for k in
               ("rows_read", "inserted", "updated", "unchanged", "stale", "deleted", "quarantined",
-               "households_inserted", "households_updated")}
+               "households_inserted", "households_updated", "erased")}
     conn.execute(update(ingest_runs).where(ingest_runs.c.id == report.run_id).values(
         status="completed", finished_at=_now(), **counts))
     resource = f"file:{report.path.name}"

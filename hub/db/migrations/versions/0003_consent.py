@@ -1,4 +1,4 @@
-"""consent: community stewards, decisions found from current ids (id_redirects.current_id), consent decisions, signed receipts, data-subject requests, erasures
+"""consent: per-person data keys (subject_keys), erased records counted at ingest, community stewards, decisions found from current ids (id_redirects.current_id), consent decisions, signed receipts, data-subject requests, erasures
 
 Revision ID: 0003
 Revises: 0002
@@ -19,6 +19,16 @@ When = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('ingest_runs') as batch_op:
+        batch_op.add_column(sa.Column('erased', sa.Integer(), nullable=False, server_default='0'))
+    op.create_table('subject_keys',
+    sa.Column('id', BigId, autoincrement=True, nullable=False),
+    sa.Column('anchor', sa.LargeBinary(length=16), nullable=False),
+    sa.Column('wrapped', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', When, nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('anchor')
+    )
     op.create_index('ix_id_redirects_current', 'id_redirects', ['current_id'])
     op.create_table('community_stewards',
     sa.Column('id', BigId, autoincrement=True, nullable=False),
@@ -84,7 +94,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('ingest_runs') as batch_op:
+        batch_op.drop_column('erased')
     op.drop_index('ix_id_redirects_current', table_name='id_redirects')
+    op.drop_table('subject_keys')
     op.drop_table('erased_subjects')
     op.drop_table('subject_requests')
     op.drop_index('ix_consent_receipts_consent_id', table_name='consent_receipts')
