@@ -100,6 +100,19 @@ class SubjectKeysRewrapped(EventType):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class TokenIssued(EventType):
+    """An API token was issued: to whom, for which role and binding, until when (never the token)."""
+
+    name: ClassVar[str] = "token.issued"
+    role: str
+    subject: str
+    partner: str | None
+    area: str | None
+    steward: int | None
+    expires: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class LinksExported(EventType):
     """The record-to-person map was exported (pseudonymous ids, no personal fields)."""
 
@@ -154,8 +167,8 @@ class ReviewSettled(EventType):
 
 
 CORE_EVENT_TYPES = (IngestCompleted, IngestFailed, RowsQuarantined, QuarantineRowRead, KeysCreated,
-                    KeysRotated, SubjectKeysRewrapped, LinksExported, RedirectsExported, LinkCompleted, LinkFailed,
-                    ReviewPairRead, ReviewSettled)
+                    KeysRotated, SubjectKeysRewrapped, TokenIssued, LinksExported, RedirectsExported, LinkCompleted,
+                    LinkFailed, ReviewPairRead, ReviewSettled)
 
 
 @hookimpl

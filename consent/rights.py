@@ -191,8 +191,8 @@ def rectify(hub: Hub, subject: Subject, *, field: str, correct: str, evidence: s
                             hub.keyring, "subject_requests", subject.ref)
         key_id, aead = hub.cipher.subjects.ensure(conn, [anchor])[anchor]
         request_id = _open_request(conn, "rectify", subject, {}, actor, "open")
-        sealed = FieldCipher.encrypt_for(key_id, aead, correct.strip(),
-                                         aad("subject_requests", "rectify", str(request_id), field))
+        sealed = FieldCipher.sealer(key_id, aead)(correct.strip(),
+                                                  aad("subject_requests", "rectify", str(request_id), field))
         details = {"field": field, "evidence": evidence, "records": [f"{r.source}:{r.record_id}" for r in rows],
                    "correction_enc": base64.b64encode(sealed).decode("ascii")}
         conn.execute(update(subject_requests).where(subject_requests.c.id == request_id).values(details=details))

@@ -26,6 +26,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(review_app, name="review")
 app.add_typer(consent_app, name="consent")
 app.add_typer(rights_app, name="rights")
+token_app = typer.Typer(help="API tokens (EdDSA-signed JWTs).", no_args_is_help=True)
+app.add_typer(token_app, name="token")
 
 @app.command()
 def init() -> None:
@@ -244,6 +246,44 @@ def audit_verify() -> None:
     if problem:
         fail(f"audit chain broken at event {problem.seq}: {problem.what}")
     console.print("audit chain intact")
+
+
+@token_app.command("issue")
+def token_issue(role: Annotated[str, typer.Option(help="admin, partner, community, auditor or policy.")],
+                subject: Annotated[str, typer.Option("--sub", help="Who holds it (a name or a system).")],
+                partner: Annotated[str | None, typer.Option(help="The partner id (partner tokens).")] = None,
+                area: Annotated[str | None, typer.Option(help="The village or tambon (community tokens).")] = None,
+                steward: Annotated[int | None, typer.Option(help="The steward id (community tokens).")] = None,
+                ttl: Annotated[str, typer.Option(help="Lifetime: 30m, 8h, 7d (at most 90d).")] = "8h") -> None:
+    """Issue an API token; prints it on stdout (the issue, never the token, is audited)."""
+    from hub.tokens import issue, parse_ttl
+
+    hub = open_hub()
+    try:
+        if area is not None:
+            from consent.stewards import active_steward
+            from consent.subjects import community
+
+            area = community(area).ref
+            if steward is not None:
+                with hub.engine.connect() as conn:
+                    active_steward(conn, steward, area)
+        token = issue(hub, role=role, subject=subject, actor=actor(), partner=partner, area=area, steward=steward,
+                      ttl=parse_ttl(ttl))
+    except HubError as exc:
+        fail(str(exc))
+    typer.echo(token)
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="Port.")] = 8000) -> None:
+    """Serve the JSON API (``/api/v1``, OpenAPI at ``/api/v1/openapi.json``, docs at ``/api/docs``)."""
+    import uvicorn
+
+    from hub.api.app import create_app
+
+    uvicorn.run(create_app(open_hub()), host=host, port=port, log_level="info")
 
 
 @app.command()

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
@@ -52,13 +53,18 @@ class FieldCipher:
         self.subjects = subjects
 
     @staticmethod
-    def encrypt_for(key_id: int, aead: AESGCM, plaintext: str | None, associated: bytes) -> bytes | None:
-        """``plaintext`` under a person's own key (``key_id``, ``aead`` from :meth:`SubjectKeys.ensure`)."""
-        if plaintext is None:
-            return None
-        nonce = os.urandom(12)
-        return _SUBJECT_HEADER.pack(_SUBJECT_FORMAT, key_id) + nonce + aead.encrypt(nonce, plaintext.encode(),
-                                                                                      associated)
+    def sealer(key_id: int, aead: AESGCM) -> Callable[[str | None, bytes], bytes | None]:
+        """Encryption under a person's own key (``key_id``, ``aead`` from :meth:`SubjectKeys.ensure`):
+        ``seal(plaintext, associated)``, ``None`` for ``None``."""
+        header = _SUBJECT_HEADER.pack(_SUBJECT_FORMAT, key_id)
+
+        def seal(plaintext: str | None, associated: bytes) -> bytes | None:
+            if plaintext is None:
+                return None
+            nonce = os.urandom(12)
+            return header + nonce + aead.encrypt(nonce, plaintext.encode(), associated)
+
+        return seal
 
     def encrypt(self, plaintext: str | None, associated: bytes) -> bytes | None:
         if plaintext is None:

@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hub.errors import KeyringError
 
 KEYRING_FILE = "keyring.json"
-#: The hub's Ed25519 signing keys, by use: ``receipts`` signs consent receipts.
-SIGNING_KEYS = ("receipts",)
+#: The hub's Ed25519 signing keys, by use: ``receipts`` signs consent receipts, ``tokens`` API tokens.
+SIGNING_KEYS = ("receipts", "tokens")
 _FORMAT = 1
 _NONCE = 12
 

@@ -25,13 +25,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, delete, select, update
 
 from hub.db.bulk import SQLITE_MAX_KEYS, bulk_insert
-from hub.db.schema import erased_subjects, subject_keys
+from hub.db.schema import erased_subjects as erased
+from hub.db.schema import subject_keys
 from hub.errors import KeyringError
 from hub.keys import Keyring
 
 ANCHOR_BYTES = 16
 _WRAP_HEADER = struct.Struct(">H")
 _NONCE = 12
+_WRAPPED_BYTES = _WRAP_HEADER.size + _NONCE + 32 + 16  # header, nonce, key, tag
 
 
 class SubjectKeyGone(KeyringError):
@@ -86,23 +88,60 @@ class SubjectKeys:
         """The (key id, cipher) of each anchor, making keys for new anchors, in the caller's transaction.
         Nothing is cached: the transaction may still roll back."""
         wanted = sorted(set(anchors))
-        found = self._fetch_by_anchor(conn, wanted)
-        new = [a for a in wanted if a not in found]
+        found = {anchor: (key_id, AESGCM(self._unwrap(anchor, wrapped)))
+                 for key_id, anchor, wrapped in self._by_anchor(conn, wanted, wrapped=True)}
+        new = {a: AESGCM.generate_key(256) for a in wanted if a not in found}
         if new:
-            now = dt.datetime.now(dt.UTC)
-            bulk_insert(conn, subject_keys, ("anchor", "wrapped", "created_at"),
-                        [(a, self._wrap(a, AESGCM.generate_key(256)), now) for a in new])
-            found.update(self._fetch_by_anchor(conn, new))
+            rows = [(a, self._wrap(a, key)) for a, key in new.items()]
+            found.update((anchor, (key_id, AESGCM(new[anchor]))) for key_id, anchor in self._insert(conn, rows))
         return found
 
-    def _fetch_by_anchor(self, conn: Connection, anchors: list[bytes]) -> dict[bytes, tuple[int, AESGCM]]:
-        t, out = subject_keys, {}
-        for i in range(0, len(anchors), SQLITE_MAX_KEYS):
-            rows = conn.execute(select(t.c.id, t.c.anchor, t.c.wrapped)
-                                .where(t.c.anchor.in_(anchors[i:i + SQLITE_MAX_KEYS]))).all()
-            for key_id, anchor, wrapped in rows:
-                anchor = bytes(anchor)
-                out[anchor] = (key_id, AESGCM(self._unwrap(anchor, bytes(wrapped))))
+    def _insert(self, conn: Connection, rows: list[tuple[bytes, bytes]]) -> list[tuple[int, bytes]]:
+        """Store wrapped keys; their (id, anchor). On PostgreSQL one statement with the keys as two
+        blobs cut up on the server; on SQLite a bulk insert, then the ids looked up."""
+        now = dt.datetime.now(dt.UTC)
+        if conn.dialect.name != "postgresql":
+            bulk_insert(conn, subject_keys, ("anchor", "wrapped", "created_at"), [(a, w, now) for a, w in rows])
+            return [(key_id, anchor) for key_id, anchor in self._by_anchor(conn, [a for a, _ in rows])]
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.execute(
+            "INSERT INTO subject_keys (anchor, wrapped, created_at) SELECT"
+            f" substring(%s::bytea FROM i * {ANCHOR_BYTES} + 1 FOR {ANCHOR_BYTES}),"
+            f" substring(%s::bytea FROM i * {_WRAPPED_BYTES} + 1 FOR {_WRAPPED_BYTES}), %s"
+            " FROM generate_series(0, %s - 1) AS i RETURNING id, anchor",
+            (b"".join(a for a, _ in rows), b"".join(w for _, w in rows), now, len(rows)), binary=True)
+        out = [(key_id, bytes(anchor)) for key_id, anchor in cursor.fetchall()]
+        cursor.close()
+        return out
+
+    @staticmethod
+    def _by_anchor(conn: Connection, anchors: list[bytes], *, wrapped: bool = False) -> list[tuple]:
+        """(id, anchor[, wrapped key]) of the stored keys of ``anchors``, as bytes: one array lookup on
+        PostgreSQL, chunks of bound parameters on SQLite."""
+        columns = "id, anchor, wrapped" if wrapped else "id, anchor"
+        if conn.dialect.name == "postgresql":
+            if not anchors:
+                return []
+            cursor = conn.connection.driver_connection.cursor()
+            # The anchors travel as one bytea, cut up on the server (a list parameter of thousands of
+            # values costs more to send than the lookup). Within a large ingest the table grows inside one
+            # transaction, unseen by the planner's statistics, which then scans it whole per batch: the
+            # unique index is always the right path for a batch of keys.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"SELECT {columns} FROM subject_keys WHERE anchor IN (SELECT substring(%s::bytea "
+                           f"FROM i * {ANCHOR_BYTES} + 1 FOR {ANCHOR_BYTES}) FROM generate_series(0, %s - 1) AS i)",
+                           (b"".join(anchors), len(anchors)), binary=True)
+            rows = cursor.fetchall()
+            cursor.execute("SET LOCAL enable_seqscan = on")
+            cursor.close()
+            return [(row[0], *(bytes(v) for v in row[1:])) for row in rows]
+        else:
+            chunks = [(f"SELECT {columns} FROM subject_keys WHERE anchor IN ({', '.join('?' * len(part))})",
+                       tuple(part)) for part in (anchors[i:i + SQLITE_MAX_KEYS]
+                                                 for i in range(0, len(anchors), SQLITE_MAX_KEYS))]
+        out = []
+        for sql, params in chunks:
+            out.extend((row[0], *(bytes(v) for v in row[1:])) for row in conn.exec_driver_sql(sql, params))
         return out
 
     # ------------------------------------------------------------------------------------ reading
@@ -144,13 +183,10 @@ class SubjectKeys:
         return destroyed
 
 
-def erased_among(conn: Connection, linkage_keys: set[bytes]) -> set[bytes]:
-    """Those of ``linkage_keys`` whose persons were erased at their request (ingest stores them no more)."""
-    t, ordered, out = erased_subjects, sorted(linkage_keys), set()
-    for i in range(0, len(ordered), SQLITE_MAX_KEYS):
-        rows = conn.execute(select(t.c.linkage_key).where(t.c.linkage_key.in_(ordered[i:i + SQLITE_MAX_KEYS])))
-        out.update(bytes(k) for k in rows.scalars())
-    return out
+def erased_subjects(conn: Connection) -> set[bytes]:
+    """The linkage keys of every person erased at their request (ingest stores them no more). The set
+    is small: one per erasure request."""
+    return {bytes(k) for k in conn.execute(select(erased.c.linkage_key)).scalars()}
 
 
 def rotate_wrapping_key(keyring: Keyring, engine: Engine, *, batch: int = 5000) -> tuple[Keyring, int]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import re
 
 import geothai
 from sqlalchemy import func, select
@@ -31,6 +32,10 @@ def test_demo_ingests_all_four_formats_and_keeps_no_clear_identity(settings, cli
     result = cli("demo", "--households", "80", "--out", out)
     assert result.exit_code == 0, result.output
     assert "Audit chain: intact" in result.stdout
+    assert "granted data return at its meeting (receipt verifies)" in result.stdout
+    village, steward = re.search(r"consent data-return (\d{6}-\d{2}) --steward (\d+)", result.stdout).groups()
+    view = cli("consent", "data-return", village, "--steward", steward)
+    assert view.exit_code == 0 and f"\n{village}\t" in view.stdout and "counted only" in view.stdout
     hub = Hub.open(settings)
     try:
         with hub.engine.connect() as conn:

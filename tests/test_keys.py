@@ -135,9 +135,9 @@ def test_a_keyring_older_than_signing_and_per_person_keys_gains_them_at_hub_init
         Hub.open(hub.settings)
     assert cli("init").exit_code == 0
     upgraded = Hub.open(hub.settings)
-    assert set(upgraded.keyring.signing) == {"receipts"} and list(upgraded.keyring.subject_wraps) == [1]
+    assert set(upgraded.keyring.signing) == {"receipts", "tokens"} and list(upgraded.keyring.subject_wraps) == [1]
     assert ingest(upgraded, "tpmap", TPMAP).inserted > 0
     with upgraded.engine.connect() as conn:
         details = conn.execute(select(audit_events.c.details).where(audit_events.c.action == "keys.created")
                                .order_by(audit_events.c.seq.desc()).limit(1)).scalar_one()
-    assert json.loads(details)["secrets"] == ["sign-receipts", "swk-1"]
+    assert json.loads(details)["secrets"] == ["sign-receipts", "sign-tokens", "swk-1"]

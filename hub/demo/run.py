@@ -14,6 +14,7 @@ from audit.chain import verify_chain
 from hub.cli import progress_bar
 from hub.context import Hub
 from hub.db.schema import quarantine, source_records
+from hub.demo.consent import show_consent
 from hub.demo.population import generate_population
 from hub.demo.writers import write_partner_files
 from hub.linking.summary import link_and_show
@@ -70,7 +71,10 @@ def run_demo(*, out: Path, households: int, seed: int, console: Console, actor: 
                               f"{report.households_inserted}/{report.households_updated}")
     console.print(table)
     link_and_show(hub, console, actor=actor, truth=written.truth)  # scored against the generator's truth
+    village, steward = show_consent(hub, console, actor=actor)
     _show_store(hub, console, population)
+    console.print(f"Next: `./dev hub consent data-return {village} --steward {steward}`, `./dev hub consent list`, "
+                  "`./dev hub review list`, `./dev hub quarantine list`, `./dev hub audit verify`.")
 
 
 def _show_store(hub: Hub, console: Console, population) -> None:
@@ -93,5 +97,3 @@ def _show_store(hub: Hub, console: Console, population) -> None:
         console.print(f"Privacy: the database file holds {found_ids} of {len(ids):,} citizen IDs and "
                       f"{found_names} of {len(names):,} names in clear (keys: {hub.settings.resolved_keys_dir}).")
     console.print("Audit chain: " + ("intact" if problem is None else f"BROKEN at {problem.seq}: {problem.what}"))
-    console.print("Next: `./dev hub review list`, `./dev hub quarantine list`, "
-                  "`./dev hub export links --out links.csv`, `./dev hub audit verify`.")

@@ -39,7 +39,7 @@ from hub.errors import AdapterError, HubError, IngestError
 from hub.linking.candidate_keys import CandidateKeys
 from hub.pipeline.background import in_background
 from hub.records import PersonRecord, Rejected, SourceRecord, Tombstone
-from hub.subject_keys import anchor_for, erased_among
+from hub.subject_keys import anchor_for, erased_subjects
 
 #: Columns written for a person record (then ``person_id`` and ``created_run_id`` on insert).
 PERSON_COLUMNS = (
@@ -280,6 +280,7 @@ class _BatchWriter:
     def __init__(self, hub: Hub, conn: Connection, report: FileReport):
         self.conn, self.report, self.source = conn, report, report.source
         self.cipher, self.keyring, self.subjects = hub.cipher, hub.keyring, hub.cipher.subjects
+        self.erased = erased_subjects(conn)  # persons erased at their request, never stored again
         self.id_key = KeyedHasher(hub.keyring.derived("citizen-id"))
         self.house_key = KeyedHasher(hub.keyring.derived("house-code"))
         # Members a household no longer lists, by record id, with the household they left. They are
@@ -419,7 +420,7 @@ class _BatchWriter:
             else:
                 to_write.append((p, household_ids[ref] if ref is not None else old.household_id, old.id))
         linkage = {p.record_id: self.id_key(p.citizen_id) for p, _, _ in to_write if p.citizen_id}
-        erased = erased_among(self.conn, set(linkage.values()))
+        erased = self.erased.intersection(linkage.values())
         if erased:
             self.report.erased += sum(linkage.get(p.record_id) in erased for p, _, _ in to_write)
             to_write = [w for w in to_write if linkage.get(w[0].record_id) not in erased]
@@ -443,20 +444,19 @@ class _BatchWriter:
         """The stored row in :data:`PERSON_COLUMNS` order: keys hashed, personal fields encrypted with the
         person's own key."""
         rid, source, id_key = p.record_id, self.source, self.id_key
-        key_id, aead = key
-
-        def sealed(value: str | None, name: str) -> bytes | None:
-            return FieldCipher.encrypt_for(key_id, aead, value, aad("source_records", source, rid, name))
-
+        seal = FieldCipher.sealer(*key)
         return (
             source, rid, p.household_ref, household_id, p.version, linkage_key, p.id_status,
             _json({k: id_key(digits).hex() for k, digits in p.linked_ids}) if p.linked_ids else "{}",
             p.title, p.sex, p.birth_year, p.tambon_code, p.moo,
             self.house_key(p.house_code) if p.house_code else None,
             p.id_variants, p.first_name_block, p.full_name_block, p.address_block,
-            sealed(p.first_name, "first_name"), sealed(p.last_name, "last_name"), sealed(p.birth_date, "birth_date"),
-            sealed(p.house_code, "house_code") if p.own_address else None, sealed(p.house_no, "house_no"),
-            sealed(p.private_json, "private"),
+            seal(p.first_name, aad("source_records", source, rid, "first_name")),
+            seal(p.last_name, aad("source_records", source, rid, "last_name")),
+            seal(p.birth_date, aad("source_records", source, rid, "birth_date")),
+            seal(p.house_code, aad("source_records", source, rid, "house_code")) if p.own_address else None,
+            seal(p.house_no, aad("source_records", source, rid, "house_no")),
+            seal(p.private_json, aad("source_records", source, rid, "private")),
             p.attributes_json, p.flags_json, p.fingerprint, self.report.run_id, p.line,
         )
 

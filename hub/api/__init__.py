@@ -1,0 +1,1 @@
+"""The hub's JSON API (FastAPI), served by ``hub serve``."""
