@@ -131,7 +131,8 @@ def test_a_keyring_older_than_signing_and_per_person_keys_gains_them_at_hub_init
     doc = json.loads(ring_file.read_text())
     doc["keys"] = {name: value for name, value in doc["keys"].items() if not name.startswith(("sign-", "swk-"))}
     ring_file.write_text(json.dumps(doc))
-    with pytest.raises(ConfigurationError, match=r"lacks secrets .*\(sign-receipts, swk-1\); run `hub init`"):
+    missing = r"lacks secrets .*\(sign-receipts, sign-tokens, swk-1\); run `hub init`"
+    with pytest.raises(ConfigurationError, match=missing):
         Hub.open(hub.settings)
     assert cli("init").exit_code == 0
     upgraded = Hub.open(hub.settings)
