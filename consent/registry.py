@@ -139,9 +139,13 @@ def change_in(hub: Hub, conn: Connection, consent_id: str, new_status: str, *, a
         if grantor is None:
             raise ConsentError("answering with consent needs who gives it")
         subject = Subject(row.subject_kind, row.subject_ref)
-        draft = NewConsent(subject, GIVEN, row.purposes, row.recipients, grantor, row.evidence, row.sensitive,
+        # the answer's reason records the meeting or document that decided it
+        evidence = {**row.evidence, "meeting": row.evidence.get("meeting") or reason}
+        draft = NewConsent(subject, GIVEN, row.purposes, row.recipients, grantor, evidence, row.sensitive,
                            False, clock.utc(row.expires_at))
         values["grantor"] = _validated(hub, conn, draft, actor=actor, now=now, born=None)["grantor"]
+        if subject.kind == "community":
+            values["evidence"]["meeting"] = evidence["meeting"]
     if new_status != EXPIRED:  # an expiry takes effect at the expiry time, already in the row
         values["decided_at"] = now
     receipt_id = new_receipt_id()
@@ -227,7 +231,7 @@ def _checked_grantor(hub: Hub, conn: Connection, new: NewConsent, *, on: dt.date
             raise ConsentError("a community decides through its registered data stewards (name at least one)")
         for steward_id in g.stewards:
             active_steward(conn, steward_id, new.subject.ref)
-        if not (new.evidence.get("meeting") or new.evidence.get("document")):
+        if new.status != REQUESTED and not (new.evidence.get("meeting") or new.evidence.get("document")):
             raise ConsentError("a community decision records the meeting or document that made it")
         return g.as_json()
     if kind == "household":

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from consent import clock
 from consent.events import SubjectRequestHandled
-from consent.subjects import Subject
+from consent.subjects import Subject, village_code
 from consent.vocabulary import ConsentError
 from hub.context import Hub
 from hub.crypto import FieldCipher, aad, subject_key_id
@@ -72,14 +72,16 @@ def _open_request(conn: Connection, kind: str, subject: Subject, details: dict, 
 
 
 def access(hub: Hub, subject: Subject, *, actor: str) -> dict[str, Any]:
-    """Everything the hub holds about the person, decrypted, as one JSON-ready document (the read is
-    audited and recorded as a request)."""
+    """Everything the hub holds about the person, decrypted, as one JSON-ready document: their records,
+    household units, the consent decisions about them, their household and their village or tambon, the
+    receipts and their requests (the read is audited and recorded as a request)."""
     with hub.engine.begin() as conn:
         rows = person_records(conn, subject)
         hub.cipher.subjects.prefetch(conn, {subject_key_id(getattr(row, f"{f}_enc")) for row in rows
                                             for f in PERSONAL} - {None})
         units = _units(conn, rows)
-        refs = {subject.ref, *(f"pid:{row.person_id}" for row in rows), *(f"hid:{row.household_id}" for row in rows)}
+        refs = {subject.ref, *(f"pid:{row.person_id}" for row in rows), *(f"hid:{row.household_id}" for row in rows),
+                *(row.tambon_code for row in rows), *(village_code(row.tambon_code, row.moo) for row in rows)} - {None}
         decided = conn.execute(select(consents).where(consents.c.subject_ref.in_(sorted(refs)))
                                .order_by(consents.c.decided_at)).all()
         receipts = conn.execute(select(consent_receipts.c.consent_id, consent_receipts.c.jws).where(
