@@ -125,9 +125,6 @@ class BulkDecision:
     def basis_name(self, code: int) -> str | None:
         return _basis_names(self.question)[code]
 
-    def __len__(self) -> int:
-        return len(self.allowed)
-
 
 def _basis_names(question: Question) -> tuple[str | None, ...]:
     return None, "consent", "community_consent", question.ground.basis if question.ground else None
