@@ -1,7 +1,8 @@
 """A synthetic Thai population: households, their members, and what each partner system holds about them.
 
-Pure generation, no I/O. :func:`generate_population` draws everything, Thai names from Faker's ``th_TH``
-lists included, from one seeded ``random.Random``, so a seed always gives the same population.
+Pure generation, no I/O. :func:`generate_population` draws everything, Thai names included (as diverse
+as real ones: :mod:`hub.demo.thai_names`), from one seeded ``random.Random``, so a seed always gives the
+same population.
 
 The population is the ground truth for linking: every person has a stable ``truth_person_id`` and every
 household a ``truth_household_id``; the partner files written from it (``hub.demo.writers``) never
@@ -31,8 +32,8 @@ from functools import cache
 from itertools import accumulate, count
 
 import geothai
-from faker.providers.person.th_TH import Provider as ThaiPersonProvider
 
+from hub.demo import thai_names
 from hub.thai.citizen_id import with_check_digit
 
 SOURCES = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")
@@ -83,11 +84,6 @@ _PROVINCE_SEATS: dict[str, tuple[float, float]] = {
     "92": (7.56, 99.61), "93": (7.62, 100.08), "94": (6.87, 101.25), "95": (6.54, 101.28),
     "96": (6.43, 101.82),
 }
-#: Faker's ``th_TH`` person provider lists (what its first_name_male/first_name_female/last_name draw
-#: from), drawn with the seeded ``rng``: a Faker call per name would be five times slower.
-_MALE_NAMES = ThaiPersonProvider.first_names_male
-_FEMALE_NAMES = ThaiPersonProvider.first_names_female
-_SURNAMES = ThaiPersonProvider.last_names
 _POVERTY_SHIFT = {"10": -0.12, "34": 0.05}
 _STATELESS_HOUSEHOLDS = {"50": 0.06}
 _DEFAULT_STATELESS_HOUSEHOLDS = 0.005
@@ -499,12 +495,12 @@ class _Builder:
     # -- members ------------------------------------------------------------------------------------
 
     def first_name(self, sex: str) -> str:
-        """A Thai first name for the sex, from Faker's ``th_TH`` name lists."""
-        return self.rng.choice(_MALE_NAMES if sex == "M" else _FEMALE_NAMES)
+        """A Thai first name for the sex (:mod:`hub.demo.thai_names`)."""
+        return thai_names.first_name(self.rng, sex)
 
     def surname(self) -> str:
-        """A Thai surname from Faker's ``th_TH`` list."""
-        return self.rng.choice(_SURNAMES)
+        """A new family's Thai surname (:mod:`hub.demo.thai_names`)."""
+        return thai_names.surname(self.rng)
 
     def couple(self, head_age: int) -> list[_Draft]:
         """A married couple under the husband's surname (the wife keeps hers 30% of the time); the wife
