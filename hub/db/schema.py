@@ -119,6 +119,11 @@ source_records = Table(
     Index("ix_source_records_full_name_block", "full_name_block"),
     Index("ix_source_records_address_block", "address_block"),
     Index("ix_source_records_tambon_year", "tambon_code", "birth_year"),
+    # whole persons and households, and what ingest runs wrote since a link run: ids sort by creation
+    # (hub.ids), so these indexes grow at one end
+    Index("ix_source_records_person", "person_id"),
+    Index("ix_source_records_household_id", "household_id"),
+    Index("ix_source_records_run", "run_id"),
 )
 
 link_runs = Table(

@@ -9,14 +9,10 @@ its oldest holder.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-
-def new_id() -> str:
-    """A fresh random 128-bit opaque identifier."""
-    return os.urandom(16).hex()
+from hub.ids import new_id
 
 
 @dataclass

@@ -19,7 +19,6 @@ import datetime as dt
 import hashlib
 import itertools
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -36,6 +35,7 @@ from hub.crypto import FieldCipher, Fingerprinter, KeyedHasher, aad
 from hub.db.bulk import bulk_delete, bulk_insert, bulk_update, fetch_by_keys
 from hub.db.schema import ingest_runs, quarantine, source_households, source_records
 from hub.errors import AdapterError, HubError, IngestError
+from hub.ids import new_id
 from hub.linking.candidate_keys import CandidateKeys
 from hub.pipeline.background import in_background
 from hub.records import PersonRecord, Rejected, SourceRecord, Tombstone
@@ -168,11 +168,6 @@ class ReadBatch:
         self.rows_read, self.rejected, self.tombstones, households, persons = state
         self.households = {h[0]: FlatHousehold._make(h) for h in households}
         self.persons = {p[0]: FlatPerson._make(p) for p in persons}
-
-
-def new_id() -> str:
-    """A fresh random 128-bit opaque identifier for a person or household (stable once stored)."""
-    return os.urandom(16).hex()
 
 
 def file_sha256(path: Path) -> str:
