@@ -40,6 +40,7 @@ class IngestCompleted(EventType):
     households_inserted: int
     households_updated: int
     erased: int
+    fields_refused: list[str]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -166,9 +167,52 @@ class ReviewSettled(EventType):
     basis: str
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ContractLoaded(EventType):
+    """The hub acted under a contract version it had not seen before: its id, version and file digest."""
+
+    name: ClassVar[str] = "contract.loaded"
+    version: str
+    sha256: str
+    file: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ViewPublished(EventType):
+    """A view version was built and switched in: under which contract, what anonymisation did, and a
+    public view's privacy spend."""
+
+    name: ClassVar[str] = "view.published"
+    version_id: int
+    contract_sha256: str
+    rows: int
+    excluded_by_consent: int
+    epsilon: float | None
+    anonymisation: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PublishFailed(EventType):
+    """A publish failed; the current versions are still served."""
+
+    name: ClassVar[str] = "view.publish_failed"
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ViewRead(EventType):
+    """Someone read a published view (for an area, or whole): microdata rows are personal data,
+    pseudonymised."""
+
+    name: ClassVar[str] = "view.read"
+    version_id: int
+    area: str | None
+    rows: int
+
+
 CORE_EVENT_TYPES = (IngestCompleted, IngestFailed, RowsQuarantined, QuarantineRowRead, KeysCreated,
                     KeysRotated, SubjectKeysRewrapped, TokenIssued, LinksExported, RedirectsExported, LinkCompleted,
-                    LinkFailed, ReviewPairRead, ReviewSettled)
+                    LinkFailed, ReviewPairRead, ReviewSettled, ContractLoaded, ViewPublished, PublishFailed, ViewRead)
 
 
 @hookimpl

@@ -22,6 +22,7 @@ from consent.subjects import community, village_code
 from hub.context import Hub
 from hub.crypto import aad, subject_key_id
 from hub.db.schema import source_households, source_records
+from hub.errors import ContractViolation
 
 PURPOSE = "community_planning"
 
@@ -61,7 +62,11 @@ class DataReturnView:
 
 def read_view(hub: Hub, community_code: str, *, steward_id: int, actor: str,
               at: dt.datetime | None = None) -> DataReturnView:
-    """The community's households as its steward ``steward_id`` may see them now."""
+    """The community's households as its steward ``steward_id`` may see them now, under the contract that
+    returns identified data to communities (:class:`ContractViolation` when none is in force)."""
+    if not any(view.identified and view.purpose == PURPOSE for _, view in hub.contracts.views()):
+        raise ContractViolation("no contract in force returns identified data to communities "
+                                "(a view with identified = true for community_planning)")
     subject = community(community_code)
     at = at or clock.now()
     tambon = subject.ref[:6]

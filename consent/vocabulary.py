@@ -23,6 +23,7 @@ CORE_PURPOSES = {
     "education_support": "scholarships and support for poor students",
     "research_statistics": "research and statistics, with safeguards",
     "public_statistics": "published statistics (aggregates only)",
+    "policy_planning": "provincial and national poverty-reduction planning (aggregates only)",
 }
 
 REQUESTED, GIVEN, REFUSED, WITHDRAWN, EXPIRED = "requested", "given", "refused", "withdrawn", "expired"

@@ -25,7 +25,7 @@ from hub.thai.dates import PartialDate, parse_be_dmy, parse_iso_date, parse_ymd
 from hub.thai.names import parse_name
 
 __all__ = [
-    "Adapter", "AdapterError", "CitizenId", "Household", "IdStatus", "Item", "PartialDate",
+    "IDENTITY_FIELDS", "Adapter", "AdapterError", "CitizenId", "Household", "IdStatus", "Item", "PartialDate",
     "PersonRecord", "RecordError", "Rejected", "SourceRecord", "Tombstone", "hookimpl",
     "is_known_tambon", "iter_delimited", "iter_ndjson", "make_person", "parse_be_dmy",
     "parse_citizen_id", "parse_iso_date", "parse_moo", "parse_tambon_code", "parse_ymd",
@@ -34,6 +34,21 @@ __all__ = [
 ]
 
 hookimpl = pluggy.HookimplMarker("saphan")
+
+
+#: The identity and address fields every person-bearing adapter yields.
+IDENTITY_FIELDS = {
+    "citizen_id": "13-digit citizen ID (kept only as a keyed linkage key)",
+    "title": "name title (นาย, นาง...)",
+    "first_name": "first name",
+    "last_name": "surname",
+    "birth_date": "date of birth",
+    "sex": "sex (M/F)",
+    "tambon_code": "6-digit DOPA tambon code (required: the hub places every record by it)",
+    "moo": "village number",
+    "house_code": "11-digit DOPA house registration number",
+    "house_no": "house number as written",
+}
 
 
 class Adapter(abc.ABC):
@@ -45,6 +60,10 @@ class Adapter(abc.ABC):
     title: ClassVar[str]
     #: What ``source_record_id`` means for this source.
     record_id_doc: ClassVar[str]
+    #: Every field the adapter can yield, by name, with what it holds: the names a contract lists in the
+    #: fields the hub may take (identity fields, ``attributes`` and ``private`` keys, ``<key>_citizen_id``
+    #: for a linked ID). Start from :data:`IDENTITY_FIELDS`.
+    fields: ClassVar[Mapping[str, str]]
 
     @abc.abstractmethod
     def read_file(self, path: Path) -> Iterator[Item]:

@@ -10,8 +10,10 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from consent.cli import consent_app, rights_app
+from contracts.cli import contracts_app
 from hub.console import actor, console, err, fail, open_hub, print_rows
 from hub.errors import HubError
+from hub.views.cli import publish_command, views_app
 
 app = typer.Typer(help="Saphan (สะพาน): the poverty-data hub.", no_args_is_help=True, add_completion=False)
 export_app = typer.Typer(help="Export data that carries no personal fields.", no_args_is_help=True)
@@ -28,6 +30,9 @@ app.add_typer(consent_app, name="consent")
 app.add_typer(rights_app, name="rights")
 token_app = typer.Typer(help="API tokens (EdDSA-signed JWTs).", no_args_is_help=True)
 app.add_typer(token_app, name="token")
+app.add_typer(contracts_app, name="contracts")
+app.add_typer(views_app, name="views")
+app.command("publish")(publish_command)
 
 @app.command()
 def init() -> None:
@@ -81,7 +86,9 @@ def ingest(source: Annotated[str, typer.Argument(help="Adapter name, e.g. tpmap.
             + (f", {report.erased} of erased persons not stored" if report.erased else "") + ")"
             + (f" (households: {report.households_inserted} new, {report.households_updated} updated)"
                if report.households_inserted or report.households_updated else "")
-            + (" [already ingested: nothing written]" if report.replay else ""))
+            + (" [already ingested: nothing written]" if report.replay else "")
+            + (f" [not taken, no contract allows: {', '.join(sorted(report.fields_refused))}]"
+               if report.fields_refused else ""))
     if failed:
         fail(f"{failed} of {len(paths)} file(s) could not be read; nothing of them was stored")
 

@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 
 from audit.chain import AuditLog
 from audit.events import KeysCreated
+from contracts.checks import check_contracts
+from contracts.load import BUILT_IN, ContractSet, load_contracts
 from hub.adapter_kit import Adapter
 from hub.crypto import FieldCipher
 from hub.db.engine import make_engine, schema_is_current, upgrade_to_head
@@ -95,6 +97,13 @@ class Hub:
         """Every purpose a consent may name: the core ones and those plugins declare."""
         declared = self.plugins.hook.saphan_register_purposes()
         return {name: text for purposes in declared for name, text in purposes.items()}
+
+    @cached_property
+    def contracts(self) -> ContractSet:
+        """The contracts in force, validated against this hub's adapters and purposes."""
+        contracts = load_contracts([self.settings.contracts_dir or BUILT_IN])
+        check_contracts(contracts, adapters=self.adapters, purposes=self.purposes)
+        return contracts
 
     @cached_property
     def audit(self) -> AuditLog:

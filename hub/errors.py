@@ -32,3 +32,12 @@ class KeyringError(HubError):
 
 class AuditWriteError(HubError):
     """An audit event could not be appended; the operation it records must not go ahead."""
+
+
+class ContractViolation(HubError):
+    """A contract is invalid, or an operation goes beyond what the contracts allow (a field no contract
+    lets the hub take, a view no contract defines, a privacy budget spent)."""
+
+
+class PublishError(HubError):
+    """Building or switching a view version failed; the current version is still the one served."""

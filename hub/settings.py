@@ -2,7 +2,8 @@
 
 ``HUB_HOME`` holds the keys and, by default, the SQLite database. ``HUB_DATABASE_URL`` points the hub
 at another database (PostgreSQL in production). ``HUB_KEYS_DIR`` moves the keys elsewhere (a mounted
-secret volume, for example); they never live in the database.
+secret volume, for example); they never live in the database. ``HUB_CONTRACTS_DIR`` names the directory of
+the data-sharing contracts in force (default: the agreements shipped with the hub).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ class Settings(BaseSettings):
     keys_dir: Path | None = Field(default=None, description="Key directory; default HOME/keys.")
     controller: str = Field(default="Saphan hub operator",
                             description="The data controller named on consent receipts.")
+    contracts_dir: Path | None = Field(default=None, description="Directory of contract files (*.toml); "
+                                       "default: the agreements shipped in contracts/agreements.")
     ingest_batch_size: int = Field(default=2000, ge=1, le=20000, description="Records per write batch.")
 
     @cached_property

@@ -56,6 +56,34 @@ def ingest_all(hub: Hub) -> list[FileReport]:
     return [ingest(hub, source, path) for source, path in ALL_FILES]
 
 
+def contracts_with(settings, directory: Path, **extra: str):
+    """``settings`` whose contracts are the built-in ones plus ``extra`` (contract id -> TOML text), in
+    ``directory``: how a test gives a third-party source the contract it needs."""
+    from contracts.load import BUILT_IN
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in BUILT_IN.glob("*.toml"):
+        (directory / path.name).write_bytes(path.read_bytes())
+    for contract_id, body in extra.items():
+        (directory / f"{contract_id}.toml").write_text(body, encoding="utf-8")
+    return settings.model_copy(update={"contracts_dir": directory})
+
+
+def source_contract(contract_id: str, source: str, fields: list[str]) -> str:
+    """A minimal contract that lets the hub take ``fields`` from ``source``."""
+    return f"""id = "{contract_id}"
+title = "test agreement for {source}"
+version = "1"
+signed_on = 2026-01-01
+valid_until = 2030-12-31
+parties = [{{ id = "saphan", name = "hub", role = "hub" }},
+           {{ id = "{contract_id}", name = "partner", role = "provider" }}]
+partner = {{ id = "{contract_id}", type = "ngo" }}
+purposes = [{{ name = "research_statistics", lawful_basis = "research_statistics" }}]
+sources.{source} = {{ fields = {json.dumps(fields)}, retention_days = 365 }}
+"""
+
+
 def squash(text: str) -> str:
     """``text`` without any whitespace: messages the console wraps at its width still compare."""
     return re.sub(r"\s", "", text)

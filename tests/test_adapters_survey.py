@@ -77,14 +77,15 @@ def test_a_resubmitted_survey_later_in_the_file_wins(hub):
     assert {stored[m].household_id for m in members} == {household.household_id}
 
 
-def test_stored_households_keep_verification_and_encrypt_the_witness_and_location(hub):
-    ingest(hub, "university_survey", SURVEY)
+def test_stored_households_keep_verification_encrypt_the_witness_and_leave_out_the_location(hub):
+    report = ingest(hub, "university_survey", SURVEY)
+    assert report.fields_refused == {"location"}  # the university contract does not take a dwelling's GPS point
     stored = households(hub, "university_survey")
     assert stored["UBU-2566-000346"].attributes["verification"] == "inclusion_error"
     assert stored["CMU-2566-000012"].attributes["verification"] == "exclusion_error"
     assert stored["CMU-2566-000012"].tambon_code == "500101" and stored["CMU-2566-000012"].moo is None
     private = json.loads(decrypt_household_field(hub, stored["UBU-2566-000345"], "private"))
-    assert private == {"witness": "นายบุญมี ศรีวงศ์ ผู้ใหญ่บ้านหมู่ 4", "location": {"lat": 15.2287, "lon": 104.8564}}
+    assert private == {"witness": "นายบุญมี ศรีวงศ์ ผู้ใหญ่บ้านหมู่ 4"}
     assert "location" not in stored["UBU-2566-000345"].attributes
     assert stored["UBU-2566-000345"].attributes["consent_evidence"]["share_with_agencies"] is True
     assert "UBU-2566-000348" not in stored

@@ -40,19 +40,20 @@ def test_init_ingest_quarantine_and_rotation_are_audited(busy_hub):
     log = events(busy_hub)
     assert [e.action for e in log] == [
         "keys.created",
+        *["contract.loaded"] * 7,  # the first ingest records the contract versions it acts under
         "ingest.completed", "ingest.quarantined",
         "ingest.completed", "ingest.quarantined",
         "ingest.failed", "quarantine.read", "keys.rotated"]
-    assert [e.seq for e in log] == list(range(1, 9))
-    assert log[0].actor == "system:hub" and log[1].actor == "test:pytest" and log[5].actor.startswith("cli:")
-    completed = json.loads(log[1].details)
+    assert [e.seq for e in log] == list(range(1, 16))
+    assert log[0].actor == "system:hub" and log[8].actor == "test:pytest" and log[12].actor.startswith("cli:")
+    completed = json.loads(log[8].details)
     assert completed["file_sha256"] == file_sha256_hex(TPMAP)
     assert {k: completed[k] for k in ("rows_read", "inserted", "quarantined")} == \
         {"rows_read": 11, "inserted": 8, "quarantined": 2}
-    assert log[1].resource == "file:tpmap_2566_export.csv"
-    quarantined = json.loads(log[2].details)
+    assert log[8].resource == "file:tpmap_2566_export.csv"
+    quarantined = json.loads(log[9].details)
     assert [r["line"] for r in quarantined["rows"]] == [7, 9]
-    assert "missing.csv" in json.loads(log[5].details)["reason"]
+    assert "missing.csv" in json.loads(log[12].details)["reason"]
 
 
 def test_each_event_links_to_the_one_before(busy_hub):
@@ -131,20 +132,20 @@ def test_deleting_the_last_events_is_detected_by_the_head(busy_hub, cli):
 def test_deleting_the_head_record_is_detected(busy_hub):
     with busy_hub.engine.begin() as conn:
         conn.execute(delete(audit_head))
-    assert verify(busy_hub) == ChainProblem(8, "the chain head record is missing")
+    assert verify(busy_hub) == ChainProblem(15, "the chain head record is missing")
 
 
 def test_appending_continues_the_chain_after_verification(busy_hub):
     ingest(busy_hub, "eef_students", EEF_2567_1)
     assert verify(busy_hub) is None
-    assert [(e.seq, e.action) for e in events(busy_hub)[-2:]] == [(8, "keys.rotated"), (9, "ingest.completed")]
+    assert [(e.seq, e.action) for e in events(busy_hub)[-2:]] == [(15, "keys.rotated"), (16, "ingest.completed")]
 
 
 def test_exporting_links_is_audited_and_the_chain_stays_intact(busy_hub, cli, tmp_path):
     result = cli("export", "links", "--out", tmp_path / "links.csv")
     assert result.exit_code == 0
     last = events(busy_hub)[-1]
-    assert (last.seq, last.action, json.loads(last.details)) == (9, "export.links", {"rows": 11})
+    assert (last.seq, last.action, json.loads(last.details)) == (16, "export.links", {"rows": 11})
     assert verify(busy_hub) is None
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from helpers import ACTOR, TPMAP, dump_all_values, households, records, squash
-from hub.adapter_kit import Adapter, Household, SourceRecord, hookimpl, iter_ndjson, make_person
+from helpers import ACTOR, TPMAP, contracts_with, dump_all_values, households, records, source_contract, squash
+from hub.adapter_kit import IDENTITY_FIELDS, Adapter, Household, SourceRecord, hookimpl, iter_ndjson, make_person
 from hub.context import Hub
 from hub.db.schema import audit_events, ingest_runs
 from hub.errors import IngestError
@@ -119,6 +119,7 @@ class MovingAdapter(Adapter):
     name = "moving_pilot"
     title = "A pilot whose people move between households"
     record_id_doc = "person key"
+    fields = IDENTITY_FIELDS
 
     def read_file(self, path):
         def parse(obj, line):
@@ -141,7 +142,9 @@ def test_a_person_who_moves_to_another_household_keeps_their_person_id(settings,
     first.write_text('{"hh": "H1", "members": ["p1", "p2"], "v": "1"}\n', encoding="utf-8")
     second.write_text('{"hh": "H1", "members": ["p1"], "v": "2"}\n{"hh": "H2", "members": ["p2"], "v": "2"}\n',
                       encoding="utf-8")
-    hub, _ = Hub.init(Settings(home=settings.home, database_url=settings.database_url, ingest_batch_size=batch_size),
+    settings = contracts_with(settings, tmp_path / "contracts", pilot=source_contract(
+        "pilot", "moving_pilot", ["first_name", "last_name", "sex", "tambon_code"]))
+    hub, _ = Hub.init(settings.model_copy(update={"ingest_batch_size": batch_size}),
                       plugins=get_plugin_manager(extra_plugins=[MovingPlugin()]))
     try:
         ingest_file(hub, "moving_pilot", first, actor=ACTOR)

@@ -9,8 +9,9 @@ from pathlib import Path
 import pluggy
 import pytest
 
-from helpers import decrypt_record_field, ingest, records
+from helpers import contracts_with, decrypt_record_field, ingest, records, source_contract
 from hub.adapter_kit import (
+    IDENTITY_FIELDS,
     Adapter,
     Household,
     RecordError,
@@ -57,6 +58,7 @@ class NgoPilotAdapter(Adapter):
     name = "ngo_pilot"
     title = "NGO pilot home-visit list"
     record_id_doc = "visit_ref"
+    fields = {**IDENTITY_FIELDS, "visited": "the NGO visited the person"}
 
     def read_file(self, path: Path):
         return iter_delimited(path, delimiter="|", columns=("visit_ref", "citizen_id", "first_name", "last_name",
@@ -84,6 +86,8 @@ class NgoPlugin:
 
 def test_an_inline_third_party_adapter_is_usable_through_the_hub(settings, tmp_path):
     pm = get_plugin_manager(extra_plugins=[NgoPlugin()])
+    settings = contracts_with(settings, tmp_path / "contracts", ngo=source_contract(
+        "ngo", "ngo_pilot", ["citizen_id", "title", "first_name", "last_name", "birth_date", "tambon_code", "visited"]))
     hub, created = Hub.init(settings, plugins=pm)
     try:
         assert created

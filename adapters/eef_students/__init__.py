@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from hub.adapter_kit import (
+    IDENTITY_FIELDS,
     Adapter,
     Household,
     RecordError,
@@ -109,6 +110,22 @@ class EefStudentsAdapter(Adapter):
     name = "eef_students"
     title = "EEF poor-student screening (กองทุนเพื่อความเสมอภาคทางการศึกษา)"
     record_id_doc = "student_ref"
+    fields = {
+        **IDENTITY_FIELDS,
+        "title_as_written": "the title as written, when glued to the first name",
+        "guardian_citizen_id": "the guardian's citizen ID (kept only as a linkage key)",
+        "semester": "screening semester (Buddhist era, yyyy/t)",
+        "school_code": "10-digit Ministry of Education school code",
+        "school_name": "school name",
+        "grade": "grade (อ.1-ม.6)",
+        "guardian_relation": "the guardian's relation to the student",
+        "hh_members": "household members",
+        "hh_income_month": "household income per month, baht",
+        "income_per_person_month": "household income per person per month, baht",
+        "pmt_items": "the eight proxy-means-test household items",
+        "status": "screening result (extremely_poor, poor, not_eligible)",
+        "cct_baht": "conditional cash transfer paid, baht",
+    }
 
     def read_file(self, path: Path):
         return iter_delimited(path, delimiter=";", columns=COLUMNS, parse_row=parse_row)

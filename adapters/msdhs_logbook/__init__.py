@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.adapter_kit import (
+    IDENTITY_FIELDS,
     Adapter,
     Household,
     RecordError,
@@ -103,6 +104,17 @@ class MsdhsLogbookAdapter(Adapter):
     name = "msdhs_logbook"
     title = "MSDHS family logbook (สมุดพกครอบครัว, กระทรวงการพัฒนาสังคมฯ)"
     record_id_doc = "{logbook_id}/{member_no}"
+    fields = {
+        **IDENTITY_FIELDS,
+        "title_as_written": "the title as written, when glued to the first name",
+        "member_no": "member number in the logbook",
+        "relation": "relation to the head of household",
+        "vulnerabilities": "vulnerable groups the member belongs to (health and disability ones are sensitive)",
+        "status": "logbook status (open, closed, moved)",
+        "needs": "needs in the five dimensions",
+        "assistance": "assistance received (date, kind, amount, agency)",
+        "updated_at": "when the logbook was last updated",
+    }
 
     def read_file(self, path: Path):
         return iter_ndjson(path, parse_household)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.adapter_kit import (
+    IDENTITY_FIELDS,
     Adapter,
     Household,
     RecordError,
@@ -90,6 +91,15 @@ class TpmapAdapter(Adapter):
     name = "tpmap"
     title = "TPMAP target-person export (ระบบ TPMAP)"
     record_id_doc = "tpmap_person_id"
+    fields = {
+        **IDENTITY_FIELDS,
+        "title_as_written": "the title as the row wrote it, when glued to the first name",
+        "survey_year": "BMN survey year (Buddhist era)",
+        "welfare_card": "holds a state welfare card",
+        "dimensions": "deprivation in the five dimensions (health, living, education, income, access)",
+        "failed_indicators": "the BMN indicator codes failed (the crosswalk in hub/views/indicators)",
+        "income_per_capita_year": "household income per person per year, baht",
+    }
 
     def read_file(self, path: Path):
         return iter_delimited(path, delimiter=",", columns=COLUMNS, parse_row=parse_row)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.adapter_kit import (
+    IDENTITY_FIELDS,
     Adapter,
     Household,
     RecordError,
@@ -145,6 +146,22 @@ class UniversitySurveyAdapter(Adapter):
     name = "university_survey"
     title = "University household verification survey (การค้นหาและสอบทานครัวเรือนยากจน)"
     record_id_doc = "{survey_id}/{n}, n the 1-based position of the member in members"
+    fields = {
+        **IDENTITY_FIELDS,
+        "title_as_written": "the title as written, when glued to the first name",
+        "relation": "relation to the head of household",
+        "university": "the surveying university",
+        "surveyed_on": "survey date",
+        "tpmap_listed": "the household is on the TPMAP list",
+        "verified_poor": "the survey found the household poor",
+        "verification": "confirmed, inclusion_error, exclusion_error or not_poor_not_listed",
+        "capitals": "the five livelihood capitals (1-5)",
+        "problems": "dimensions the household has problems in",
+        "referrals": "referrals made and their status",
+        "consent_evidence": "how the household consented to the survey",
+        "witness": "the survey's witness (personal)",
+        "location": "GPS location of the dwelling (personal)",
+    }
 
     def read_file(self, path: Path):
         return iter_ndjson(path, parse_household)

@@ -283,3 +283,52 @@ erased_subjects = Table(
     Column("request_id", BigInteger, ForeignKey("subject_requests.id"), nullable=False),
     Column("erased_at", DateTime(timezone=True), nullable=False),
 )
+
+# ------------------------------------------------------------------------------------ contracts and views
+
+#: Every contract version the hub has acted under: the file's digest and its text (no personal data).
+contracts = Table(
+    "contracts", metadata,
+    Column("contract_id", String(64), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("version", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+)
+
+#: One build of one view. ``building`` until it is switched in; then exactly one ``current`` per view,
+#: the few before it ``retired`` (kept for comparison), older ones deleted.
+view_versions = Table(
+    "view_versions", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("view", String(64), nullable=False),
+    Column("contract_id", String(64), nullable=False),
+    Column("contract_sha256", String(64), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True)),
+    Column("rows", Integer, nullable=False, default=0),
+    Column("epsilon", Float),  # a public view's privacy spend
+    Column("report", Json, nullable=False),  # what anonymisation did, consent exclusions, inputs
+    Index("ix_view_versions_view_status", "view", "status"),
+)
+
+#: An aggregate view's figures per area (village, tambon ... nation).
+view_cells = Table(
+    "view_cells", metadata,
+    Column("version_id", BigInteger, ForeignKey("view_versions.id"), primary_key=True),
+    Column("area", String(16), primary_key=True),
+    Column("level", String(8), nullable=False),
+    Column("parent", String(16)),
+    Column("figures", Json, nullable=False),  # measure -> value, or null where suppressed
+)
+
+#: A microdata view's rows: pseudonymised, generalised, k-anonymous.
+view_rows = Table(
+    "view_rows", metadata,
+    Column("version_id", BigInteger, ForeignKey("view_versions.id"), primary_key=True),
+    Column("row_key", String(64), primary_key=True),
+    Column("area", String(16), nullable=False),
+    Column("fields", Json, nullable=False),
+)

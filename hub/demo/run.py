@@ -16,6 +16,7 @@ from hub.context import Hub
 from hub.db.schema import quarantine, source_records
 from hub.demo.consent import show_consent
 from hub.demo.population import generate_population
+from hub.demo.views import show_views
 from hub.demo.writers import write_partner_files
 from hub.linking.summary import link_and_show
 from hub.pipeline.ingest import ingest_file
@@ -72,8 +73,10 @@ def run_demo(*, out: Path, households: int, seed: int, console: Console, actor: 
     console.print(table)
     link_and_show(hub, console, actor=actor, truth=written.truth)  # scored against the generator's truth
     village, steward = show_consent(hub, console, actor=actor)
+    show_views(hub, console, actor=actor)
     _show_store(hub, console, population)
-    console.print(f"Next: `./dev hub consent data-return {village} --steward {steward}`, `./dev hub consent list`, "
+    console.print(f"Next: `./dev hub views list`, `./dev hub views show public_province`, "
+                  f"`./dev hub consent data-return {village} --steward {steward}`, `./dev hub contracts list`, "
                   "`./dev hub review list`, `./dev hub quarantine list`, `./dev hub audit verify`.")
 
 

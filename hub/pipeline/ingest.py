@@ -29,15 +29,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, delete, insert, select, update
 
 from audit.events import IngestCompleted, IngestFailed, RowsQuarantined
+from contracts.registry import record_in_force
 from hub.adapter_kit import Adapter
 from hub.context import Hub
 from hub.crypto import FieldCipher, Fingerprinter, KeyedHasher, aad
 from hub.db.bulk import bulk_delete, bulk_insert, bulk_update, fetch_by_keys
 from hub.db.schema import ingest_runs, quarantine, source_households, source_records
-from hub.errors import AdapterError, HubError, IngestError
+from hub.errors import AdapterError, ContractViolation, HubError, IngestError
 from hub.ids import new_id
 from hub.linking.candidate_keys import CandidateKeys
 from hub.pipeline.background import in_background
+from hub.pipeline.minimise import minimised
 from hub.records import PersonRecord, Rejected, SourceRecord, Tombstone
 from hub.subject_keys import anchor_for, erased_subjects
 
@@ -86,6 +88,7 @@ class FileReport:
     erased: int = 0
     replay: bool = False
     quarantine_reasons: list[dict] = field(default_factory=list)
+    fields_refused: set[str] = field(default_factory=set)  # fields no contract lets the hub take
 
     @property
     def accepted(self) -> int:
@@ -153,6 +156,7 @@ class ReadBatch:
     """One batch of a file, reduced in file order (a later row wins), flattened and fingerprinted."""
 
     rows_read: int
+    fields_refused: set[str] = field(default_factory=set)
     rejected: list[Rejected] = field(default_factory=list)
     tombstones: dict[str, Tombstone] = field(default_factory=dict)
     households: dict[str, FlatHousehold] = field(default_factory=dict)
@@ -161,11 +165,11 @@ class ReadBatch:
     # Between processes the flat records travel as plain tuples: unpickling a named tuple runs Python
     # code per record, a plain tuple does not.
     def __getstate__(self):
-        return (self.rows_read, self.rejected, self.tombstones, [tuple(h) for h in self.households.values()],
-                [tuple(p) for p in self.persons.values()])
+        return (self.rows_read, self.fields_refused, self.rejected, self.tombstones,
+                [tuple(h) for h in self.households.values()], [tuple(p) for p in self.persons.values()])
 
     def __setstate__(self, state) -> None:
-        self.rows_read, self.rejected, self.tombstones, households, persons = state
+        self.rows_read, self.fields_refused, self.rejected, self.tombstones, households, persons = state
         self.households = {h[0]: FlatHousehold._make(h) for h in households}
         self.persons = {p[0]: FlatPerson._make(p) for p in persons}
 
@@ -257,11 +261,15 @@ def reduce_batch(items: list, fingerprint: Fingerprinter, keys: CandidateKeys) -
 
 
 def read_batches(adapter: Adapter, path: Path, *, size: int, fingerprint: Fingerprinter,
-                 keys: CandidateKeys) -> Iterator[ReadBatch]:
-    """The file as reduced, fingerprinted batches of at most ``size`` items, with candidate keys."""
-    items = iter(adapter.read_file(path))
+                 keys: CandidateKeys, allowed: frozenset[str]) -> Iterator[ReadBatch]:
+    """The file as reduced, fingerprinted batches of at most ``size`` items, with candidate keys, holding
+    only the ``allowed`` fields (each batch names the fields it removed)."""
+    refused: set[str] = set()
+    items = minimised(adapter.read_file(path), allowed, refused)
     while chunk := list(itertools.islice(items, size)):
-        yield reduce_batch(chunk, fingerprint, keys)
+        batch = reduce_batch(chunk, fingerprint, keys)
+        batch.fields_refused = set(refused)
+        yield batch
 
 
 # --------------------------------------------------------------------------------------------------
@@ -465,6 +473,8 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
                 progress: Callable[[int], None] | None = None) -> FileReport:
     """Ingest one file through ``source``'s adapter, atomically; returns what happened.
 
+    Only the fields some contract lets the hub take from ``source`` are stored (the others are named in
+    ``fields_refused``); a source no contract covers raises :class:`ContractViolation`.
     Raises :class:`UnknownSource` for an unregistered source, :class:`AdapterError` when the file
     cannot be read at all and :class:`IngestError` when storing it fails; nothing of the file is then
     stored, and the failure is audited.
@@ -472,6 +482,11 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
     """
     adapter = hub.adapter(source)
     path = Path(path)
+    allowed = hub.contracts.taken_fields(source)
+    if not allowed:
+        message = f"no contract lets the hub take data from {source}; add its terms to a contract's [sources]"
+        _audit_failure(hub, source, path, message, actor)
+        raise ContractViolation(message)
     size = hub.settings.ingest_batch_size
     fingerprint = Fingerprinter(hub.keyring.fingerprint_secret)
     try:
@@ -486,9 +501,11 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
                 households_inserted=0, households_updated=0,
             )).inserted_primary_key[0]
             writer = _BatchWriter(hub, conn, report)
+            record_in_force(conn, hub.contracts, audit=hub.audit, actor=actor)
             read = partial(read_batches, adapter, path, size=size, fingerprint=fingerprint,
-                           keys=CandidateKeys(hub.keyring))
+                           keys=CandidateKeys(hub.keyring), allowed=allowed)
             for batch in in_background(read):
+                report.fields_refused |= batch.fields_refused
                 writer.write(batch)
                 if progress:
                     progress(batch.rows_read)
@@ -521,7 +538,8 @@ def _finish(hub: Hub, conn: Connection, report: FileReport, actor: str) -> None:
         status="completed", finished_at=_now(), **counts))
     resource = f"file:{report.path.name}"
     hub.audit.append(conn, IngestCompleted(resource=resource, source=report.source, file_sha256=report.sha256,
-                                           run_id=report.run_id, **counts), actor=actor)
+                                           run_id=report.run_id, fields_refused=sorted(report.fields_refused),
+                                           **counts), actor=actor)
     if report.quarantined and not report.replay:
         hub.audit.append(conn, RowsQuarantined(resource=resource, source=report.source, run_id=report.run_id,
                                                rows=report.quarantine_reasons), actor=actor)

@@ -38,3 +38,20 @@ def parse_moo(raw, *, field: str = "moo") -> int | None:
     if not 1 <= moo <= 99:
         raise RecordError(f"{field}: village number {moo} is out of range 1-99")
     return moo
+
+
+@lru_cache(maxsize=65536)
+def area_name(code: str) -> str:
+    """The Thai name of an area code as views publish it: ``TH``, a province, amphoe or tambon code, a
+    village ``TTTTTT-MM`` (``-00``: outside villages; ``-other``: the tambon's small villages together)."""
+    if code == "TH":
+        return "ประเทศไทย"
+    tambon, _, village = code.partition("-")
+    lookup = {2: geothai.province, 4: geothai.district, 6: geothai.subdistrict}.get(len(tambon))
+    found = lookup(tambon) if lookup else None
+    name = found.name_th if found else f"({tambon})"
+    if village == "other":
+        return f"{name}: หมู่บ้านขนาดเล็กรวมกัน"
+    if village == "00":
+        return f"{name}: นอกเขตหมู่บ้าน"
+    return f"{name} หมู่ {int(village)}" if village.isdigit() else name

@@ -1,0 +1,1 @@
+"""Data-sharing contracts: one file per agreement, validated, versioned and recorded in the audit log."""

@@ -1,0 +1,76 @@
+"""A contract checked against this hub: its sources are registered adapters and take only fields those
+adapters declare; its purposes are known; its views use figures and fields the hub can build, with
+transformations each field allows; a public view carries counts only (their contribution bounds are
+known; a sum would need a bound this hub does not declare)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from contracts.load import ContractSet, LoadedContract
+from contracts.model import View
+from hub.adapter_kit import Adapter
+from hub.anonymise.generalise import LADDERS
+from hub.errors import ContractViolation
+from hub.views.fields import FIELDS
+from hub.views.figures import FIGURES, measures_of
+
+#: Fields without which the hub cannot place a record: every source term must take them.
+REQUIRED_FIELDS = frozenset({"tambon_code"})
+
+
+def _view_problems(view: View) -> list[str]:
+    where = f"view {view.name}"
+    if view.identified:
+        return []
+    if not view.microdata:
+        unknown = [f for f in view.figures if f not in FIGURES]
+        if unknown:
+            return [f"{where}: unknown figures {unknown}; known: {', '.join(FIGURES)}"]
+        if view.public and (sums := [m.name for m in measures_of(view.figures) if not m.is_count]):
+            return [f"{where}: a public view publishes counts only; {', '.join(sums)} are sums"]
+        return []
+    problems = []
+    catalogue = FIELDS[view.level]
+    for name, rule in view.fields.items():
+        spec = catalogue.get(name)
+        if spec is None:
+            problems.append(f"{where}: no {view.level}-level field {name!r}; known: {', '.join(catalogue)}")
+        elif not spec.allows(rule.transform):
+            problems.append(f"{where}: field {name} cannot be '{rule.transform}'")
+        elif rule.transform == "generalise" and rule.to not in LADDERS[spec.ladder].level_names:
+            problems.append(f"{where}: field {name} generalises to one of "
+                            f"{', '.join(LADDERS[spec.ladder].level_names)}, not {rule.to!r}")
+    for name in view.quasi_identifiers:
+        spec, rule = catalogue.get(name), view.fields[name]
+        if spec is not None and (spec.ladder is None or rule.transform not in ("keep", "generalise")):
+            problems.append(f"{where}: quasi-identifier {name} must be kept or generalised, on a field with a "
+                            "generalisation ladder")
+    return problems
+
+
+def problems_of(loaded: LoadedContract, *, adapters: Mapping[str, Adapter], purposes: Mapping[str, str]) -> list[str]:
+    """What is wrong with one contract for this hub (empty when nothing is)."""
+    contract, problems = loaded.contract, []
+    for purpose in contract.purposes:
+        if purpose.name not in purposes:
+            problems.append(f"purpose {purpose.name!r} is not known; known: {', '.join(sorted(purposes))}")
+    for source, terms in contract.sources.items():
+        adapter = adapters.get(source)
+        if adapter is None:
+            problems.append(f"source {source!r} has no registered adapter")
+            continue
+        unknown = sorted(set(terms.fields) - set(adapter.fields))
+        if unknown:
+            problems.append(f"source {source}: {adapter.name} yields no field(s) {', '.join(unknown)}")
+        if missing := sorted(REQUIRED_FIELDS - set(terms.fields)):
+            problems.append(f"source {source}: the hub cannot place a record without {', '.join(missing)}")
+    for view in contract.views:
+        problems.extend(_view_problems(view))
+    return [f"{loaded.path.name}: {p}" for p in problems]
+
+
+def check_contracts(contracts: ContractSet, *, adapters: Mapping[str, Adapter], purposes: Mapping[str, str]) -> None:
+    """Raise :class:`ContractViolation` listing every problem of every contract, if there is one."""
+    problems = [p for loaded in contracts for p in problems_of(loaded, adapters=adapters, purposes=purposes)]
+    if problems:
+        raise ContractViolation("contracts do not fit this hub:\n  " + "\n  ".join(problems))

@@ -1,0 +1,54 @@
+"""``hub contracts``: the agreements in force, checked; one shown whole; the schema they follow."""
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from contracts.model import Contract
+from hub.console import console, fail, open_hub, print_rows
+from hub.errors import HubError
+
+contracts_app = typer.Typer(help="Data-sharing contracts: what the hub may take and publish.", no_args_is_help=True)
+
+
+def _contracts():
+    hub = open_hub()
+    try:
+        return hub.contracts
+    except HubError as exc:
+        fail(str(exc))
+
+
+@contracts_app.command("list")
+def list_contracts() -> None:
+    """Every contract in force (checked against this hub): partner, version, sources taken, views, digest."""
+    rows = [(c.contract.id, c.contract.partner.id, c.contract.version, ", ".join(c.contract.sources) or "-",
+             ", ".join(v.name for v in c.contract.views) or "-", c.sha256[:16]) for c in _contracts()]
+    print_rows(("contract", "partner", "version", "sources taken", "views", "sha256"), rows, title="Contracts")
+
+
+@contracts_app.command("check")
+def check() -> None:
+    """Validate every contract file against the schema and this hub; exit 1 naming each problem."""
+    contracts = _contracts()
+    typer.echo(f"{len(contracts.contracts)} contract(s) valid: "
+               + ", ".join(f"{c.contract.id} {c.contract.version}" for c in contracts))
+
+
+@contracts_app.command("show")
+def show(contract_id: Annotated[str, typer.Argument(help="The contract id (its file name without .toml).")]) -> None:
+    """Print one contract file as it is in force, with its digest."""
+    for loaded in _contracts():
+        if loaded.contract.id == contract_id:
+            typer.echo(f"# {loaded.path}  sha256 {loaded.sha256}")
+            typer.echo(loaded.text)
+            return
+    fail(f"no contract {contract_id!r}")
+
+
+@contracts_app.command("schema")
+def schema() -> None:
+    """The JSON Schema every contract file follows (written as TOML)."""
+    console.print_json(json.dumps(Contract.model_json_schema(), ensure_ascii=False))

@@ -1,0 +1,88 @@
+"""Reading contract files: TOML, one agreement per file, validated against :mod:`contracts.model` and
+then against what this hub knows (:mod:`contracts.checks`). A contract set that does not validate is not
+used at all: the message names the file and the field."""
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from contracts.model import Contract, View
+from hub.errors import ContractViolation
+
+#: The agreements shipped with the hub (the default ``HUB_CONTRACTS_DIR``).
+BUILT_IN = Path(__file__).parent / "agreements"
+
+
+@dataclass(frozen=True)
+class LoadedContract:
+    contract: Contract
+    path: Path
+    sha256: str  # of the file's bytes: what the audit log records and a published version cites
+    text: str
+
+
+@dataclass(frozen=True)
+class ContractSet:
+    """Every contract in force, with lookups by source and by view."""
+
+    contracts: tuple[LoadedContract, ...]
+
+    def __iter__(self):
+        return iter(self.contracts)
+
+    def taken_fields(self, source: str) -> frozenset[str]:
+        """The fields of ``source`` some contract lets the hub take (empty: the source is not covered)."""
+        terms = [c.contract.sources[source] for c in self.contracts if source in c.contract.sources]
+        return frozenset(f for t in terms for f in t.fields)
+
+    def views(self) -> list[tuple[LoadedContract, View]]:
+        return [(c, v) for c in self.contracts for v in c.contract.views]
+
+    def view(self, name: str) -> tuple[LoadedContract, View]:
+        for loaded, view in self.views():
+            if view.name == name:
+                return loaded, view
+        known = ", ".join(sorted(v.name for _, v in self.views())) or "none"
+        raise ContractViolation(f"no contract defines a view named {name!r}; views: {known}")
+
+
+def _location(error: dict) -> str:
+    return ".".join(str(part) for part in error["loc"]) or "(top)"
+
+
+def parse_contract(path: Path) -> LoadedContract:
+    """One file as a validated :class:`LoadedContract`; :class:`ContractViolation` says what is wrong where."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+        document = tomllib.loads(text)
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ContractViolation(f"{path.name}: not valid UTF-8 TOML ({exc})") from None
+    try:
+        contract = Contract.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_location(e)}: {e['msg']}" for e in exc.errors())
+        raise ContractViolation(f"{path.name}: {problems}") from None
+    if path.stem != contract.id:
+        raise ContractViolation(f"{path.name}: the file is named after its contract id ({contract.id}.toml)")
+    return LoadedContract(contract, path, hashlib.sha256(data).hexdigest(), text)
+
+
+def load_contracts(paths: Iterable[Path]) -> ContractSet:
+    """Every ``*.toml`` file of the ``paths`` (files or directories), in name order."""
+    files: list[Path] = []
+    for path in paths:
+        files.extend(sorted(path.glob("*.toml")) if path.is_dir() else [path])
+    loaded = tuple(parse_contract(f) for f in files)
+    ids = [c.contract.id for c in loaded]
+    views = [v.name for c in loaded for v in c.contract.views]
+    for kind, names in (("contract id", ids), ("view name", views)):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ContractViolation(f"{kind} used by more than one contract: {', '.join(twice)}")
+    return ContractSet(loaded)

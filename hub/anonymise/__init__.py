@@ -1,0 +1,1 @@
+"""Anonymisation rules: pure functions over tables, no storage."""

@@ -1,0 +1,47 @@
+"""Data minimisation at the door: a record keeps only the fields some contract lets the hub take from its
+source (PDPA s.22). A field no contract allows is removed before anything is keyed, encrypted or stored,
+and its name (never its value) is reported."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from hub.records import Household, Item, PersonRecord, SourceRecord
+
+_PERSON_IDENTITY = ("citizen_id", "title", "first_name", "last_name", "birth_date", "sex")
+_HOUSEHOLD_ADDRESS = ("moo", "house_code", "house_no")
+
+
+def _kept(values: dict, allowed: frozenset[str], refused: set[str]) -> dict:
+    refused.update(k for k in values if k not in allowed)
+    return {k: v for k, v in values.items() if k in allowed}
+
+
+def _clear(obj, names: Iterable[str], allowed: frozenset[str], refused: set[str]) -> None:
+    for name in names:
+        if name not in allowed and getattr(obj, name) is not None:
+            refused.add(name)
+            setattr(obj, name, None)
+
+
+def _person(person: PersonRecord, allowed: frozenset[str], refused: set[str]) -> None:
+    _clear(person, _PERSON_IDENTITY, allowed, refused)
+    person.attributes = _kept(person.attributes, allowed, refused)
+    person.private = _kept(person.private, allowed, refused)
+    linked = {f"{k}_citizen_id": v for k, v in person.linked_ids.items()}
+    person.linked_ids = {k[: -len("_citizen_id")]: v for k, v in _kept(linked, allowed, refused).items()}
+
+
+def _household(household: Household, allowed: frozenset[str], refused: set[str]) -> None:
+    _clear(household, _HOUSEHOLD_ADDRESS, allowed, refused)
+    household.attributes = _kept(household.attributes, allowed, refused)
+    household.private = _kept(household.private, allowed, refused)
+
+
+def minimised(items: Iterable[Item], allowed: frozenset[str], refused: set[str]) -> Iterator[Item]:
+    """``items`` with every field outside ``allowed`` removed (in place); the names removed go to ``refused``."""
+    for item in items:
+        if isinstance(item, SourceRecord):
+            _household(item.household, allowed, refused)
+            for person in item.persons:
+                _person(person, allowed, refused)
+        yield item

@@ -1,0 +1,1 @@
+"""Bottom-up views: household facts, area aggregates and microdata, built per contract."""

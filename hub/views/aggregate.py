@@ -1,0 +1,124 @@
+"""An aggregate view, built bottom-up: household facts summed per village, small villages rolled up into
+their tambon (where the contract allows), then tambon, amphoe, province and nation as sums of the level
+below, so every level adds up. A public view gets differential-privacy noise on its lowest level before
+summing up (the sums are post-processing, so the whole table costs one release's epsilon). Then cells
+below the threshold are suppressed, with complements, and ratios are computed from what is visible.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from contracts.model import AREA_LEVELS, View
+from hub.anonymise import dp
+from hub.anonymise.suppression import protect, village_groups
+from hub.views.facts import measure_columns
+from hub.views.figures import measures_of, partitions_of, ratios_of
+
+NATION = "TH"
+_PREFIX = {"tambon": 6, "amphoe": 4, "province": 2}
+
+
+@dataclass
+class AggregateTable:
+    """Rows: one per published area (``area`` code, ``level``, ``parent``); ``figures``: per area, each
+    measure and ratio, ``None`` where suppressed."""
+
+    cells: pd.DataFrame
+    report: dict = field(default_factory=dict)
+
+
+def parent_of(code: str, level: str) -> str | None:
+    if level == "nation":
+        return None
+    if level == "village":
+        return code[:6]
+    nxt = AREA_LEVELS[AREA_LEVELS.index(level) + 1]
+    return NATION if nxt == "nation" else code[:_PREFIX[nxt]]
+
+
+def _code_at(village: pd.Series, level: str) -> pd.Series:
+    if level == "village":
+        return village
+    if level == "nation":
+        return pd.Series(NATION, index=village.index)
+    return village.str.slice(0, _PREFIX[level])
+
+
+def _leaf_sums(facts: pd.DataFrame, view: View, columns: list[str], report: dict) -> pd.DataFrame:
+    values = measure_columns(facts, mpi_cutoff=view.mpi_cutoff)[columns]
+    if view.public:
+        cap = view.privacy.max_persons_per_household
+        persons = [m.name for m in measures_of(view.figures) if m.unit == "persons"]
+        values[persons] = values[persons].clip(upper=cap)
+    codes = _code_at(facts["village"], view.level)
+    if view.level == "village" and view.roll_up_small_villages:
+        sizes = values.groupby(codes.to_numpy())["households"].sum() if "households" in values else \
+            pd.Series(1, index=codes).groupby(level=0).sum()
+        groups = village_groups(sizes, threshold=view.threshold)
+        report["villages_rolled_up"] = sum(1 for v, g in groups.items() if v != g)
+        codes = codes.map(groups)
+    return values.groupby(codes.to_numpy()).sum()
+
+
+def _noised(leaves: pd.DataFrame, view: View, report: dict) -> pd.DataFrame:
+    cap = view.privacy.max_persons_per_household
+    totals = {total for total, _ in partitions_of(view.figures)}  # derived from their parts, not noised
+    measures = [dp.Measure(m.name, cap if m.unit == "persons" else 1) for m in measures_of(view.figures)
+                if m.name not in totals]
+    noisy, dp_report = dp.release(leaves, measures=measures, epsilon=view.privacy.epsilon)
+    report["differential_privacy"] = dp_report.as_dict()
+    for total, parts in partitions_of(view.figures):  # post-processing: a noisy total is its noisy parts' sum
+        noisy[total] = noisy[list(parts)].sum(axis=1)
+    return noisy
+
+
+def _hierarchy(leaves: pd.DataFrame, leaf_level: str) -> pd.DataFrame:
+    levels = AREA_LEVELS[AREA_LEVELS.index(leaf_level):]
+    tables, current = [], leaves
+    for below, level in zip((None, *levels), levels):
+        if below is not None:
+            current = current.groupby([parent_of(code, below) for code in current.index]).sum()
+        table = current.copy()
+        table.insert(0, "parent", [parent_of(code, level) for code in table.index])
+        table.insert(0, "level", level)
+        tables.append(table)
+    return pd.concat(tables)
+
+
+def build_aggregate(facts: pd.DataFrame, view: View) -> AggregateTable:
+    """The view's table over the households in ``facts`` (those its consent decision allows)."""
+    measures = measures_of(view.figures)
+    columns = [m.name for m in measures]
+    report: dict = {"households": int(len(facts))}
+    leaves = _leaf_sums(facts, view, columns, report)
+    if view.public:
+        leaves = _noised(leaves, view, report)
+    table = _hierarchy(leaves, view.level)
+    counts = [m.name for m in measures if m.is_count]
+    mask, suppression = protect(table[["parent", *counts]], counts=counts, partitions=partitions_of(view.figures),
+                                threshold=view.threshold)
+    report["suppression"] = suppression.as_dict()
+    visible = table[columns].astype(object)
+    for m in measures:
+        hidden = mask[m.base or m.name].to_numpy()
+        visible.loc[hidden, m.name] = None
+    for r in ratios_of(view.figures):
+        num, den = visible[r.numerator], visible[r.denominator]
+        ok = num.notna() & den.notna() & (den.fillna(0) != 0)
+        values = pd.Series(None, index=visible.index, dtype=object)
+        values[ok] = (num[ok].astype(float) / (den[ok].astype(float) * r.scale)).round(4)
+        visible[r.name] = values
+    cells = table[["level", "parent"]].copy()
+    cells["figures"] = [{k: _plain(v) for k, v in row.items()} for row in visible.to_dict("records")]
+    return AggregateTable(cells, report)
+
+
+def _plain(value):
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    return round(float(value), 4)

@@ -1,0 +1,90 @@
+"""``hub publish`` and ``hub views``: build views under the contracts, list them, read one."""
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from hub.console import actor, console, fail, open_hub, print_rows
+from hub.errors import HubError
+
+views_app = typer.Typer(help="Published views: what each partner receives.", no_args_is_help=True)
+
+
+def publish_command(
+        views: Annotated[list[str] | None, typer.Option("--view", help="Publish only this view (repeatable).")] = None,
+) -> None:
+    """Build every view the contracts define (or the ones named) and switch them in at once; print what
+    anonymisation did to each."""
+    from hub.views.publish import publish
+
+    hub = open_hub()
+    try:
+        with console.status("publishing") as status:
+            done = publish(hub, views=views, actor=actor(), progress=lambda name: status.update(f"building {name}"))
+    except HubError as exc:
+        fail(str(exc))
+    rows = [(p.view, str(p.version_id), str(p.rows), str(p.excluded_by_consent), summarise(p.report)) for p in done]
+    print_rows(("view", "version", "rows", "persons excluded by consent", "anonymisation"), rows, title="Published")
+
+
+def summarise(report: dict) -> str:
+    parts = []
+    if s := report.get("suppression"):
+        parts.append(f"{s['primary']} cells suppressed + {s['secondary']} complements")
+    if (rolled := report.get("villages_rolled_up")) is not None:
+        parts.append(f"{rolled} small villages rolled up")
+    if k := report.get("k_anonymity"):
+        levels = ", ".join(f"{c}={lv}" for c, lv in k["levels"].items())
+        parts.append(f"k={k['k']} at {levels}; {k['suppressed']} rows suppressed ({k['suppressed_share']:.1%})")
+    if d := report.get("differential_privacy"):
+        parts.append(f"epsilon {d['epsilon']:g} ({d['mechanism']})")
+    return "; ".join(parts) or "-"
+
+
+@views_app.command("list")
+def list_views() -> None:
+    """The version each view serves now."""
+    from hub.views.read import current_versions
+
+    hub = open_hub()
+    with hub.engine.connect() as conn:
+        versions = current_versions(conn)
+    rows = [(v.view, v.contract_id, v.level, str(v.version_id), str(v.rows), f"{v.published_at:%Y-%m-%d %H:%M}",
+             summarise(v.report)) for v in versions]
+    print_rows(("view", "contract", "level", "version", "rows", "published", "anonymisation"), rows,
+               title="Views being served")
+
+
+@views_app.command("show")
+def show(view: Annotated[str, typer.Argument(help="The view name (hub views list).")],
+         area: Annotated[str | None, typer.Option(help="A DOPA code (province 2, amphoe 4, tambon 6 digits) or a "
+                                                       "village TTTTTT-MM; default: the nation.")] = None,
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+    """An aggregate view's figures for the area and the areas just below it, or a microdata view's rows in
+    the area; blank cells are suppressed. The read is audited."""
+    from hub.thai.areas import area_name
+    from hub.views.read import read_view
+
+    hub = open_hub()
+    try:
+        part = read_view(hub, view, area=area, actor=actor())
+    except HubError as exc:
+        fail(str(exc))
+    items = part.rows or part.cells
+    if as_json:
+        typer.echo(json.dumps(items, ensure_ascii=False, indent=1))
+        return
+    if part.rows:
+        names = list(part.rows[0]["fields"])
+        rows = [tuple(_text(r["fields"][n]) for n in names) for r in part.rows]
+        print_rows(tuple(names), rows, title=f"{view} ({len(rows)} rows)")
+        return
+    names = list(part.cells[0]["figures"])
+    rows = [(c["area"], area_name(c["area"]), *(_text(c["figures"][n]) for n in names)) for c in part.cells]
+    print_rows(("area", "name", *names), rows, title=f"{view}, version {part.version.version_id}")
+
+
+def _text(value) -> str:
+    return "" if value is None else str(value)

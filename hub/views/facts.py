@@ -1,0 +1,220 @@
+"""Facts per linked person and household, from every source's stored records (no decryption: views are
+built from the clear, non-identifying columns and ``attributes``).
+
+:func:`load_inputs` reads the store once per publish; :func:`household_facts` and :func:`person_facts`
+then build, for the records one view may use (its consent mask), one row per household and per person.
+Every figure of :mod:`hub.views.figures` is a column of the household facts, so an area's figure is a sum.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection
+
+from consent.population import Population, home_areas
+from hub.views.figures import CAPITALS, DIMENSIONS, VULNERABILITIES
+
+SOURCES = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")
+NO_VILLAGE = "00"  # households outside villages (municipal areas): "TTTTTT-00"
+_EEF_RANK = {"not_eligible": 1, "poor": 2, "extremely_poor": 3}
+EEF_STATUS = {rank: status for status, rank in _EEF_RANK.items()}
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Every stored record (``records``, one row each, with its household's home area) and household unit
+    (``units``: logbooks and surveys), with the source facts views use parsed out of ``attributes``."""
+
+    records: pd.DataFrame
+    units: pd.DataFrame
+    population: Population  # the same rows as ``records``, for consent decisions
+
+
+def _rows(conn: Connection, sql: str, columns: list[str]) -> pd.DataFrame:
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.execute(sql)
+    frame = pd.DataFrame(cursor.fetchall(), columns=columns)
+    cursor.close()
+    return frame
+
+
+def _parsed(values: pd.Series) -> list[dict]:
+    return [v if isinstance(v, dict) else json.loads(v) for v in values]
+
+
+def _record_facts(frame: pd.DataFrame, attributes: list[dict]) -> pd.DataFrame:
+    source = frame["source"].to_numpy()
+    tpmap, eef, msdhs = source == "tpmap", source == "eef_students", source == "msdhs_logbook"
+    out = {}
+    for d in DIMENSIONS:
+        out[f"tp_{d}"] = tpmap & np.fromiter((bool(a.get("dimensions", {}).get(d)) for a in attributes), bool,
+                                             len(frame))
+    out["welfare_card"] = np.fromiter((bool(a.get("welfare_card")) for a in attributes), bool, len(frame)) & tpmap
+    out["eef_rank"] = np.where(eef, [_EEF_RANK.get(a.get("status"), 0) for a in attributes], 0).astype(np.int8)
+    out["eef_cct"] = eef & np.fromiter(((a.get("cct_baht") or 0) > 0 for a in attributes), bool, len(frame))
+    out["grade"] = np.where(eef, [a.get("grade") for a in attributes], None)
+    out["school_code"] = np.where(eef, [a.get("school_code") for a in attributes], None)
+    for v in VULNERABILITIES:
+        out[f"vul_{v}"] = msdhs & np.fromiter((v in (a.get("vulnerabilities") or ()) for a in attributes), bool,
+                                              len(frame))
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _unit_facts(units: pd.DataFrame, attributes: list[dict]) -> pd.DataFrame:
+    source = units["source"].to_numpy()
+    msdhs, survey = source == "msdhs_logbook", source == "university_survey"
+    out = {}
+    for d in DIMENSIONS:
+        out[f"need_{d}"] = np.fromiter(
+            (bool((a.get("needs") or {}).get(d)) or d in (a.get("problems") or ()) for a in attributes), bool,
+            len(units))
+    out["assisted"] = msdhs & np.fromiter((bool(a.get("assistance")) for a in attributes), bool, len(units))
+    for c in CAPITALS:
+        out[f"capital_{c}"] = np.where(survey, [(a.get("capitals") or {}).get(c, 0.0) for a in attributes], 0.0)
+    verification = np.array([a.get("verification") for a in attributes], dtype=object)
+    out["surveyed"] = survey
+    out["verified_poor"] = survey & np.fromiter((a.get("verified_poor") is True for a in attributes), bool, len(units))
+    out["inclusion_error"] = survey & (verification == "inclusion_error")
+    out["exclusion_error"] = survey & (verification == "exclusion_error")
+    out["verification"] = np.where(survey, verification, None)
+    out["referrals"] = np.where(survey, [len(a.get("referrals") or ()) for a in attributes], 0)
+    return pd.DataFrame(out, index=units.index)
+
+
+def load_inputs(conn: Connection) -> Inputs:
+    """Read every stored record and household unit once (a publish builds all its views from this)."""
+    records = _rows(conn, "SELECT source, person_id, household_id, linkage_key, sex, birth_year, tambon_code, moo, "
+                          "attributes FROM source_records",
+                    ["source", "person_id", "household_id", "linkage_key", "sex", "birth_year", "tambon", "moo",
+                     "attributes"])
+    records["cid"] = [None if k is None else "cid:" + bytes(k).hex() for k in records.pop("linkage_key")]
+    records = home_areas(records)
+    facts = _record_facts(records, _parsed(records.pop("attributes")))
+    records = _with_source_flags(pd.concat([records, facts], axis=1))
+    units = _rows(conn, "SELECT source, household_id, attributes FROM source_households WHERE NOT deleted",
+                  ["source", "household_id", "attributes"])
+    units = _with_source_flags(pd.concat([units, _unit_facts(units, _parsed(units.pop("attributes")))], axis=1))
+    population = Population(records[["person_id", "household_id", "cid", "tambon", "moo"]])
+    return Inputs(records, units, population)
+
+
+def village_of(tambon: pd.Series, moo: pd.Series) -> pd.Series:
+    """``TTTTTT-MM``, or ``TTTTTT-00`` outside villages."""
+    numbers = moo.astype("Int64").astype(str).replace("<NA>", NO_VILLAGE).str.zfill(2)
+    return tambon.astype(str) + "-" + numbers
+
+
+_FROM = [f"from_{s}" for s in SOURCES]
+
+
+def _with_source_flags(frame: pd.DataFrame) -> pd.DataFrame:
+    source = frame["source"].to_numpy()
+    return frame.assign(**{f"from_{s}": source == s for s in SOURCES})
+
+
+def _bits(flags: pd.DataFrame) -> np.ndarray:
+    """Per row, the sources flagged as one integer (bit i: ``SOURCES[i]``)."""
+    return sum(flags[f"from_{s}"].to_numpy().astype(np.int64) << i for i, s in enumerate(SOURCES))
+
+
+def household_facts(inputs: Inputs, allowed: np.ndarray) -> pd.DataFrame:
+    """One row per household with at least one allowed record: home ``village``, ``tambon``, and every
+    measure column (0/1 flags and counts). A household's logbook or survey unit counts only with it."""
+    records = inputs.records[allowed]
+    persons = records.groupby("person_id", sort=False).agg(
+        household_id=("household_id", "first"), tambon=("tambon", "first"), moo=("moo", "first"),
+        **{f"tp_{d}": (f"tp_{d}", "any") for d in DIMENSIONS}, welfare_card=("welfare_card", "any"),
+        in_tpmap=("from_tpmap", "any"), eef_rank=("eef_rank", "max"), eef_cct=("eef_cct", "any"),
+        **{f"vul_{v}": (f"vul_{v}", "any") for v in VULNERABILITIES})
+    persons["tp_any"] = persons[[f"tp_{d}" for d in DIMENSIONS]].any(axis=1)
+    persons["target_poor"] = persons["tp_any"] & persons["welfare_card"]
+    homes = persons.groupby("household_id", sort=False)
+    facts = homes.agg(tambon=("tambon", "first"), moo=("moo", "first"), persons=("tambon", "size"),
+                      **{f"deprived_{d}": (f"tp_{d}", "any") for d in DIMENSIONS},
+                      tpmap_persons=("in_tpmap", "sum"), target_poor=("target_poor", "sum"),
+                      served_by_card=("welfare_card", "any"), served_by_eef=("eef_cct", "any"),
+                      **{f"vulnerable_{v}": (f"vul_{v}", "sum") for v in VULNERABILITIES})
+    ranks = persons["eef_rank"].to_numpy()
+    for name, test in (("eef_students", ranks > 0), ("eef_poor", ranks == 2), ("eef_extremely_poor", ranks == 3)):
+        facts[name] = pd.Series(test, index=persons.index).groupby(persons["household_id"]).sum()
+    seen = records.groupby("household_id", sort=False)[_FROM].any()
+
+    units = inputs.units[inputs.units["household_id"].isin(facts.index)]
+    by_unit = units.groupby("household_id", sort=False)
+    unit_facts = by_unit.agg(
+        **{f"need_{d}": (f"need_{d}", "any") for d in DIMENSIONS}, msdhs_assisted=("assisted", "any"),
+        surveyed=("surveyed", "any"), verified_poor=("verified_poor", "any"),
+        inclusion_errors=("inclusion_error", "any"), exclusion_errors=("exclusion_error", "any"),
+        referrals=("referrals", "sum"), verification=("verification", "last"),
+        **{f"capital_{c}_sum": (f"capital_{c}", "max") for c in CAPITALS})
+    seen = seen | by_unit[_FROM].any().reindex(seen.index, fill_value=False)
+    facts = facts.join(unit_facts, how="left")
+    flags = [c for c in unit_facts.columns if c not in ("referrals", "verification") and not c.startswith("capital_")]
+    facts[flags] = facts[flags].fillna(False).astype(bool)
+    facts["referrals"] = facts["referrals"].fillna(0).astype(np.int64)
+    for c in CAPITALS:
+        facts[f"capital_{c}_sum"] = facts[f"capital_{c}_sum"].fillna(0.0)
+    facts["sources"] = _bits(seen.reindex(facts.index))
+    facts["msdhs_households"] = (facts["sources"] & (1 << SOURCES.index("msdhs_logbook"))) > 0
+    facts["verified"] = facts["surveyed"]
+    deprived = np.column_stack([facts[f"deprived_{d}"] | facts[f"need_{d}"] for d in DIMENSIONS])
+    facts["deprivation_count"] = deprived.sum(axis=1)
+    facts["deprivations"] = [";".join(d for d, on in zip(DIMENSIONS, row) if on) for row in deprived]
+    facts["seen_by"] = seen.reindex(facts.index).sum(axis=1).clip(upper=4).to_numpy()  # "4": four or more
+    facts["in_need"] = (facts["deprivation_count"] > 0) | facts["verified_poor"] | (facts["eef_poor"] > 0) \
+        | (facts["eef_extremely_poor"] > 0)
+    facts["in_need_unserved"] = facts["in_need"] & ~(facts["served_by_card"] | facts["msdhs_assisted"]
+                                                     | facts["served_by_eef"])
+    facts["village"] = village_of(facts["tambon"], facts["moo"]).to_numpy()
+    return facts.drop(columns=[f"need_{d}" for d in DIMENSIONS])
+
+
+def measure_columns(facts: pd.DataFrame, *, mpi_cutoff: int | None) -> pd.DataFrame:
+    """The household facts as the measure columns of :mod:`hub.views.figures` (one row per household)."""
+    out = pd.DataFrame(index=facts.index)
+    out["households"] = 1
+    out["persons"] = facts["persons"]
+    for d in DIMENSIONS:
+        out[f"deprived_{d}"] = facts[f"deprived_{d}"].astype(np.int64)
+    for name in ("tpmap_persons", "target_poor", "eef_students", "eef_poor", "eef_extremely_poor", "referrals",
+                 *(f"vulnerable_{v}" for v in VULNERABILITIES)):
+        out[name] = facts[name].astype(np.int64)
+    for name in ("msdhs_households", "msdhs_assisted", "surveyed", "verified", "verified_poor", "inclusion_errors",
+                 "exclusion_errors", "in_need", "in_need_unserved"):
+        out[name] = facts[name].astype(np.int64)
+    for c in CAPITALS:
+        out[f"capital_{c}_sum"] = facts[f"capital_{c}_sum"].astype(float)
+    out["coverage_households"] = 1
+    for n in (1, 2, 3, 4):
+        out[f"seen_by_{n}"] = (facts["seen_by"] == n).astype(np.int64)
+    if mpi_cutoff is not None:
+        poor = facts["deprivation_count"] >= mpi_cutoff
+        out["mpi_households"] = 1
+        out["mpi_poor"] = poor.astype(np.int64)
+        out["mpi_deprivations"] = (facts["deprivation_count"] * poor).astype(np.int64)
+    return out
+
+
+def person_facts(inputs: Inputs, allowed: np.ndarray, households: pd.DataFrame) -> pd.DataFrame:
+    """One row per person with an allowed record: the person-level microdata fields, with their
+    household's facts (``households``: :func:`household_facts` of the same mask)."""
+    records = inputs.records[allowed]
+    persons = records.groupby("person_id", sort=False).agg(
+        household_id=("household_id", "first"), sex=("sex", "first"), birth_year=("birth_year", "first"),
+        **{f"tp_{d}": (f"tp_{d}", "any") for d in DIMENSIONS}, welfare_card=("welfare_card", "any"),
+        eef_rank=("eef_rank", "max"), grade=("grade", "first"), school_code=("school_code", "first"),
+        **{f"vul_{v}": (f"vul_{v}", "any") for v in VULNERABILITIES}, **{f: (f, "any") for f in _FROM})
+    tp = persons[[f"tp_{d}" for d in DIMENSIONS]].to_numpy()
+    persons["tpmap_dimensions"] = [";".join(d for d, on in zip(DIMENSIONS, row) if on) for row in tp]
+    persons["target_poor"] = tp.any(axis=1) & persons["welfare_card"].to_numpy()
+    persons["eef_status"] = persons["eef_rank"].map(EEF_STATUS)
+    vul = persons[[f"vul_{v}" for v in VULNERABILITIES]].to_numpy()
+    persons["vulnerabilities"] = [";".join(v for v, on in zip(VULNERABILITIES, row) if on) for row in vul]
+    home = households.reindex(persons["household_id"])
+    for column in ("village", "persons", "sources", "deprivations", "deprivation_count", "verification",
+                   "msdhs_assisted"):
+        persons[f"household_{column}"] = home[column].to_numpy()
+    return persons

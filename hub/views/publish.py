@@ -1,0 +1,198 @@
+"""``hub publish``: build every view the contracts define, beside the versions being served, then switch
+them all in one transaction.
+
+Each view gets the records its contract's consent question allows now (purpose, partner, lawful basis,
+sensitive data), then is built (:mod:`hub.views.aggregate` or :mod:`hub.views.microdata`) and written as
+a ``building`` version. Only when every view is written does one transaction retire the current versions
+and make the new ones current. A failure or a kill before that leaves the current versions served; the
+orphaned ``building`` rows are removed by the next publish. The last :data:`KEEP` versions of a view are
+kept. A public view's privacy spend is checked against its budget before anything is built.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from audit.events import PublishFailed, ViewPublished
+from consent.decisions import Ground, Question, Recipient, decide_bulk, load_standing
+from contracts.load import LoadedContract
+from contracts.model import View
+from contracts.registry import record_in_force
+from hub.context import Hub
+from hub.db.bulk import bulk_insert
+from hub.db.schema import view_cells, view_rows, view_versions
+from hub.errors import ContractViolation, HubError, PublishError
+from hub.views.aggregate import build_aggregate
+from hub.views.facts import Inputs, household_facts, load_inputs, person_facts
+from hub.views.fields import FIELDS
+from hub.views.figures import sensitive
+from hub.views.microdata import build_microdata
+
+KEEP = 3  # versions of a view kept: the current one and the two before it
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass(frozen=True)
+class Published:
+    view: str
+    version_id: int
+    rows: int
+    excluded_by_consent: int
+    report: dict
+
+
+def question_for(loaded: LoadedContract, view: View) -> Question:
+    """The consent question a view asks of every record: this purpose, this partner, this basis."""
+    contract = loaded.contract
+    purpose = contract.purpose(view.purpose)
+    if view.microdata:
+        is_sensitive = any(FIELDS[view.level][f].sensitive for f, r in view.fields.items() if r.transform != "drop")
+    else:
+        is_sensitive = sensitive(view.figures)
+    ground = None if purpose.lawful_basis == "consent" else Ground(purpose.lawful_basis, purpose.covers_sensitive)
+    return Question(view.purpose, Recipient(partner=contract.partner.id, partner_type=contract.partner.type),
+                    sensitive=is_sensitive, ground=ground)
+
+
+def _spent(conn: Connection, view: str) -> float:
+    return float(conn.scalar(select(func.coalesce(func.sum(view_versions.c.epsilon), 0.0)).where(
+        view_versions.c.view == view, view_versions.c.status.in_(("current", "retired", "expired")))))
+
+
+def _check_budget(conn: Connection, view: View) -> None:
+    if not view.public:
+        return
+    spent = _spent(conn, view.name)
+    if spent + view.privacy.epsilon > view.privacy.epsilon_total + 1e-9:
+        raise ContractViolation(f"view {view.name}: its privacy budget is spent ({spent:g} of "
+                                f"{view.privacy.epsilon_total:g}); a new release needs a new contract version")
+
+
+def _build(hub: Hub, inputs: Inputs, loaded: LoadedContract, view: View, at: dt.datetime, standing,
+           facts: dict[bytes, pd.DataFrame]):
+    """One view's table; ``facts`` caches household facts by consent mask (views whose questions get the
+    same answers share them)."""
+    decision = decide_bulk(inputs.population, standing, question_for(loaded, view), at)
+    allowed = decision.allowed
+    mask = hashlib.blake2b(np.packbits(allowed).tobytes(), digest_size=16).digest()
+    if mask not in facts:
+        facts[mask] = household_facts(inputs, allowed)
+    households = facts[mask]
+    if view.microdata:
+        units = person_facts(inputs, allowed, households) if view.level == "person" else households
+        bits = households["sources"] if view.level == "household" else \
+            households["sources"].reindex(units["household_id"]).set_axis(units.index)
+        table = build_microdata(units, view, partner=loaded.contract.partner.id, keyring=hub.keyring,
+                                scope_bits=bits, today=at.date())
+    else:
+        table = build_aggregate(households, view)
+    excluded = int(inputs.population.frame.loc[~allowed, "person_id"].nunique())
+    return table, excluded
+
+
+def _write_version(conn: Connection, loaded: LoadedContract, view: View, table, excluded: int,
+                   at: dt.datetime) -> int:
+    report = {**table.report, "excluded_by_consent": excluded}
+    version = conn.execute(insert(view_versions).values(
+        view=view.name, contract_id=loaded.contract.id, contract_sha256=loaded.sha256, level=view.level,
+        status="building", started_at=at, rows=0, epsilon=view.privacy.epsilon if view.public else None,
+        report=report)).inserted_primary_key[0]
+    if view.microdata:
+        rows = [(version, key, area, _json(fields)) for key, area, fields in
+                zip(table.rows.index, table.rows["area"], table.rows["fields"])]
+        bulk_insert(conn, view_rows, ("version_id", "row_key", "area", "fields"), rows)
+    else:
+        cells = table.cells
+        rows = [(version, area, level, parent, _json(figures)) for area, level, parent, figures in
+                zip(cells.index, cells["level"], cells["parent"], cells["figures"])]
+        bulk_insert(conn, view_cells, ("version_id", "area", "level", "parent", "figures"), rows)
+    conn.execute(update(view_versions).where(view_versions.c.id == version).values(rows=len(rows)))
+    return version
+
+
+def _drop_versions(conn: Connection, ids: Sequence[int]) -> None:
+    if ids:
+        for table in (view_cells, view_rows):
+            conn.execute(delete(table).where(table.c.version_id.in_(ids)))
+        conn.execute(delete(view_versions).where(view_versions.c.id.in_(ids)))
+
+
+def _switch(conn: Connection, built: dict[str, int], at: dt.datetime) -> None:
+    t = view_versions
+    for view, version in built.items():
+        conn.execute(update(t).where(t.c.view == view, t.c.status == "current").values(status="retired"))
+        conn.execute(update(t).where(t.c.id == version).values(status="current", published_at=at))
+        kept = conn.scalars(select(t.c.id).where(t.c.view == view, t.c.status.in_(("current", "retired")))
+                            .order_by(t.c.id.desc())).all()
+        old = kept[KEEP:]
+        # a public view's spend must stay countable after its rows go: the version row stays, marked expired
+        conn.execute(update(t).where(t.c.id.in_(old), t.c.epsilon.is_not(None)).values(status="expired"))
+        _drop_versions(conn, conn.scalars(select(t.c.id).where(t.c.id.in_(old), t.c.epsilon.is_(None))).all())
+        for table in (view_cells, view_rows):
+            conn.execute(delete(table).where(table.c.version_id.in_(old)))
+
+
+def publish(hub: Hub, *, views: Sequence[str] | None = None, actor: str,
+            at: dt.datetime | None = None, progress: Callable[[str], None] | None = None) -> list[Published]:
+    """Build and switch in the named views (default: every view the contracts define that the hub
+    publishes; identified data-return views are served live, never published). Raises
+    :class:`ContractViolation` for an unknown view or a spent budget and :class:`PublishError` when a build
+    fails; the versions being served stay as they were, and the failure is audited."""
+    at = at or dt.datetime.now(dt.UTC)
+    contracts = hub.contracts
+    chosen = [contracts.view(name) for name in views] if views else \
+        [(c, v) for c, v in contracts.views() if not v.identified]
+    if refused := [v.name for _, v in chosen if v.identified]:
+        raise ContractViolation(f"{', '.join(refused)}: identified data is returned live to a community, "
+                                "never published")
+    built: dict[str, int] = {}
+    try:
+        with hub.engine.begin() as conn:
+            record_in_force(conn, contracts, audit=hub.audit, actor=actor)
+            _drop_versions(conn, conn.scalars(select(view_versions.c.id).where(
+                view_versions.c.status == "building")).all())
+            for _, view in chosen:
+                _check_budget(conn, view)
+        with hub.engine.connect() as conn:
+            inputs, standing = load_inputs(conn), load_standing(conn)
+        results, facts = [], {}
+        for loaded, view in chosen:
+            if progress:
+                progress(view.name)
+            table, excluded = _build(hub, inputs, loaded, view, at, standing, facts)
+            with hub.engine.begin() as conn:
+                version = _write_version(conn, loaded, view, table, excluded, at)
+            built[view.name] = version
+            results.append((loaded, view, version, table, excluded))
+        with hub.engine.begin() as conn:
+            _switch(conn, built, at)
+            for loaded, view, version, table, excluded in results:
+                rows = len(table.rows if view.microdata else table.cells)
+                hub.audit.append(conn, ViewPublished(
+                    resource=f"view:{view.name}", version_id=version, contract_sha256=loaded.sha256, rows=rows,
+                    excluded_by_consent=excluded, epsilon=view.privacy.epsilon if view.public else None,
+                    anonymisation=table.report), actor=actor)
+    except ContractViolation as exc:
+        _audit_failure(hub, str(exc), actor, built.values())
+        raise
+    except Exception as exc:
+        reason = str(exc) if isinstance(exc, HubError) else f"{type(exc).__name__} while building views"
+        _audit_failure(hub, reason, actor, built.values())
+        raise PublishError(f"publish failed ({reason}); the views being served are unchanged") from exc
+    return [Published(view.name, version, len(table.rows if view.microdata else table.cells), excluded, table.report)
+            for loaded, view, version, table, excluded in results]
+
+
+def _audit_failure(hub: Hub, reason: str, actor: str, unfinished: Iterable[int]) -> None:
+    """Remove the versions this publish built but did not switch in, and audit the failure."""
+    with hub.engine.begin() as conn:
+        _drop_versions(conn, conn.scalars(select(view_versions.c.id).where(
+            view_versions.c.id.in_(list(unfinished)), view_versions.c.status == "building")).all())
+        hub.audit.append(conn, PublishFailed(resource="views", reason=reason), actor=actor)

@@ -1,0 +1,85 @@
+"""Reading published views: the current version of each, and one view's figures for an area (with the
+areas just below it) or its microdata rows in an area. Every read is audited; microdata rows are
+pseudonymised personal data."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, or_, select
+
+from audit.events import ViewRead
+from hub.context import Hub
+from hub.db.schema import view_cells, view_rows, view_versions
+from hub.errors import ContractViolation
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    view: str
+    version_id: int
+    contract_id: str
+    level: str
+    rows: int
+    published_at: Any
+    epsilon: float | None
+    report: dict
+
+
+@dataclass(frozen=True)
+class ViewSlice:
+    version: VersionInfo
+    area: str | None
+    cells: list[dict]  # aggregate: {"area", "level", "parent", "figures"}
+    rows: list[dict]  # microdata: {"row", "area", "fields"}
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _info(row) -> VersionInfo:
+    return VersionInfo(row.view, row.id, row.contract_id, row.level, row.rows, row.published_at, row.epsilon,
+                       _json(row.report))
+
+
+def current_versions(conn: Connection) -> list[VersionInfo]:
+    """The version each view serves now, by view name."""
+    rows = conn.execute(select(view_versions).where(view_versions.c.status == "current")
+                        .order_by(view_versions.c.view)).all()
+    return [_info(r) for r in rows]
+
+
+def _current(conn: Connection, view: str) -> VersionInfo:
+    row = conn.execute(select(view_versions).where(view_versions.c.view == view,
+                                                   view_versions.c.status == "current")).first()
+    if row is None:
+        raise ContractViolation(f"view {view!r} has no published version; run `hub publish`")
+    return _info(row)
+
+
+def read_view(hub: Hub, view: str, *, area: str | None, actor: str) -> ViewSlice:
+    """The current version of ``view``: for an aggregate, the ``area``'s cell and its children's (the
+    nation's without an area); for microdata, the rows whose area starts with ``area`` (all without)."""
+    with hub.engine.begin() as conn:
+        info = _current(conn, view)
+        cells, rows = [], []
+        if info.level in ("person", "household"):
+            query = select(view_rows).where(view_rows.c.version_id == info.version_id)
+            if area:
+                query = query.where(view_rows.c.area.startswith(area))
+            rows = [{"row": r.row_key, "area": r.area, "fields": _json(r.fields)}
+                    for r in conn.execute(query.order_by(view_rows.c.area, view_rows.c.row_key))]
+        else:
+            code = area or "TH"
+            query = select(view_cells).where(view_cells.c.version_id == info.version_id,
+                                             or_(view_cells.c.area == code, view_cells.c.parent == code))
+            cells = [{"area": c.area, "level": c.level, "parent": c.parent, "figures": _json(c.figures)}
+                     for c in conn.execute(query.order_by(view_cells.c.area))]
+            if not any(c["area"] == code for c in cells):
+                raise ContractViolation(f"view {view} has no area {code!r} (its level is {info.level}; "
+                                        "areas are DOPA codes, villages TTTTTT-MM)")
+        hub.audit.append(conn, ViewRead(resource=f"view:{view}", version_id=info.version_id, area=area,
+                                        rows=len(rows) or len(cells)), actor=actor)
+    return ViewSlice(info, area, cells, rows)

@@ -1,0 +1,305 @@
+"""Published views keep their promises: no small cell, no recoverable cell, k on microdata, pseudonyms
+that differ per partner, consent honoured, levels that add up, atomic versions. One synthetic population
+(real tambons, four partner formats), ingested, linked and published once for the module."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter, defaultdict
+
+import pytest
+from sqlalchemy import select, text
+
+from helpers import ACTOR, is_postgres, isolated_database_url
+from hub.context import Hub
+from hub.db.schema import audit_events, view_cells, view_rows, view_versions
+from hub.errors import ContractViolation, PublishError
+from hub.settings import Settings
+from hub.views.figures import FIGURES, measures_of
+from hub.views.microdata import partner_key, pseudonyms
+from hub.views.publish import publish
+from hub.views.read import current_versions, read_view
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    from hub.demo.population import generate_population
+    from hub.demo.writers import write_partner_files
+    from hub.linking.run import link
+    from hub.pipeline.ingest import ingest_file
+
+    home = tmp_path_factory.mktemp("views")
+    with isolated_database_url(home) as url:
+        hub, _ = Hub.init(Settings(home=home, database_url=url))
+        written = write_partner_files(generate_population(households=700, seed=11), home / "files", seed=11)
+        for source in ("tpmap", "msdhs_logbook", "eef_students", "university_survey"):
+            for path in written.files.get(source, []):
+                ingest_file(hub, source, path, actor=ACTOR)
+        link(hub, actor=ACTOR)
+        publish(hub, actor=ACTOR)
+        yield hub
+        hub.engine.dispose()
+
+
+def _cells(hub, view):
+    with hub.engine.connect() as conn:
+        version = next(v for v in current_versions(conn) if v.view == view)
+        rows = conn.execute(select(view_cells).where(view_cells.c.version_id == version.version_id)).all()
+    return {r.area: (r.level, r.parent, r.figures if isinstance(r.figures, dict) else json.loads(r.figures))
+            for r in rows}
+
+
+def _rows(hub, view):
+    with hub.engine.connect() as conn:
+        version = next(v for v in current_versions(conn) if v.view == view)
+        rows = conn.execute(select(view_rows).where(view_rows.c.version_id == version.version_id)).all()
+    return [r.fields if isinstance(r.fields, dict) else json.loads(r.fields) for r in rows]
+
+
+def _aggregate_views(hub):
+    return [(loaded, view) for loaded, view in hub.contracts.views() if not view.microdata and not view.identified]
+
+
+def test_every_view_a_contract_defines_is_published_with_its_contract_digest(published):
+    with published.engine.connect() as conn:
+        served = {v.view: v for v in current_versions(conn)}
+    expected = {v.name: c.sha256 for c, v in published.contracts.views() if not v.identified}
+    assert {name: served[name].contract_id for name in expected} == \
+        {v.name: c.contract.id for c, v in published.contracts.views() if not v.identified}
+    with published.engine.connect() as conn:
+        digests = dict(conn.execute(select(view_versions.c.view, view_versions.c.contract_sha256)
+                                    .where(view_versions.c.status == "current")).all())
+        loaded = {json.loads(d)["sha256"] for d in conn.scalars(
+            select(audit_events.c.details).where(audit_events.c.action == "contract.loaded"))}
+    assert digests == expected
+    assert set(expected.values()) <= loaded  # each contract version is in the audit log
+
+
+def test_no_published_cell_is_below_its_views_threshold(published):
+    for _, view in _aggregate_views(published):
+        counts = [m.name for m in measures_of(view.figures) if m.is_count]
+        for area, (_, _, figures) in _cells(published, view.name).items():
+            small = {c: figures[c] for c in counts if figures[c] is not None and 0 < figures[c] < view.threshold}
+            assert not small, (view.name, area, small)
+
+
+def test_a_suppressed_cell_cannot_be_recovered_from_its_parent_and_visible_siblings(published):
+    checked = 0
+    for _, view in _aggregate_views(published):
+        cells = _cells(published, view.name)
+        children = defaultdict(list)
+        for area, (_, parent, _) in cells.items():
+            if parent is not None:
+                children[parent].append(area)
+        for m in (m for m in measures_of(view.figures) if m.is_count):
+            for parent, kids in children.items():
+                hidden = [k for k in kids if cells[k][2][m.name] is None]
+                if cells[parent][2][m.name] is not None and hidden:
+                    checked += 1
+                    assert len(hidden) >= 2, (view.name, m.name, parent, hidden)
+                    rest = cells[parent][2][m.name] - sum(cells[k][2][m.name] for k in kids if k not in hidden)
+                    # each hidden cell is >= 1 (zeros are published): with two or more hidden, the total
+                    # left leaves each of them more than one possible value
+                    assert rest - (len(hidden) - 1) > 1, (view.name, m.name, parent, hidden, rest)
+            for total, parts in FIGURES["coverage"].partitions if "coverage" in view.figures else ():
+                for area, (_, _, f) in cells.items():
+                    hidden = [p for p in parts if f[p] is None]
+                    assert len(hidden) != 1 or f[total] is None, (view.name, area)
+    assert checked > 0  # the population is small enough that suppression happens
+
+
+def test_unsuppressed_levels_add_up_to_their_parent(published):
+    for _, view in _aggregate_views(published):
+        if view.public:
+            continue  # noise is added below; the sums are still exact, checked next
+        cells = _cells(published, view.name)
+        children = defaultdict(list)
+        for area, (_, parent, _) in cells.items():
+            if parent is not None:
+                children[parent].append(area)
+        for m in measures_of(view.figures):
+            for parent, kids in children.items():
+                values = [cells[k][2][m.name] for k in kids]
+                total = cells[parent][2][m.name]
+                if total is not None and None not in values:
+                    assert sum(values) == pytest.approx(total), (view.name, m.name, parent)
+
+
+def test_the_public_view_is_noisy_but_its_levels_still_add_up(published):
+    cells = _cells(published, "public_province")
+    nation = cells["TH"][2]
+    provinces = [f for level, _, f in cells.values() if level == "province"]
+    if all(p["households"] is not None for p in provinces):
+        assert sum(p["households"] for p in provinces) == nation["households"]
+    true = _cells(published, "policy_all_levels")["TH"][2]["households"]
+    assert nation["households"] != true or nation["persons"] != _cells(published, "policy_all_levels")["TH"][2][
+        "persons"]  # noise was added (both equal by chance is vanishingly unlikely)
+    with published.engine.connect() as conn:
+        epsilon = conn.scalar(select(view_versions.c.epsilon).where(view_versions.c.view == "public_province",
+                                                                    view_versions.c.status == "current"))
+    assert epsilon == 1.0
+
+
+def test_microdata_is_k_anonymous_on_its_declared_quasi_identifiers(published):
+    for _, view in published.contracts.views():
+        if not view.microdata or view.identified:
+            continue
+        rows = _rows(published, view.name)
+        assert rows, view.name
+        classes = Counter(tuple(r[q] for q in view.quasi_identifiers) for r in rows)
+        assert min(classes.values()) >= view.k, (view.name, min(classes.values()))
+        with published.engine.connect() as conn:
+            report = conn.scalar(select(view_versions.c.report).where(view_versions.c.view == view.name,
+                                                                      view_versions.c.status == "current"))
+        report = report if isinstance(report, dict) else json.loads(report)
+        assert report["k_anonymity"]["suppressed_share"] <= view.max_suppression
+        assert report["k_anonymity"]["rows"] - report["k_anonymity"]["suppressed"] == len(rows)
+
+
+def test_the_same_household_has_unrelated_pseudonyms_in_two_partners_views(published):
+    eef = {r["household"] for r in _rows(published, "eef_students")}
+    msdhs = {r["household"] for r in _rows(published, "msdhs_households")}
+    assert eef and msdhs and not eef & msdhs
+    with published.engine.connect() as conn:
+        household = conn.scalar(text("SELECT household_id FROM source_records WHERE source = 'eef_students' LIMIT 1"))
+    import pandas as pd
+
+    ids = pd.Series([household])
+    as_eef = pseudonyms(ids, key=partner_key(published.keyring, "eef"), kind="household")[0]
+    as_msdhs = pseudonyms(ids, key=partner_key(published.keyring, "msdhs"), kind="household")[0]
+    assert as_eef != as_msdhs and household not in (as_eef, as_msdhs)
+
+
+def test_a_person_who_objects_is_absent_from_the_next_publish(published):
+    from consent import registry
+    from consent.registry import Grantor, NewConsent
+    from consent.subjects import person
+
+    with published.engine.connect() as conn:
+        adults = conn.execute(text(
+            "SELECT person_id, birth_year FROM source_records WHERE birth_year < 1985 AND household_id IN "
+            "(SELECT household_id FROM source_records WHERE source = 'eef_students') ORDER BY person_id")).all()
+    import pandas as pd
+
+    shown = {r["person"] for r in _rows(published, "eef_students")}
+    key = partner_key(published.keyring, "eef")
+    person_id, born, mine = next((p, b, m) for (p, b), m in zip(adults, pseudonyms(
+        pd.Series([p for p, _ in adults]), key=key, kind="person")) if m in shown)
+    objection = NewConsent(person(published.keyring, person_id=person_id), "refused", ["education_support"], ["*"],
+                           Grantor("self"), {"form": "คำคัดค้าน"}, objection=True)
+    registry.record(published, objection, actor=ACTOR, born=dt.date(born, 1, 1))
+    done = {p.view: p for p in publish(published, views=["eef_students"], actor=ACTOR)}
+    assert mine not in {r["person"] for r in _rows(published, "eef_students")}
+    assert done["eef_students"].excluded_by_consent >= 1
+
+
+def test_microdata_carries_no_identity(published):
+    for name in ("eef_students", "msdhs_households"):
+        for row in _rows(published, name)[:50]:
+            assert not {"first_name", "last_name", "citizen_id", "birth_date", "house_no"} & set(row)
+            assert all(len(v) == 32 for k, v in row.items() if k in ("person", "household"))
+
+
+def test_an_attacker_knowing_village_sex_and_birth_year_cannot_single_anyone_out(published):
+    """The attacker holds EEF's microdata and the public view, and knows a target's village, sex and birth
+    year. Every microdata row the target could be matches at least k rows, so no row is the target's."""
+    from hub.anonymise.generalise import generalise
+
+    view = published.contracts.view("eef_students")[1]
+    rows = _rows(published, "eef_students")
+    by_class = Counter((r["area"], r["sex"], r["age"]) for r in rows)
+    levels = json.loads(json.dumps(_report(published, "eef_students")))["k_anonymity"]["levels"]
+    with published.engine.connect() as conn:
+        targets = conn.execute(text(
+            "SELECT tambon_code, moo, sex, birth_year FROM source_records WHERE source = 'eef_students'")).all()
+    import pandas as pd
+
+    year = dt.date.today().year
+    frame = pd.DataFrame(targets, columns=["tambon", "moo", "sex", "birth_year"])
+    area = generalise(frame["tambon"] + "-" + frame["moo"].fillna(0).astype(int).astype(str).str.zfill(2),
+                      ladder="area", level=levels["area"])
+    sex = generalise(frame["sex"], ladder="sex", level=levels["sex"])
+    age = generalise(year - frame["birth_year"], ladder="age", level=levels["age"])
+    matches = [by_class.get(key, 0) for key in zip(area, sex, age)]
+    assert all(n == 0 or n >= view.k for n in matches)  # 0: the target's row was suppressed
+    assert sum(1 for n in matches if n) > len(matches) / 2  # most targets are in the view, hidden in a crowd
+
+
+def _report(hub, view):
+    with hub.engine.connect() as conn:
+        report = conn.scalar(select(view_versions.c.report).where(view_versions.c.view == view,
+                                                                  view_versions.c.status == "current"))
+    return report if isinstance(report, dict) else json.loads(report)
+
+
+def test_reading_a_view_is_audited_and_shows_an_area_with_its_children(published):
+    nation = read_view(published, "tpmap_tambon", area=None, actor=ACTOR)
+    province = next(c["area"] for c in nation.cells if c["level"] == "province")
+    part = read_view(published, "tpmap_tambon", area=province, actor=ACTOR)
+    assert {c["area"] for c in part.cells if c["area"] != province} and \
+        all(c["parent"] == province for c in part.cells if c["area"] != province)
+    with published.engine.connect() as conn:
+        last = conn.execute(select(audit_events).order_by(audit_events.c.seq.desc()).limit(1)).one()
+    assert last.action == "view.read" and json.loads(last.details)["area"] == province
+    with pytest.raises(ContractViolation, match="no area"):
+        read_view(published, "tpmap_tambon", area="999999", actor=ACTOR)
+
+
+def test_a_view_no_contract_defines_is_refused(published):
+    with pytest.raises(ContractViolation, match="no contract defines a view named 'everything'"):
+        publish(published, views=["everything"], actor=ACTOR)
+    with pytest.raises(ContractViolation, match="never published"):
+        publish(published, views=["community_return"], actor=ACTOR)
+
+
+def test_a_failed_publish_leaves_the_current_versions_served(published):
+    before = {v.view: v.version_id for v in _current(published)}
+    with published.engine.begin() as conn:
+        if is_postgres(published.engine):
+            conn.execute(text("CREATE FUNCTION refuse_cells() RETURNS trigger AS $$ BEGIN "
+                              "RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql"))
+            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON view_cells FOR EACH ROW "
+                              "EXECUTE FUNCTION refuse_cells()"))
+        else:
+            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON view_cells BEGIN "
+                              "SELECT RAISE(ABORT, 'disk full'); END"))
+    try:
+        with pytest.raises(PublishError, match="the views being served are unchanged"):
+            publish(published, actor=ACTOR)
+    finally:
+        with published.engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER refuse ON view_cells" if is_postgres(published.engine)
+                              else "DROP TRIGGER refuse"))
+            if is_postgres(published.engine):
+                conn.execute(text("DROP FUNCTION refuse_cells()"))
+    assert {v.view: v.version_id for v in _current(published)} == before
+    with published.engine.connect() as conn:
+        assert conn.scalar(select(view_versions.c.id).where(view_versions.c.status == "building")) is None
+        assert conn.scalar(select(audit_events.c.action).order_by(audit_events.c.seq.desc()).limit(1)) == \
+            "view.publish_failed"
+
+
+def _current(hub):
+    with hub.engine.connect() as conn:
+        return current_versions(conn)
+
+
+def test_a_new_publish_switches_versions_and_keeps_the_last_three(published):
+    for _ in range(3):
+        publish(published, views=["tpmap_tambon"], actor=ACTOR)
+    with published.engine.connect() as conn:
+        statuses = conn.execute(select(view_versions.c.id, view_versions.c.status)
+                                .where(view_versions.c.view == "tpmap_tambon").order_by(view_versions.c.id)).all()
+        kept_rows = set(conn.scalars(select(view_cells.c.version_id).distinct()))
+    assert [s for _, s in statuses] == ["retired", "retired", "current"]
+    assert {i for i, _ in statuses} <= kept_rows
+
+
+def test_a_public_views_privacy_budget_cannot_be_overspent(published):
+    with published.engine.connect() as conn:
+        spent = conn.scalar(text("SELECT SUM(epsilon) FROM view_versions WHERE view = 'public_province' "
+                                 "AND status IN ('current', 'retired', 'expired')"))
+    for _ in range(int(12 - spent)):
+        publish(published, views=["public_province"], actor=ACTOR)
+    with pytest.raises(ContractViolation, match="privacy budget is spent"):
+        publish(published, views=["public_province"], actor=ACTOR)
