@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from consent.population import Population, home_areas
+from hub.db.schema import source_households, source_records
 from hub.views.figures import CAPITALS, DIMENSIONS, VULNERABILITIES
 
 SOURCES = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")
@@ -33,10 +34,12 @@ class Inputs:
     population: Population  # the same rows as ``records``, for consent decisions
 
 
-def _rows(conn: Connection, sql: str, columns: list[str]) -> pd.DataFrame:
+def _rows(conn: Connection, query) -> pd.DataFrame:
+    """The rows of a Core ``query``, fetched by the driver (no per-row Python objects from SQLAlchemy)."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     cursor = conn.connection.driver_connection.cursor()
     cursor.execute(sql)
-    frame = pd.DataFrame(cursor.fetchall(), columns=columns)
+    frame = pd.DataFrame(cursor.fetchall(), columns=[c.name for c in query.selected_columns])
     cursor.close()
     return frame
 
@@ -45,22 +48,39 @@ def _parsed(values: pd.Series) -> list[dict]:
     return [v if isinstance(v, dict) else json.loads(v) for v in values]
 
 
-def _record_facts(frame: pd.DataFrame, attributes: list[dict]) -> pd.DataFrame:
+def _record_query():
+    """Each record's clear columns and the facts views use, extracted from ``attributes`` by the database
+    (JSON_EXTRACT on SQLite, ``#>>`` on PostgreSQL): parsing a million JSON documents in Python costs more
+    than the rest of a publish."""
+    r, a = source_records, source_records.c.attributes
+    return select(
+        r.c.source, r.c.person_id, r.c.household_id, r.c.linkage_key, r.c.sex, r.c.birth_year,
+        r.c.tambon_code.label("tambon"), r.c.moo,
+        *(a[("dimensions", d)].as_boolean().label(f"tp_{d}") for d in DIMENSIONS),
+        a["welfare_card"].as_boolean().label("welfare_card"), a["status"].as_string().label("status"),
+        a["cct_baht"].as_integer().label("cct_baht"), a["grade"].as_string().label("grade"),
+        a["school_code"].as_string().label("school_code"), a["vulnerabilities"].as_string().label("vulnerabilities"))
+
+
+def _record_facts(frame: pd.DataFrame) -> pd.DataFrame:
+    """The extracted columns as typed facts, each meaningful only for its own source's records."""
     source = frame["source"].to_numpy()
     tpmap, eef, msdhs = source == "tpmap", source == "eef_students", source == "msdhs_logbook"
-    out = {}
+
+    def flag(column: str, mine: np.ndarray) -> np.ndarray:
+        return mine & np.equal(frame.pop(column).to_numpy(dtype=object), True).astype(bool)  # 1/True; not None
+
     for d in DIMENSIONS:
-        out[f"tp_{d}"] = tpmap & np.fromiter((bool(a.get("dimensions", {}).get(d)) for a in attributes), bool,
-                                             len(frame))
-    out["welfare_card"] = np.fromiter((bool(a.get("welfare_card")) for a in attributes), bool, len(frame)) & tpmap
-    out["eef_rank"] = np.where(eef, [_EEF_RANK.get(a.get("status"), 0) for a in attributes], 0).astype(np.int8)
-    out["eef_cct"] = eef & np.fromiter(((a.get("cct_baht") or 0) > 0 for a in attributes), bool, len(frame))
-    out["grade"] = np.where(eef, [a.get("grade") for a in attributes], None)
-    out["school_code"] = np.where(eef, [a.get("school_code") for a in attributes], None)
+        frame[f"tp_{d}"] = flag(f"tp_{d}", tpmap)
+    frame["welfare_card"] = flag("welfare_card", tpmap)
+    frame["eef_rank"] = np.where(eef, frame.pop("status").map(_EEF_RANK).fillna(0), 0).astype(np.int8)
+    frame["eef_cct"] = eef & (frame.pop("cct_baht").fillna(0).to_numpy() > 0)
+    for column in ("grade", "school_code"):
+        frame[column] = frame[column].where(eef, None)
+    vulnerabilities = frame.pop("vulnerabilities").where(msdhs, "").fillna("")
     for v in VULNERABILITIES:
-        out[f"vul_{v}"] = msdhs & np.fromiter((v in (a.get("vulnerabilities") or ()) for a in attributes), bool,
-                                              len(frame))
-    return pd.DataFrame(out, index=frame.index)
+        frame[f"vul_{v}"] = vulnerabilities.str.contains(f'"{v}"', regex=False).to_numpy()
+    return frame
 
 
 def _unit_facts(units: pd.DataFrame, attributes: list[dict]) -> pd.DataFrame:
@@ -86,16 +106,11 @@ def _unit_facts(units: pd.DataFrame, attributes: list[dict]) -> pd.DataFrame:
 
 def load_inputs(conn: Connection) -> Inputs:
     """Read every stored record and household unit once (a publish builds all its views from this)."""
-    records = _rows(conn, "SELECT source, person_id, household_id, linkage_key, sex, birth_year, tambon_code, moo, "
-                          "attributes FROM source_records",
-                    ["source", "person_id", "household_id", "linkage_key", "sex", "birth_year", "tambon", "moo",
-                     "attributes"])
+    records = _rows(conn, _record_query())
     records["cid"] = [None if k is None else "cid:" + bytes(k).hex() for k in records.pop("linkage_key")]
-    records = home_areas(records)
-    facts = _record_facts(records, _parsed(records.pop("attributes")))
-    records = _with_source_flags(pd.concat([records, facts], axis=1))
-    units = _rows(conn, "SELECT source, household_id, attributes FROM source_households WHERE NOT deleted",
-                  ["source", "household_id", "attributes"])
+    records = _with_source_flags(_record_facts(home_areas(records)))
+    h = source_households
+    units = _rows(conn, select(h.c.source, h.c.household_id, h.c.attributes).where(h.c.deleted.is_(False)))
     units = _with_source_flags(pd.concat([units, _unit_facts(units, _parsed(units.pop("attributes")))], axis=1))
     population = Population(records[["person_id", "household_id", "cid", "tambon", "moo"]])
     return Inputs(records, units, population)

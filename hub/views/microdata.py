@@ -8,11 +8,9 @@ outside the database): the same person has unrelated pseudonyms in two partners'
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from contracts.model import View
@@ -31,7 +29,7 @@ def partner_key(keyring: Keyring, partner: str) -> bytes:
 
 def pseudonyms(values: pd.Series, *, key: bytes, kind: str) -> pd.Series:
     """32 hex digits per value: HMAC-SHA256(key, kind:value), truncated to 128 bits."""
-    return pd.Series([hmac.new(key, f"{kind}:{v}".encode(), hashlib.sha256).hexdigest()[:32] for v in values],
+    return pd.Series([hmac.digest(key, f"{kind}:{v}".encode(), "sha256")[:16].hex() for v in values],
                      index=values.index)
 
 
@@ -73,7 +71,7 @@ def _masked(values: pd.Series, keep: int) -> pd.Series:
 
 @dataclass
 class MicrodataTable:
-    rows: pd.DataFrame  # index: row key (the partner's pseudonym of the unit); columns: "area" and "fields"
+    rows: pd.DataFrame  # index: row key (the partner's pseudonym of the unit); "area"; "fields" (JSON text)
     report: dict
 
 
@@ -86,6 +84,7 @@ def build_microdata(units: pd.DataFrame, view: View, *, partner: str, keyring: K
         units = units[(scope_bits.reindex(units.index).to_numpy() & wanted) > 0]
     key = partner_key(keyring, partner)
     raw = _raw_fields(units, view.level, today.year)
+    own = pseudonyms(raw.index.to_series(), key=key, kind=view.level)  # the unit's pseudonym: also its row key
     catalogue = FIELDS[view.level]
     out = pd.DataFrame(index=raw.index)
     qis = []
@@ -99,7 +98,7 @@ def build_microdata(units: pd.DataFrame, view: View, *, partner: str, keyring: K
             qis.append(QuasiIdentifier(name, spec.ladder, start))
             out[name] = values
         elif rule.transform == "pseudonymise":
-            out[name] = pseudonyms(values, key=key, kind=spec.id_kind or name)
+            out[name] = own if name == view.level else pseudonyms(values, key=key, kind=spec.id_kind or name)
         elif rule.transform == "generalise":
             out[name] = generalise(values, ladder=spec.ladder, level=rule.to)
         elif rule.transform == "mask":
@@ -110,19 +109,8 @@ def build_microdata(units: pd.DataFrame, view: View, *, partner: str, keyring: K
     if qis:
         out, k_report = k_anonymise(out, quasi_identifiers=qis, k=view.k, max_suppression=view.max_suppression)
         report["k_anonymity"] = k_report.as_dict()
-    row_keys = pseudonyms(raw.index.to_series().loc[out.index], key=key, kind=f"{view.level}-row")
+    row_keys = own.loc[out.index]
     area = out["area"].astype(str) if "area" in out else pd.Series("", index=out.index)
-    records = out.astype(object).where(out.notna(), None).to_dict("records")
-    rows = pd.DataFrame({"area": area.to_numpy(), "fields": [{k: _plain(v) for k, v in r.items()} for r in records]},
-                        index=row_keys.to_numpy())
+    lines = out.to_json(orient="records", lines=True, force_ascii=False).splitlines() if len(out) else []
+    rows = pd.DataFrame({"area": area.to_numpy(), "fields": lines}, index=row_keys.to_numpy())
     return MicrodataTable(rows, report)
-
-
-def _plain(value):
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value

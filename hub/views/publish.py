@@ -105,7 +105,7 @@ def _write_version(conn: Connection, loaded: LoadedContract, view: View, table, 
         status="building", started_at=at, rows=0, epsilon=view.privacy.epsilon if view.public else None,
         report=report)).inserted_primary_key[0]
     if view.microdata:
-        rows = [(version, key, area, _json(fields)) for key, area, fields in
+        rows = [(version, key, area, fields) for key, area, fields in
                 zip(table.rows.index, table.rows["area"], table.rows["fields"])]
         bulk_insert(conn, view_rows, ("version_id", "row_key", "area", "fields"), rows)
     else:
