@@ -303,3 +303,24 @@ def test_a_public_views_privacy_budget_cannot_be_overspent(published):
         publish(published, views=["public_province"], actor=ACTOR)
     with pytest.raises(ContractViolation, match="privacy budget is spent"):
         publish(published, views=["public_province"], actor=ACTOR)
+
+
+def test_the_views_commands_list_and_show_an_area_with_thai_names(published, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+
+    monkeypatch.setenv("HUB_HOME", str(published.settings.home))
+    monkeypatch.setenv("HUB_DATABASE_URL", published.settings.resolved_database_url)
+    run = CliRunner().invoke
+    listed = run(app, ["views", "list"], catch_exceptions=False)
+    assert listed.exit_code == 0 and "policy_all_levels" in listed.stdout and "k=5" in listed.stdout
+    nation = run(app, ["views", "show", "policy_all_levels", "--json"], catch_exceptions=False)
+    province = next(c["area"] for c in json.loads(nation.stdout) if c["level"] == "province")
+    shown = run(app, ["views", "show", "policy_all_levels", "--area", province], catch_exceptions=False)
+    from hub.thai.areas import area_name
+
+    assert shown.exit_code == 0 and shown.stdout.startswith("area\tname\thouseholds\tpersons")
+    assert f"\n{province}\t{area_name(province)}\t" in shown.stdout
+    missing = run(app, ["views", "show", "nothing_here"])
+    assert missing.exit_code == 1 and "no published version" in missing.stderr

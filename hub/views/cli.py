@@ -76,14 +76,28 @@ def show(view: Annotated[str, typer.Argument(help="The view name (hub views list
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False, indent=1))
         return
+    names = _columns(hub, view, items[0]["fields"] if part.rows else items[0]["figures"])
     if part.rows:
-        names = list(part.rows[0]["fields"])
-        rows = [tuple(_text(r["fields"][n]) for n in names) for r in part.rows]
+        rows = [tuple(_text(r["fields"].get(n)) for n in names) for r in part.rows]
         print_rows(tuple(names), rows, title=f"{view} ({len(rows)} rows)")
         return
-    names = list(part.cells[0]["figures"])
-    rows = [(c["area"], area_name(c["area"]), *(_text(c["figures"][n]) for n in names)) for c in part.cells]
+    rows = [(c["area"], area_name(c["area"]), *(_text(c["figures"].get(n)) for n in names)) for c in part.cells]
     print_rows(("area", "name", *names), rows, title=f"{view}, version {part.version.version_id}")
+
+
+def _columns(hub, view: str, stored: dict) -> list[str]:
+    """The view's columns in its contract's order (a database may store JSON keys in any order)."""
+    from hub.views.figures import measures_of, ratios_of
+
+    try:
+        spec = hub.contracts.view(view)[1]
+    except HubError:
+        return sorted(stored)
+    if spec.microdata:
+        ordered = [name for name, rule in spec.fields.items() if rule.transform != "drop"]
+    else:
+        ordered = [m.name for m in measures_of(spec.figures)] + [r.name for r in ratios_of(spec.figures)]
+    return [n for n in ordered if n in stored] + sorted(set(stored) - set(ordered))
 
 
 def _text(value) -> str:
