@@ -178,6 +178,17 @@ class ContractLoaded(EventType):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class RetentionApplied(EventType):
+    """Records of a source past the retention its contracts give were deleted: how many, under which
+    retention (days, or none when no contract covers the source any longer)."""
+
+    name: ClassVar[str] = "retention.applied"
+    retention: str
+    records_deleted: int
+    households_deleted: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ViewPublished(EventType):
     """A view version was built and switched in: under which contract, what anonymisation did, and a
     public view's privacy spend."""
@@ -212,7 +223,8 @@ class ViewRead(EventType):
 
 CORE_EVENT_TYPES = (IngestCompleted, IngestFailed, RowsQuarantined, QuarantineRowRead, KeysCreated,
                     KeysRotated, SubjectKeysRewrapped, TokenIssued, LinksExported, RedirectsExported, LinkCompleted,
-                    LinkFailed, ReviewPairRead, ReviewSettled, ContractLoaded, ViewPublished, PublishFailed, ViewRead)
+                    LinkFailed, ReviewPairRead, ReviewSettled, ContractLoaded, RetentionApplied, ViewPublished,
+                    PublishFailed, ViewRead)
 
 
 @hookimpl

@@ -1,6 +1,7 @@
 """``hub contracts``: the agreements in force, checked; one shown whole; the schema they follow."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Annotated
 
@@ -46,6 +47,28 @@ def show(contract_id: Annotated[str, typer.Argument(help="The contract id (its f
             typer.echo(loaded.text)
             return
     fail(f"no contract {contract_id!r}")
+
+
+@contracts_app.command("retention")
+def retention(apply: Annotated[bool, typer.Option("--apply", help="Delete what is past retention (audited).")]
+              = False) -> None:
+    """Per source: the retention its contracts give, its records, and how many are past it (counted from
+    the last delivery); with --apply, delete those."""
+    from contracts import retention as rules
+    from hub.console import actor
+
+    hub = open_hub()
+    try:
+        if apply:
+            found = rules.apply(hub, actor=actor())
+        else:
+            with hub.engine.connect() as conn:
+                found = rules.review(conn, hub.contracts, now=dt.datetime.now(dt.UTC))
+    except HubError as exc:
+        fail(str(exc))
+    rows = [(r.source, r.cutoff_reason, str(r.records), str(r.overdue), str(r.households_overdue)) for r in found]
+    print_rows(("source", "retention", "records", "past retention", "household units past retention"), rows,
+               title="Retention" + (": deleted" if apply else ""))
 
 
 @contracts_app.command("schema")

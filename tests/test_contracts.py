@@ -2,17 +2,18 @@
 field named; ingest takes only what a contract allows; each version is recorded once in the audit log."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from contracts.checks import check_contracts
 from contracts.load import BUILT_IN, load_contracts
-from helpers import ACTOR, TPMAP, contracts_with, ingest, squash
+from helpers import ACTOR, EEF_2566_2, TPMAP, contracts_with, ingest, records, squash
 from hub.context import Hub
-from hub.db.schema import audit_events, source_records
+from hub.db.schema import audit_events, ingest_runs, source_records
 from hub.errors import ContractViolation
 from hub.pipeline.ingest import ingest_file
 
@@ -129,3 +130,50 @@ def test_the_contracts_commands(hub, cli):
     assert shown.exit_code == 0 and "มหาวิทยาลัยขอนแก่น" in shown.stdout
     schema = cli("contracts", "schema")
     assert schema.exit_code == 0 and '"quasi_identifiers"' in schema.stdout
+
+
+def _age_runs(hub, source: str, days: int) -> None:
+    """Make ``source``'s ingest runs look ``days`` old."""
+    with hub.engine.begin() as conn:
+        conn.execute(update(ingest_runs).where(ingest_runs.c.source == source).values(
+            finished_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=days)))
+
+
+def test_records_past_their_contracts_retention_are_deleted_and_audited(hub, cli):
+    ingest(hub, "tpmap", TPMAP)
+    ingest(hub, "eef_students", EEF_2566_2)
+    _age_runs(hub, "tpmap", 1826)  # the TPMAP contract keeps 1,825 days from the last delivery
+    _age_runs(hub, "eef_students", 2000)  # EEF's keeps 2,555
+    listed = cli("contracts", "retention")
+    assert listed.exit_code == 0
+    assert "tpmap\t1825 days\t8\t8\t0" in listed.stdout and "eef_students\t2555 days\t" in listed.stdout
+    assert len(records(hub, "tpmap")) == 8  # looking deletes nothing
+    applied = cli("contracts", "retention", "--apply")
+    assert applied.exit_code == 0
+    assert records(hub, "tpmap") == {} and records(hub, "eef_students")
+    with hub.engine.connect() as conn:
+        event = conn.execute(select(audit_events).where(audit_events.c.action == "retention.applied")).one()
+    assert event.resource == "source:tpmap"
+    assert json.loads(event.details) == {"retention": "1825 days", "records_deleted": 8, "households_deleted": 0}
+
+
+def test_a_source_no_contract_covers_any_longer_has_no_retention(settings, tmp_path):
+    from contracts import retention
+
+    hub, _ = Hub.init(settings)
+    try:
+        ingest(hub, "tpmap", TPMAP)
+    finally:
+        hub.engine.dispose()
+    directory = tmp_path / "without-tpmap"
+    shutil.copytree(BUILT_IN, directory)
+    (directory / "tpmap.toml").unlink()
+    later = Hub.open(settings.model_copy(update={"contracts_dir": directory}))
+    try:
+        with later.engine.connect() as conn:
+            found = {r.source: r for r in retention.review(conn, later.contracts, now=dt.datetime.now(dt.UTC))}
+        assert found["tpmap"].retention_days is None and found["tpmap"].overdue == 8
+        retention.apply(later, actor=ACTOR)
+        assert records(later, "tpmap") == {}
+    finally:
+        later.engine.dispose()

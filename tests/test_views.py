@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -277,6 +278,38 @@ def test_a_failed_publish_leaves_the_current_versions_served(published):
         assert conn.scalar(select(view_versions.c.id).where(view_versions.c.status == "building")) is None
         assert conn.scalar(select(audit_events.c.action).order_by(audit_events.c.seq.desc()).limit(1)) == \
             "view.publish_failed"
+
+
+def test_a_killed_publish_leaves_the_current_versions_served_and_the_next_one_cleans_up(published):
+    """``hub publish`` in its own process, killed (SIGKILL, no chance to clean up) once it has written a
+    version but before it switched: nothing changes for readers."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    before = {v.view: v.version_id for v in _current(published)}
+    env = {**os.environ, "HUB_HOME": str(published.settings.home),
+           "HUB_DATABASE_URL": published.settings.resolved_database_url}
+    hub_command = str(Path(sys.executable).parent / "hub")
+    process = subprocess.Popen([hub_command, "publish"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    building = None
+    deadline = time.monotonic() + 60
+    while building is None and process.poll() is None and time.monotonic() < deadline:
+        with published.engine.connect() as conn:
+            building = conn.scalar(select(view_versions.c.id).where(view_versions.c.status == "building"))
+        time.sleep(0.005)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert building is not None, "the publish finished before it could be killed"
+    assert {v.view: v.version_id for v in _current(published)} == before
+    assert read_view(published, "tpmap_tambon", area=None, actor=ACTOR).version.version_id == before["tpmap_tambon"]
+    publish(published, views=["eef_tambon"], actor=ACTOR)
+    with published.engine.connect() as conn:
+        assert conn.scalar(select(view_versions.c.id).where(view_versions.c.status == "building")) is None
+        assert conn.scalar(select(view_cells.c.version_id).where(view_cells.c.version_id == building)) is None
 
 
 def _current(hub):

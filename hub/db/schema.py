@@ -312,6 +312,7 @@ view_versions = Table(
     Column("epsilon", Float),  # a public view's privacy spend
     Column("report", Json, nullable=False),  # what anonymisation did, consent exclusions, inputs
     Index("ix_view_versions_view_status", "view", "status"),
+    sqlite_autoincrement=True,  # a version id, once given, never names another version
 )
 
 #: An aggregate view's figures per area (village, tambon ... nation).

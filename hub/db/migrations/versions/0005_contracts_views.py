@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column('rows', sa.Integer, nullable=False),
         sa.Column('epsilon', sa.Float),
         sa.Column('report', Json, nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_index('ix_view_versions_view_status', 'view_versions', ['view', 'status'])
     op.create_table(
