@@ -40,6 +40,11 @@ def _view_problems(view: View) -> list[str]:
         elif rule.transform == "generalise" and rule.to not in LADDERS[spec.ladder].level_names:
             problems.append(f"{where}: field {name} generalises to one of "
                             f"{', '.join(LADDERS[spec.ladder].level_names)}, not {rule.to!r}")
+    for name, rule in view.fields.items():
+        spec = catalogue.get(name)
+        if spec is not None and spec.ladder and rule.transform != "drop" and name not in view.quasi_identifiers:
+            problems.append(f"{where}: field {name} can single a person out (it has a generalisation ladder): "
+                            "list it in quasi_identifiers")
     for name in view.quasi_identifiers:
         spec, rule = catalogue.get(name), view.fields[name]
         if spec is not None and (spec.ladder is None or rule.transform not in ("keep", "generalise")):

@@ -130,8 +130,6 @@ class View(_Strict):
             unknown = [q for q in self.quasi_identifiers if q not in self.fields]
             if unknown:
                 raise ValueError(f"quasi_identifiers {unknown} are not among the view's fields")
-            if self.public:
-                raise ValueError("microdata is never public")
         else:
             if self.fields or self.quasi_identifiers or self.scope:
                 raise ValueError("an aggregate view has figures, not fields, quasi_identifiers or scope")

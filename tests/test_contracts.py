@@ -56,6 +56,8 @@ def test_the_shipped_contracts_load_and_fit_the_hub(hub):
      "quasi_identifiers ['income'] are not among the view's fields"),
     ("msdhs", 'household = { transform = "pseudonymise" }', 'household = { transform = "keep" }',
      "field household cannot be 'keep'"),
+    ("msdhs", 'quasi_identifiers = ["area", "household_size"]', 'quasi_identifiers = ["area"]',
+     "field household_size can single a person out (it has a generalisation ladder): list it in quasi_identifiers"),
     ("tpmap", 'version = "2026.1"', 'version = "2026.1"\nsigned = "yes"', "signed: Extra inputs are not permitted"),
     ("tpmap", 'id = "tpmap"', 'id = "tpmap_v2"', "tpmap.toml: the file is named after its contract id"),
     ("tpmap", "retention_days = 1825", "retention_days = ", "not valid UTF-8 TOML"),

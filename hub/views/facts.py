@@ -221,7 +221,7 @@ def person_facts(inputs: Inputs, allowed: np.ndarray, households: pd.DataFrame) 
         household_id=("household_id", "first"), sex=("sex", "first"), birth_year=("birth_year", "first"),
         **{f"tp_{d}": (f"tp_{d}", "any") for d in DIMENSIONS}, welfare_card=("welfare_card", "any"),
         eef_rank=("eef_rank", "max"), grade=("grade", "first"), school_code=("school_code", "first"),
-        **{f"vul_{v}": (f"vul_{v}", "any") for v in VULNERABILITIES}, **{f: (f, "any") for f in _FROM})
+        **{f"vul_{v}": (f"vul_{v}", "any") for v in VULNERABILITIES})
     tp = persons[[f"tp_{d}" for d in DIMENSIONS]].to_numpy()
     persons["tpmap_dimensions"] = [";".join(d for d, on in zip(DIMENSIONS, row) if on) for row in tp]
     persons["target_poor"] = tp.any(axis=1) & persons["welfare_card"].to_numpy()
