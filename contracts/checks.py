@@ -4,7 +4,7 @@ transformations each field allows; a public view carries counts only (their cont
 known; a sum would need a bound this hub does not declare)."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from contracts.load import ContractSet, LoadedContract
 from contracts.model import View
@@ -18,7 +18,7 @@ from hub.views.figures import FIGURES, measures_of
 REQUIRED_FIELDS = frozenset({"tambon_code"})
 
 
-def _view_problems(view: View) -> list[str]:
+def _view_problems(view: View, known_sources: Collection[str]) -> list[str]:
     where = f"view {view.name}"
     if view.identified:
         return []
@@ -28,8 +28,11 @@ def _view_problems(view: View) -> list[str]:
             return [f"{where}: unknown figures {unknown}; known: {', '.join(FIGURES)}"]
         if view.public and (sums := [m.name for m in measures_of(view.figures) if not m.is_count]):
             return [f"{where}: a public view publishes counts only; {', '.join(sums)} are sums"]
+        if view.public and view.level == "village":
+            return [f"{where}: a public view publishes every area of its level, so that which rows exist says "
+                    "nothing; there is no list of every village (use tambon or coarser)"]
         return []
-    problems = []
+    problems = [f"{where}: scope names no known source {s!r}" for s in view.scope if s not in known_sources]
     catalogue = FIELDS[view.level]
     for name, rule in view.fields.items():
         spec = catalogue.get(name)
@@ -70,7 +73,7 @@ def problems_of(loaded: LoadedContract, *, adapters: Mapping[str, Adapter], purp
         if missing := sorted(REQUIRED_FIELDS - set(terms.fields)):
             problems.append(f"source {source}: the hub cannot place a record without {', '.join(missing)}")
     for view in contract.views:
-        problems.extend(_view_problems(view))
+        problems.extend(_view_problems(view, adapters))
     return [f"{loaded.path.name}: {p}" for p in problems]
 
 

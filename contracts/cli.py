@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from contracts.load import today
 from contracts.model import Contract
 from hub.console import console, fail, open_hub, print_rows
 from hub.errors import HubError
@@ -25,9 +26,12 @@ def _contracts():
 @contracts_app.command("list")
 def list_contracts() -> None:
     """Every contract in force (checked against this hub): partner, version, sources taken, views, digest."""
-    rows = [(c.contract.id, c.contract.partner.id, c.contract.version, ", ".join(c.contract.sources) or "-",
-             ", ".join(v.name for v in c.contract.views) or "-", c.sha256[:16]) for c in _contracts()]
-    print_rows(("contract", "partner", "version", "sources taken", "views", "sha256"), rows, title="Contracts")
+    rows = [(c.contract.id, c.contract.partner.id, c.contract.version,
+             f"{c.contract.signed_on} to {c.contract.valid_until}" + ("" if c.in_force(today()) else " (not in force)"),
+             ", ".join(c.contract.sources) or "-", ", ".join(v.name for v in c.contract.views) or "-", c.sha256[:16])
+            for c in _contracts()]
+    print_rows(("contract", "partner", "version", "in force", "sources taken", "views", "sha256"), rows,
+               title="Contracts")
 
 
 @contracts_app.command("check")

@@ -3,6 +3,7 @@ then against what this hub knows (:mod:`contracts.checks`). A contract set that 
 used at all: the message names the file and the field."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tomllib
 from collections.abc import Iterable
@@ -25,29 +26,46 @@ class LoadedContract:
     sha256: str  # of the file's bytes: what the audit log records and a published version cites
     text: str
 
+    def in_force(self, on: dt.date) -> bool:
+        return self.contract.signed_on <= on <= self.contract.valid_until
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
 
 @dataclass(frozen=True)
 class ContractSet:
-    """Every contract in force, with lookups by source and by view."""
+    """Every valid contract file, with lookups by source and by view that see only the contracts in force
+    on a day (default: today, UTC): an agreement not yet signed or already ended allows nothing."""
 
     contracts: tuple[LoadedContract, ...]
 
     def __iter__(self):
         return iter(self.contracts)
 
-    def taken_fields(self, source: str) -> frozenset[str]:
-        """The fields of ``source`` some contract lets the hub take (empty: the source is not covered)."""
-        terms = [c.contract.sources[source] for c in self.contracts if source in c.contract.sources]
+    def in_force(self, on: dt.date | None = None) -> list[LoadedContract]:
+        on = on or today()
+        return [c for c in self.contracts if c.in_force(on)]
+
+    def taken_fields(self, source: str, on: dt.date | None = None) -> frozenset[str]:
+        """The fields of ``source`` some contract in force lets the hub take (empty: none covers it)."""
+        terms = [c.contract.sources[source] for c in self.in_force(on) if source in c.contract.sources]
         return frozenset(f for t in terms for f in t.fields)
 
-    def views(self) -> list[tuple[LoadedContract, View]]:
-        return [(c, v) for c in self.contracts for v in c.contract.views]
+    def views(self, on: dt.date | None = None) -> list[tuple[LoadedContract, View]]:
+        return [(c, v) for c in self.in_force(on) for v in c.contract.views]
 
-    def view(self, name: str) -> tuple[LoadedContract, View]:
-        for loaded, view in self.views():
+    def view(self, name: str, on: dt.date | None = None) -> tuple[LoadedContract, View]:
+        for loaded, view in self.views(on):
             if view.name == name:
                 return loaded, view
-        known = ", ".join(sorted(v.name for _, v in self.views())) or "none"
+        ended = [c for c in self.contracts if any(v.name == name for v in c.contract.views)]
+        if ended:
+            c = ended[0].contract
+            raise ContractViolation(f"view {name!r}: contract {c.id} is in force from {c.signed_on} to "
+                                    f"{c.valid_until}, not now")
+        known = ", ".join(sorted(v.name for _, v in self.views(on))) or "none"
         raise ContractViolation(f"no contract defines a view named {name!r}; views: {known}")
 
 

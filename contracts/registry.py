@@ -13,10 +13,10 @@ from hub.db.schema import contracts as contracts_table
 
 
 def record_in_force(conn: Connection, contracts: ContractSet, *, audit: AuditLog, actor: str) -> int:
-    """Record every contract version of ``contracts`` not seen before; returns how many were new."""
+    """Record every contract version in force not seen before; returns how many were new."""
     seen = {(r.contract_id, r.sha256) for r in conn.execute(
         select(contracts_table.c.contract_id, contracts_table.c.sha256))}
-    new = [c for c in contracts if (c.contract.id, c.sha256) not in seen]
+    new = [c for c in contracts.in_force() if (c.contract.id, c.sha256) not in seen]
     now = dt.datetime.now(dt.UTC)
     for loaded in new:
         conn.execute(contracts_table.insert().values(

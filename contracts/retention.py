@@ -30,7 +30,7 @@ class SourceRetention:
 
 def retention_days(contracts: ContractSet, source: str) -> int | None:
     """The longest retention any contract gives ``source`` (``None`` when none covers it)."""
-    days = [c.contract.sources[source].retention_days for c in contracts if source in c.contract.sources]
+    days = [c.contract.sources[source].retention_days for c in contracts.in_force() if source in c.contract.sources]
     return max(days) if days else None
 
 

@@ -52,7 +52,7 @@ def test_the_shipped_contracts_load_and_fit_the_hub(hub):
      "a public view publishes counts only; capital_human_sum"),
     ("eef", 'age = { transform = "generalise", to = "5y" }', 'age = { transform = "generalise", to = "3y" }',
      "field age generalises to one of year, 5y, 10y, 20y, any, not '3y'"),
-    ("eef", 'quasi_identifiers = ["area", "sex", "age"]', 'quasi_identifiers = ["area", "sex", "income"]',
+    ("eef", 'quasi_identifiers = ["area", "sex", "age", "grade"]', 'quasi_identifiers = ["area", "sex", "income"]',
      "quasi_identifiers ['income'] are not among the view's fields"),
     ("msdhs", 'household = { transform = "pseudonymise" }', 'household = { transform = "keep" }',
      "field household cannot be 'keep'"),

@@ -20,7 +20,7 @@ def _facts(deprivations: list[int], village: str = "340101-01") -> pd.DataFrame:
     columns = {"persons": np.full(n, 3), "tpmap_persons": zeros, "target_poor": zeros, "eef_students": zeros,
                "eef_poor": zeros, "eef_extremely_poor": zeros, "referrals": zeros, "seen_by": np.ones(n, dtype=int),
                "deprivation_count": np.array(deprivations), "village": [village] * n}
-    for name in ("msdhs_households", "msdhs_assisted", "surveyed", "verified", "verified_poor", "inclusion_errors",
+    for name in ("msdhs_households", "msdhs_assisted", "surveyed", "verified_poor", "inclusion_errors",
                  "exclusion_errors", "in_need", "in_need_unserved", *(f"deprived_{d}" for d in DIMENSIONS)):
         columns[name] = np.zeros(n, dtype=bool)
     for v in VULNERABILITIES:
@@ -40,7 +40,7 @@ def test_mpi_matches_the_hand_computed_example():
     # censored deprivations 16 of a possible 5 x 5 = 25, A = 0.64; MPI = H x A = 16 / (5 x 10) = 0.32
     table = build_aggregate(_facts(DEPRIVATIONS), _view())
     village = table.cells.loc["340101-01", "figures"]
-    assert (village["mpi_households"], village["mpi_poor"], village["mpi_deprivations"]) == (10, 5, 16)
+    assert (village["households"], village["mpi_poor"], village["mpi_deprivations"]) == (10, 5, 16)
     assert (village["mpi_H"], village["mpi_A"], village["mpi"]) == (0.5, 0.64, 0.32)
     assert village["mpi"] == pytest.approx(village["mpi_H"] * village["mpi_A"])
 
@@ -56,7 +56,7 @@ def test_every_level_up_to_the_nation_sums_the_villages_below():
     cells = build_aggregate(facts, _view()).cells
     assert list(cells["level"].unique()) == ["village", "tambon", "amphoe", "province", "nation"]
     assert cells.loc["340101", "figures"]["mpi_poor"] == 5 + 6
-    assert cells.loc["TH", "figures"]["mpi_households"] == 20
+    assert cells.loc["TH", "figures"]["households"] == 20
     assert cells.loc["340101-01", "parent"] == "340101" and cells.loc["3401", "parent"] == "34"
     assert cells.loc["34", "parent"] == "TH" and cells.loc["TH", "parent"] is None
 

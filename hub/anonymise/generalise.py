@@ -126,6 +126,15 @@ def _size_exact(values: pd.Series) -> pd.Series:
     return _done(size.mask(size < 1).astype("string"))
 
 
+#: Thai school grades by stage: kindergarten (อ.), primary (ป.), lower and upper secondary (ม.1-3, ม.4-6).
+_STAGES = {**{f"อ.{n}": "อนุบาล" for n in (1, 2, 3)}, **{f"ป.{n}": "ประถม" for n in range(1, 7)},
+           **{f"ม.{n}": "ม.ต้น" for n in (1, 2, 3)}, **{f"ม.{n}": "ม.ปลาย" for n in (4, 5, 6)}}
+
+
+def _stage(values: pd.Series) -> pd.Series:
+    return _done(_text(values).map(_STAGES).astype("string"))
+
+
 def _years(name: str) -> Ladder:
     return Ladder(
         name,
@@ -154,6 +163,7 @@ LADDERS: dict[str, Ladder] = {
     "birth_year": _years("birth_year"),
     "sex": Ladder("sex", (Level("sex", _as_is), Level("any", _anything))),
     "size": Ladder("size", (Level("exact", _size_exact), Level("band", _size_band), Level("any", _anything))),
+    "grade": Ladder("grade", (Level("grade", _as_is), Level("stage", _stage), Level("any", _anything))),
 }
 
 

@@ -413,7 +413,7 @@ def _add_certificates(values: np.ndarray, suppressed: np.ndarray, tree: _Tree, m
 
 
 def protect(table: pd.DataFrame, *, counts: list[str], partitions: Sequence[tuple[str, Sequence[str]]] = (),
-            threshold: int = 5) -> tuple[pd.DataFrame, SuppressionReport]:
+            threshold: int = 5, forced: pd.DataFrame | None = None) -> tuple[pd.DataFrame, SuppressionReport]:
     """Which cells of ``table`` to suppress, and a report.
 
     ``table``: index = area code (unique); column ``parent`` = the parent's code (missing for a root); the
@@ -425,13 +425,19 @@ def protect(table: pd.DataFrame, *, counts: list[str], partitions: Sequence[tupl
     by an attacker who knows the visible cells, every relation, that values are whole numbers and that a
     suppressed cell is never 0 (the module docstring gives the rule and why it holds). Deterministic: the
     result depends on the codes and values, not on row order.
+
+    ``forced`` (same index, columns ``counts``; True = must be suppressed) adds cells the caller hides for
+    its own reasons, protected like primary ones; forced zeros stay published (a zero is never suppressed).
     """
     _check_threshold(threshold)
     counts = list(counts)
     order, codes, values, tree = _read_table(table, counts)
     moves = _column_moves(len(counts), _checked_partitions(values, partitions, counts, codes))
     primary = (values > 0) & (values < threshold)
-    suppressed = _complete(values, primary, tree, moves, codes, counts)
+    start = primary.copy()
+    if forced is not None:
+        start |= forced.loc[table.index, counts].to_numpy(dtype=bool)[order] & (values > 0)
+    suppressed = _complete(values, start, tree, moves, codes, counts)
     mask = np.empty_like(suppressed)
     mask[order] = suppressed
     report = SuppressionReport(threshold=int(threshold), cells=int(values.size), primary=int(primary.sum()),
@@ -464,10 +470,10 @@ def _checked_partitions(values: np.ndarray, partitions: Sequence[tuple[str, Sequ
     return columns
 
 
-def _complete(values: np.ndarray, primary: np.ndarray, tree: _Tree, moves: list[_Move], codes: np.ndarray,
+def _complete(values: np.ndarray, start: np.ndarray, tree: _Tree, moves: list[_Move], codes: np.ndarray,
               counts: list[str]) -> np.ndarray:
     """Audit and repair until every suppressed cell lies on a certificate."""
-    suppressed = primary.copy()
+    suppressed = start.copy()
     for _ in range(_MAX_ROUNDS):
         cost, move_of, sign_of = _cheapest_certificates(values, suppressed, tree, moves)
         pending = suppressed & (cost > 0)

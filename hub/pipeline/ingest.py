@@ -265,7 +265,7 @@ def read_batches(adapter: Adapter, path: Path, *, size: int, fingerprint: Finger
     """The file as reduced, fingerprinted batches of at most ``size`` items, with candidate keys, holding
     only the ``allowed`` fields (each batch names the fields it removed)."""
     refused: set[str] = set()
-    items = minimised(adapter.read_file(path), allowed, refused)
+    items = minimised(adapter.read_file(path), allowed, refused, declared=frozenset(adapter.fields))
     while chunk := list(itertools.islice(items, size)):
         batch = reduce_batch(chunk, fingerprint, keys)
         batch.fields_refused = set(refused)

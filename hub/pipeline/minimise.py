@@ -1,11 +1,16 @@
 """Data minimisation at the door: a record keeps only the fields some contract lets the hub take from its
 source (PDPA s.22). A field no contract allows is removed before anything is keyed, encrypted or stored,
-and its name (never its value) is reported."""
+and its name (never its value) is reported. A rejected row's raw text (kept, encrypted, in quarantine) loses
+those fields too: from a JSON row they are cut out; a row that cannot be parsed is quarantined without its
+text when its source yields fields no contract takes."""
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterable, Iterator
+from typing import Any
 
-from hub.records import Household, Item, PersonRecord, SourceRecord
+from hub.records import Household, Item, PersonRecord, Rejected, SourceRecord
 
 _PERSON_IDENTITY = ("citizen_id", "title", "first_name", "last_name", "birth_date", "sex")
 _HOUSEHOLD_ADDRESS = ("moo", "house_code", "house_no")
@@ -37,11 +42,37 @@ def _household(household: Household, allowed: frozenset[str], refused: set[str])
     household.private = _kept(household.private, allowed, refused)
 
 
-def minimised(items: Iterable[Item], allowed: frozenset[str], refused: set[str]) -> Iterator[Item]:
-    """``items`` with every field outside ``allowed`` removed (in place); the names removed go to ``refused``."""
+def _without(value: Any, names: frozenset[str], refused: set[str]) -> Any:
+    if isinstance(value, dict):
+        refused.update(k for k in value if k in names)
+        return {k: _without(v, names, refused) for k, v in value.items() if k not in names}
+    if isinstance(value, list):
+        return [_without(v, names, refused) for v in value]
+    return value
+
+
+def _rejected(item: Rejected, withheld: frozenset[str], refused: set[str]) -> Rejected:
+    """``item`` with the ``withheld`` fields cut from its raw text, or without its text when it is not JSON."""
+    try:
+        parsed = json.loads(item.raw)
+        if isinstance(parsed, dict):
+            return dataclasses.replace(item, raw=json.dumps(_without(parsed, withheld, refused), ensure_ascii=False))
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to walk
+        pass
+    return dataclasses.replace(item, raw="", reason=f"{item.reason} (raw text not kept: it may hold fields no "
+                                                    "contract lets the hub take)")
+
+
+def minimised(items: Iterable[Item], allowed: frozenset[str], refused: set[str], *,
+              declared: frozenset[str]) -> Iterator[Item]:
+    """``items`` with every field outside ``allowed`` removed (in place); the names removed go to ``refused``.
+    ``declared``: every field the source's adapter can yield (what a rejected row's text may hold)."""
+    withheld = declared - allowed
     for item in items:
         if isinstance(item, SourceRecord):
             _household(item.household, allowed, refused)
             for person in item.persons:
                 _person(person, allowed, refused)
+        elif isinstance(item, Rejected) and withheld:
+            item = _rejected(item, withheld, refused)
         yield item

@@ -55,3 +55,17 @@ def area_name(code: str) -> str:
     if village == "00":
         return f"{name}: นอกเขตหมู่บ้าน"
     return f"{name} หมู่ {int(village)}" if village.isdigit() else name
+
+
+@lru_cache(maxsize=8)
+def all_codes(level: str) -> tuple[str, ...]:
+    """Every DOPA code geothai knows at ``level`` (province, amphoe or tambon), sorted."""
+    provinces = [p.code for p in geothai.provinces()]
+    if level == "province":
+        return tuple(sorted(provinces))
+    amphoes = [d.code for p in provinces for d in geothai.districts(p)]
+    if level == "amphoe":
+        return tuple(sorted(amphoes))
+    if level == "tambon":
+        return tuple(sorted(t.code for a in amphoes for t in geothai.subdistricts(a)))
+    raise ValueError(f"no list of every area at level {level!r}")

@@ -13,7 +13,8 @@ import pandas as pd
 
 from contracts.model import AREA_LEVELS, View
 from hub.anonymise import dp
-from hub.anonymise.suppression import protect, village_groups
+from hub.anonymise.suppression import protect
+from hub.thai.areas import all_codes
 from hub.views.facts import measure_columns
 from hub.views.figures import measures_of, partitions_of, ratios_of
 
@@ -47,20 +48,21 @@ def _code_at(village: pd.Series, level: str) -> pd.Series:
     return village.str.slice(0, _PREFIX[level])
 
 
-def _leaf_sums(facts: pd.DataFrame, view: View, columns: list[str], report: dict) -> pd.DataFrame:
+def _leaf_sums(facts: pd.DataFrame, view: View, columns: list[str], groups: dict[str, str] | None,
+               report: dict) -> pd.DataFrame:
     values = measure_columns(facts, mpi_cutoff=view.mpi_cutoff)[columns]
     if view.public:
         cap = view.privacy.max_persons_per_household
         persons = [m.name for m in measures_of(view.figures) if m.unit == "persons"]
         values[persons] = values[persons].clip(upper=cap)
     codes = _code_at(facts["village"], view.level)
-    if view.level == "village" and view.roll_up_small_villages:
-        sizes = values.groupby(codes.to_numpy())["households"].sum() if "households" in values else \
-            pd.Series(1, index=codes).groupby(level=0).sum()
-        groups = village_groups(sizes, threshold=view.threshold)
-        report["villages_rolled_up"] = sum(1 for v, g in groups.items() if v != g)
-        codes = codes.map(groups)
-    return values.groupby(codes.to_numpy()).sum()
+    if view.level == "village" and view.roll_up_small_villages and groups:
+        report["villages_rolled_up"] = sum(1 for v, g in groups.items() if v != g and v in set(codes))
+        codes = codes.map(lambda v: groups.get(v, v))
+    sums = values.groupby(codes.to_numpy()).sum()
+    if view.public:  # every area of the level, whether or not anyone lives there: rows reveal nothing
+        sums = sums.reindex(all_codes(view.level), fill_value=0)
+    return sums
 
 
 def _noised(leaves: pd.DataFrame, view: View, report: dict) -> pd.DataFrame:
@@ -88,19 +90,38 @@ def _hierarchy(leaves: pd.DataFrame, leaf_level: str) -> pd.DataFrame:
     return pd.concat(tables)
 
 
-def build_aggregate(facts: pd.DataFrame, view: View) -> AggregateTable:
-    """The view's table over the households in ``facts`` (those its consent decision allows)."""
+def _suppressed(table: pd.DataFrame, view: View, counts: list[str]) -> tuple[pd.DataFrame, dict]:
+    """Cell suppression, with every non-zero count hidden wherever the count it lies within is hidden (a
+    visible part would give the attacker a lower bound on the hidden whole)."""
+    within = {m.name: m.within for m in measures_of(view.figures) if m.name in counts and m.within in counts}
+    nonzero = table[counts] > 0
+    forced = None
+    for _ in range(len(counts) + 1):
+        mask, report = protect(table[["parent", *counts]], counts=counts, partitions=partitions_of(view.figures),
+                               threshold=view.threshold, forced=forced)
+        needed = mask.copy()
+        for _ in range(len(within)):
+            for part, whole in within.items():
+                needed[part] |= needed[whole]
+        if not (needed & ~mask & nonzero).to_numpy().any():
+            return mask, report.as_dict()
+        forced = needed
+    raise RuntimeError("suppression with containment did not settle; this is a bug")
+
+
+def build_aggregate(facts: pd.DataFrame, view: View, *, groups: dict[str, str] | None = None) -> AggregateTable:
+    """The view's table over the households in ``facts`` (those its consent decision allows). ``groups``
+    maps small villages to their roll-up cell (:func:`hub.anonymise.suppression.village_groups`), the same
+    for every view of a publish, so two views cannot be subtracted from each other."""
     measures = measures_of(view.figures)
     columns = [m.name for m in measures]
     report: dict = {"households": int(len(facts))}
-    leaves = _leaf_sums(facts, view, columns, report)
+    leaves = _leaf_sums(facts, view, columns, groups, report)
     if view.public:
         leaves = _noised(leaves, view, report)
     table = _hierarchy(leaves, view.level)
     counts = [m.name for m in measures if m.is_count]
-    mask, suppression = protect(table[["parent", *counts]], counts=counts, partitions=partitions_of(view.figures),
-                                threshold=view.threshold)
-    report["suppression"] = suppression.as_dict()
+    mask, report["suppression"] = _suppressed(table, view, counts)
     visible = table[columns].astype(object)
     for m in measures:
         hidden = mask[m.base or m.name].to_numpy()

@@ -59,7 +59,7 @@ def _record_query():
         *(a[("dimensions", d)].as_boolean().label(f"tp_{d}") for d in DIMENSIONS),
         a["welfare_card"].as_boolean().label("welfare_card"), a["status"].as_string().label("status"),
         a["cct_baht"].as_integer().label("cct_baht"), a["grade"].as_string().label("grade"),
-        a["school_code"].as_string().label("school_code"), a["vulnerabilities"].as_string().label("vulnerabilities"))
+        a["vulnerabilities"].as_string().label("vulnerabilities"))
 
 
 def _record_facts(frame: pd.DataFrame) -> pd.DataFrame:
@@ -75,8 +75,7 @@ def _record_facts(frame: pd.DataFrame) -> pd.DataFrame:
     frame["welfare_card"] = flag("welfare_card", tpmap)
     frame["eef_rank"] = np.where(eef, frame.pop("status").map(_EEF_RANK).fillna(0), 0).astype(np.int8)
     frame["eef_cct"] = eef & (frame.pop("cct_baht").fillna(0).to_numpy() > 0)
-    for column in ("grade", "school_code"):
-        frame[column] = frame[column].where(eef, None)
+    frame["grade"] = frame["grade"].where(eef, None)
     vulnerabilities = frame.pop("vulnerabilities").where(msdhs, "").fillna("")
     for v in VULNERABILITIES:
         frame[f"vul_{v}"] = vulnerabilities.str.contains(f'"{v}"', regex=False).to_numpy()
@@ -118,8 +117,8 @@ def load_inputs(conn: Connection) -> Inputs:
 
 def village_of(tambon: pd.Series, moo: pd.Series) -> pd.Series:
     """``TTTTTT-MM``, or ``TTTTTT-00`` outside villages."""
-    numbers = moo.astype("Int64").astype(str).replace("<NA>", NO_VILLAGE).str.zfill(2)
-    return tambon.astype(str) + "-" + numbers
+    numbers = moo.astype("Int64").astype("string").fillna(NO_VILLAGE).str.zfill(2)
+    return (tambon.astype("string") + "-" + numbers).astype(object)
 
 
 _FROM = [f"from_{s}" for s in SOURCES]
@@ -174,7 +173,6 @@ def household_facts(inputs: Inputs, allowed: np.ndarray) -> pd.DataFrame:
         facts[f"capital_{c}_sum"] = facts[f"capital_{c}_sum"].fillna(0.0)
     facts["sources"] = _bits(seen.reindex(facts.index))
     facts["msdhs_households"] = (facts["sources"] & (1 << SOURCES.index("msdhs_logbook"))) > 0
-    facts["verified"] = facts["surveyed"]
     deprived = np.column_stack([facts[f"deprived_{d}"] | facts[f"need_{d}"] for d in DIMENSIONS])
     facts["deprivation_count"] = deprived.sum(axis=1)
     facts["deprivations"] = [";".join(d for d, on in zip(DIMENSIONS, row) if on) for row in deprived]
@@ -197,17 +195,15 @@ def measure_columns(facts: pd.DataFrame, *, mpi_cutoff: int | None) -> pd.DataFr
     for name in ("tpmap_persons", "target_poor", "eef_students", "eef_poor", "eef_extremely_poor", "referrals",
                  *(f"vulnerable_{v}" for v in VULNERABILITIES)):
         out[name] = facts[name].astype(np.int64)
-    for name in ("msdhs_households", "msdhs_assisted", "surveyed", "verified", "verified_poor", "inclusion_errors",
+    for name in ("msdhs_households", "msdhs_assisted", "surveyed", "verified_poor", "inclusion_errors",
                  "exclusion_errors", "in_need", "in_need_unserved"):
         out[name] = facts[name].astype(np.int64)
     for c in CAPITALS:
         out[f"capital_{c}_sum"] = facts[f"capital_{c}_sum"].astype(float)
-    out["coverage_households"] = 1
     for n in (1, 2, 3, 4):
         out[f"seen_by_{n}"] = (facts["seen_by"] == n).astype(np.int64)
     if mpi_cutoff is not None:
         poor = facts["deprivation_count"] >= mpi_cutoff
-        out["mpi_households"] = 1
         out["mpi_poor"] = poor.astype(np.int64)
         out["mpi_deprivations"] = (facts["deprivation_count"] * poor).astype(np.int64)
     return out
@@ -220,7 +216,7 @@ def person_facts(inputs: Inputs, allowed: np.ndarray, households: pd.DataFrame) 
     persons = records.groupby("person_id", sort=False).agg(
         household_id=("household_id", "first"), sex=("sex", "first"), birth_year=("birth_year", "first"),
         **{f"tp_{d}": (f"tp_{d}", "any") for d in DIMENSIONS}, welfare_card=("welfare_card", "any"),
-        eef_rank=("eef_rank", "max"), grade=("grade", "first"), school_code=("school_code", "first"),
+        eef_rank=("eef_rank", "max"), grade=("grade", "first"),
         **{f"vul_{v}": (f"vul_{v}", "any") for v in VULNERABILITIES})
     tp = persons[[f"tp_{d}" for d in DIMENSIONS]].to_numpy()
     persons["tpmap_dimensions"] = [";".join(d for d, on in zip(DIMENSIONS, row) if on) for row in tp]

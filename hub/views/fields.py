@@ -2,8 +2,10 @@
 transformations each allows. Names, citizen IDs, house numbers and dates of birth are not here: no
 partner view carries them (identified data goes back only to a community, through ``consent``).
 
-``ladder`` names the generalisation ladder of :mod:`hub.anonymise.generalise` a field can climb (so it can
-be a quasi-identifier); ids can only be pseudonymised, with the partner's own key.
+``ladder`` names the generalisation ladder of :mod:`hub.anonymise.generalise` a field can climb: such a
+field can single a person out (neighbours and classmates know it), so a view must declare it a
+quasi-identifier. Ids can only be pseudonymised, with the partner's own key. A school code is not here:
+with a grade it names a classroom.
 """
 from __future__ import annotations
 
@@ -49,8 +51,7 @@ FIELDS: dict[str, dict[str, FieldSpec]] = {
         "target_poor": FieldSpec("TPMAP target poor (deprived and a welfare-card holder)"),
         "welfare_card": FieldSpec("holds a state welfare card"),
         "eef_status": FieldSpec("EEF screening: extremely_poor, poor or not_eligible"),
-        "grade": FieldSpec("school grade (EEF)"),
-        "school_code": FieldSpec("10-digit school code (EEF)"),
+        "grade": FieldSpec("school grade (EEF): อ.1-ม.6, or its stage", ladder="grade"),
         "vulnerabilities": FieldSpec("MSDHS vulnerable groups", sensitive=True),
     },
     "household": {

@@ -54,8 +54,7 @@ def _raw_fields(units: pd.DataFrame, level: str, year: int) -> pd.DataFrame:
         out["sex"] = units["sex"]
         out["birth_year"] = units["birth_year"]
         out["age"] = year - units["birth_year"]
-        for name in ("tpmap_dimensions", "target_poor", "welfare_card", "eef_status", "grade", "school_code",
-                     "vulnerabilities"):
+        for name in ("tpmap_dimensions", "target_poor", "welfare_card", "eef_status", "grade", "vulnerabilities"):
             out[name] = units[name]
     else:
         out["target_poor"] = units["target_poor"]

@@ -22,9 +22,10 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 
 from audit.events import PublishFailed, ViewPublished
 from consent.decisions import Ground, Question, Recipient, decide_bulk, load_standing
-from contracts.load import LoadedContract
+from contracts.load import ContractSet, LoadedContract
 from contracts.model import View
 from contracts.registry import record_in_force
+from hub.anonymise.suppression import village_groups
 from hub.context import Hub
 from hub.db.bulk import bulk_insert
 from hub.db.schema import view_cells, view_rows, view_versions
@@ -33,6 +34,7 @@ from hub.views.aggregate import build_aggregate
 from hub.views.facts import Inputs, household_facts, load_inputs, person_facts
 from hub.views.fields import FIELDS
 from hub.views.figures import sensitive
+from hub.views.lock import publish_lock
 from hub.views.microdata import build_microdata
 
 KEEP = 3  # versions of a view kept: the current one and the two before it
@@ -75,16 +77,31 @@ def _check_budget(conn: Connection, view: View) -> None:
                                 f"{view.privacy.epsilon_total:g}); a new release needs a new contract version")
 
 
+def _facts(inputs: Inputs, allowed: np.ndarray, cache: dict[bytes, pd.DataFrame]) -> pd.DataFrame:
+    """Household facts of the ``allowed`` records, built once per distinct consent answer."""
+    key = hashlib.blake2b(np.packbits(allowed).tobytes(), digest_size=16).digest()
+    if key not in cache:
+        cache[key] = household_facts(inputs, allowed)
+    return cache[key]
+
+
+def village_groups_for(chosen: Sequence[tuple[LoadedContract, View]], inputs: Inputs,
+                       cache: dict[bytes, pd.DataFrame]) -> dict[str, str]:
+    """One roll-up of small villages for every village-level view of a publish, at the largest threshold
+    among them, from all households: two views grouping villages differently could be subtracted."""
+    thresholds = [v.threshold for _, v in chosen if v.level == "village" and v.roll_up_small_villages]
+    if not thresholds:
+        return {}
+    households = _facts(inputs, np.ones(len(inputs.records), dtype=bool), cache)
+    return village_groups(households.groupby("village").size(), threshold=max(thresholds))
+
+
 def _build(hub: Hub, inputs: Inputs, loaded: LoadedContract, view: View, at: dt.datetime, standing,
-           facts: dict[bytes, pd.DataFrame]):
-    """One view's table; ``facts`` caches household facts by consent mask (views whose questions get the
-    same answers share them)."""
+           cache: dict[bytes, pd.DataFrame], groups: dict[str, str]):
+    """One view's table and the persons its consent question excluded."""
     decision = decide_bulk(inputs.population, standing, question_for(loaded, view), at)
     allowed = decision.allowed
-    mask = hashlib.blake2b(np.packbits(allowed).tobytes(), digest_size=16).digest()
-    if mask not in facts:
-        facts[mask] = household_facts(inputs, allowed)
-    households = facts[mask]
+    households = _facts(inputs, allowed, cache)
     if view.microdata:
         units = person_facts(inputs, allowed, households) if view.level == "person" else households
         bits = households["sources"] if view.level == "household" else \
@@ -92,7 +109,7 @@ def _build(hub: Hub, inputs: Inputs, loaded: LoadedContract, view: View, at: dt.
         table = build_microdata(units, view, partner=loaded.contract.partner.id, keyring=hub.keyring,
                                 scope_bits=bits, today=at.date())
     else:
-        table = build_aggregate(households, view)
+        table = build_aggregate(households, view, groups=groups)
     excluded = int(inputs.population.frame.loc[~allowed, "person_id"].nunique())
     return table, excluded
 
@@ -127,8 +144,12 @@ def _drop_versions(conn: Connection, ids: Sequence[int]) -> None:
 def _switch(conn: Connection, built: dict[str, int], at: dt.datetime) -> None:
     t = view_versions
     for view, version in built.items():
-        conn.execute(update(t).where(t.c.view == view, t.c.status == "current").values(status="retired"))
-        conn.execute(update(t).where(t.c.id == version).values(status="current", published_at=at))
+        switched = conn.execute(update(t).where(t.c.id == version, t.c.status == "building")
+                                .values(status="current", published_at=at)).rowcount
+        if switched != 1:
+            raise PublishError(f"view {view}: the version built ({version}) is gone; nothing was switched")
+        conn.execute(update(t).where(t.c.view == view, t.c.status == "current", t.c.id != version)
+                     .values(status="retired"))
         kept = conn.scalars(select(t.c.id).where(t.c.view == view, t.c.status.in_(("current", "retired")))
                             .order_by(t.c.id.desc())).all()
         old = kept[KEEP:]
@@ -144,7 +165,8 @@ def publish(hub: Hub, *, views: Sequence[str] | None = None, actor: str,
     """Build and switch in the named views (default: every view the contracts define that the hub
     publishes; identified data-return views are served live, never published). Raises
     :class:`ContractViolation` for an unknown view or a spent budget and :class:`PublishError` when a build
-    fails; the versions being served stay as they were, and the failure is audited."""
+    fails (the versions being served stay as they were, and the failure is audited) or another publish is
+    running."""
     at = at or dt.datetime.now(dt.UTC)
     contracts = hub.contracts
     chosen = [contracts.view(name) for name in views] if views else \
@@ -153,41 +175,52 @@ def publish(hub: Hub, *, views: Sequence[str] | None = None, actor: str,
         raise ContractViolation(f"{', '.join(refused)}: identified data is returned live to a community, "
                                 "never published")
     built: dict[str, int] = {}
-    try:
-        with hub.engine.begin() as conn:
-            record_in_force(conn, contracts, audit=hub.audit, actor=actor)
-            _drop_versions(conn, conn.scalars(select(view_versions.c.id).where(
-                view_versions.c.status == "building")).all())
-            for _, view in chosen:
-                _check_budget(conn, view)
-        with hub.engine.connect() as conn:
-            inputs, standing = load_inputs(conn), load_standing(conn)
-        results, facts = [], {}
-        for loaded, view in chosen:
-            if progress:
-                progress(view.name)
-            table, excluded = _build(hub, inputs, loaded, view, at, standing, facts)
-            with hub.engine.begin() as conn:
-                version = _write_version(conn, loaded, view, table, excluded, at)
-            built[view.name] = version
-            results.append((loaded, view, version, table, excluded))
-        with hub.engine.begin() as conn:
-            _switch(conn, built, at)
-            for loaded, view, version, table, excluded in results:
-                rows = len(table.rows if view.microdata else table.cells)
-                hub.audit.append(conn, ViewPublished(
-                    resource=f"view:{view.name}", version_id=version, contract_sha256=loaded.sha256, rows=rows,
-                    excluded_by_consent=excluded, epsilon=view.privacy.epsilon if view.public else None,
-                    anonymisation=table.report), actor=actor)
-    except ContractViolation as exc:
-        _audit_failure(hub, str(exc), actor, built.values())
-        raise
-    except Exception as exc:
-        reason = str(exc) if isinstance(exc, HubError) else f"{type(exc).__name__} while building views"
-        _audit_failure(hub, reason, actor, built.values())
-        raise PublishError(f"publish failed ({reason}); the views being served are unchanged") from exc
+    with publish_lock(hub):
+        try:
+            results = _publish_locked(hub, chosen, contracts, built, at, actor, progress)
+        except ContractViolation as exc:
+            _audit_failure(hub, str(exc), actor, built.values())
+            raise
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, HubError) else f"{type(exc).__name__} while building views"
+            _audit_failure(hub, reason, actor, built.values())
+            raise PublishError(f"publish failed ({reason}); the views being served are unchanged") from exc
     return [Published(view.name, version, len(table.rows if view.microdata else table.cells), excluded, table.report)
             for loaded, view, version, table, excluded in results]
+
+
+def _publish_locked(hub: Hub, chosen: list[tuple[LoadedContract, View]], contracts: ContractSet,
+                    built: dict[str, int], at: dt.datetime, actor: str,
+                    progress: Callable[[str], None] | None) -> list[tuple]:
+    """The publish itself, under the publish lock: a killed publish's leftovers removed, every view built
+    and written (``built`` records each version as it is written), then all switched in one transaction."""
+    with hub.engine.begin() as conn:
+        record_in_force(conn, contracts, audit=hub.audit, actor=actor)
+        _drop_versions(conn, conn.scalars(select(view_versions.c.id).where(
+            view_versions.c.status == "building")).all())
+        for _, view in chosen:
+            _check_budget(conn, view)
+    with hub.engine.connect() as conn:
+        inputs, standing = load_inputs(conn), load_standing(conn)
+    results, cache = [], {}
+    groups = village_groups_for(chosen, inputs, cache)
+    for loaded, view in chosen:
+        if progress:
+            progress(view.name)
+        table, excluded = _build(hub, inputs, loaded, view, at, standing, cache, groups)
+        with hub.engine.begin() as conn:
+            version = _write_version(conn, loaded, view, table, excluded, at)
+        built[view.name] = version
+        results.append((loaded, view, version, table, excluded))
+    with hub.engine.begin() as conn:
+        _switch(conn, built, at)
+        for loaded, view, version, table, excluded in results:
+            rows = len(table.rows if view.microdata else table.cells)
+            hub.audit.append(conn, ViewPublished(
+                resource=f"view:{view.name}", version_id=version, contract_sha256=loaded.sha256, rows=rows,
+                excluded_by_consent=excluded, epsilon=view.privacy.epsilon if view.public else None,
+                anonymisation=table.report), actor=actor)
+    return results
 
 
 def _audit_failure(hub: Hub, reason: str, actor: str, unfinished: Iterable[int]) -> None:

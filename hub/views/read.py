@@ -62,6 +62,7 @@ def _current(conn: Connection, view: str) -> VersionInfo:
 def read_view(hub: Hub, view: str, *, area: str | None, actor: str) -> ViewSlice:
     """The current version of ``view``: for an aggregate, the ``area``'s cell and its children's (the
     nation's without an area); for microdata, the rows whose area starts with ``area`` (all without)."""
+    hub.contracts.view(view)  # only while a contract in force defines the view
     with hub.engine.begin() as conn:
         info = _current(conn, view)
         cells, rows = [], []
