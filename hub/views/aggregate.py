@@ -57,7 +57,8 @@ def _leaf_sums(facts: pd.DataFrame, view: View, columns: list[str], groups: dict
         values[persons] = values[persons].clip(upper=cap)
     codes = _code_at(facts["village"], view.level)
     if view.level == "village" and view.roll_up_small_villages and groups:
-        report["villages_rolled_up"] = sum(1 for v, g in groups.items() if v != g and v in set(codes))
+        present = set(codes)
+        report["villages_rolled_up"] = sum(1 for v, g in groups.items() if v != g and v in present)
         codes = codes.map(lambda v: groups.get(v, v))
     sums = values.groupby(codes.to_numpy()).sum()
     if view.public:  # every area of the level, whether or not anyone lives there: rows reveal nothing
