@@ -6,11 +6,13 @@ from collections import Counter
 from pathlib import Path
 
 import geothai
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
 from audit.chain import verify_chain
+from hub.anonymise.generalise import generalise
 from hub.cli import progress_bar
 from hub.context import Hub
 from hub.db.schema import quarantine, source_records
@@ -36,6 +38,21 @@ def clear_values_in_file(db_file: Path, values: set[str]) -> int:
     """How many of ``values`` appear as UTF-8 bytes anywhere in the database file (and its WAL)."""
     blob = b"".join(p.read_bytes() for p in (db_file, db_file.with_name(db_file.name + "-wal")) if p.exists())
     return sum(1 for v in values if v.encode() in blob)
+
+
+def ordinary_text(population) -> str:
+    """The non-personal words the hub stores or publishes by design (agency, school and university
+    names, grade stages): a synthetic name that is also such a word (a surname อนุบาล, a surname
+    ทวีวัฒนา beside สำนักงานเขตทวีวัฒนา) is found in them without any name being kept in clear."""
+    words = list(generalise(pd.Series(["อ.1", "ป.1", "ม.1", "ม.4"]), ladder="grade", level="stage"))
+    for household in population.households:
+        if household.logbook:
+            words.extend(a.agency for a in household.logbook.assistance)
+        if household.survey:
+            words.append(household.survey.university)
+            words.extend(r.agency for r in household.survey.referrals)
+        words.extend(p.schooling.school.name for p in household.members if p.schooling)
+    return "\n".join(words)
 
 
 def noise_table(noise: dict[str, int], *, title: str) -> Table:
@@ -94,8 +111,11 @@ def _show_store(hub: Hub, console: Console, population) -> None:
     url = hub.engine.url
     if url.get_backend_name() == "sqlite" and url.database:
         ids = {p.citizen_id for p in population.persons if p.citizen_id}
-        # names of two or three letters also occur inside ordinary words (school names), so they prove nothing
-        names = {n for p in population.persons for n in (p.first_name, p.last_name) if len(n) >= 4}
+        # names of two or three letters also occur inside ordinary words (school names), so they prove nothing;
+        # nor do names that are themselves words the hub stores by design
+        ordinary = ordinary_text(population)
+        names = {n for p in population.persons for n in (p.first_name, p.last_name)
+                 if len(n) >= 4 and n not in ordinary}
         found_ids, found_names = (clear_values_in_file(Path(url.database), s) for s in (ids, names))
         console.print(f"Privacy: the database file holds {found_ids} of {len(ids):,} citizen IDs and "
                       f"{found_names} of {len(names):,} names in clear (keys: {hub.settings.resolved_keys_dir}).")
