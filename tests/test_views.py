@@ -356,3 +356,26 @@ def test_the_views_commands_list_and_show_an_area_with_thai_names(published, mon
     assert f"\n{province}\t{area_name(province)}\t" in shown.stdout
     missing = run(app, ["views", "show", "nothing_here"])
     assert missing.exit_code == 1 and "no contract defines a view named 'nothing_here'" in missing.stderr
+
+
+def test_an_objection_to_one_purpose_takes_the_person_out_of_every_aggregate(published):
+    """A person who objects to research (tpmap_tambon's purpose) but not to policy planning would leave one
+    table and stay in the other; a partner holding both would subtract them. Their objection keeps them out
+    of every aggregate view."""
+    from consent import registry
+    from consent.registry import Grantor, NewConsent
+    from consent.subjects import person
+
+    publish(published, views=["tpmap_tambon", "policy_all_levels"], actor=ACTOR)
+    before = {v: _cells(published, v)["TH"][2]["persons"] for v in ("tpmap_tambon", "policy_all_levels")}
+    with published.engine.connect() as conn:
+        person_id, born = conn.execute(text(
+            "SELECT person_id, birth_year FROM source_records WHERE birth_year < 1980 AND source = 'tpmap' "
+            "ORDER BY person_id DESC LIMIT 1")).one()
+    objection = NewConsent(person(published.keyring, person_id=person_id), "refused", ["research_statistics"],
+                           ["*"], Grantor("self"), {"form": "คำคัดค้าน"}, objection=True)
+    registry.record(published, objection, actor=ACTOR, born=dt.date(born, 1, 1))
+    publish(published, views=["tpmap_tambon", "policy_all_levels"], actor=ACTOR)
+    after = {v: _cells(published, v)["TH"][2]["persons"] for v in ("tpmap_tambon", "policy_all_levels")}
+    assert after["tpmap_tambon"] == before["tpmap_tambon"] - 1
+    assert after["policy_all_levels"] == before["policy_all_levels"] - 1  # policy planning loses them too

@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from audit.events import PublishFailed, ViewPublished
-from consent.decisions import Ground, Question, Recipient, decide_bulk, load_standing
+from consent.decisions import R_OBJECTED, R_WITHDRAWN, Ground, Question, Recipient, decide_bulk, load_standing
 from contracts.load import ContractSet, LoadedContract
 from contracts.model import View
 from contracts.registry import record_in_force
@@ -96,11 +96,24 @@ def village_groups_for(chosen: Sequence[tuple[LoadedContract, View]], inputs: In
     return village_groups(households.groupby("village").size(), threshold=max(thresholds))
 
 
+def withheld_from_aggregates(contracts: ContractSet, inputs: Inputs, standing, at: dt.datetime) -> np.ndarray:
+    """Records a person's (or household's) own refusal or objection keeps out of any aggregate view in
+    force: they are kept out of every aggregate view. Otherwise two views whose purposes the person
+    treated differently would differ by that person, and subtracting them would reveal the person."""
+    withheld = np.zeros(len(inputs.records), dtype=bool)
+    for loaded, view in contracts.views():
+        if not view.microdata and not view.identified:
+            decision = decide_bulk(inputs.population, standing, question_for(loaded, view), at)
+            withheld |= np.isin(decision.reason, (R_WITHDRAWN, R_OBJECTED))
+    return withheld
+
+
 def _build(hub: Hub, inputs: Inputs, loaded: LoadedContract, view: View, at: dt.datetime, standing,
-           cache: dict[bytes, pd.DataFrame], groups: dict[str, str]):
-    """One view's table and the persons its consent question excluded."""
-    decision = decide_bulk(inputs.population, standing, question_for(loaded, view), at)
-    allowed = decision.allowed
+           cache: dict[bytes, pd.DataFrame], groups: dict[str, str], withheld: np.ndarray):
+    """One view's table and the persons its consent question (and, for an aggregate, ``withheld``) excluded."""
+    allowed = decide_bulk(inputs.population, standing, question_for(loaded, view), at).allowed
+    if not view.microdata:
+        allowed = allowed & ~withheld
     households = _facts(inputs, allowed, cache)
     if view.microdata:
         units = person_facts(inputs, allowed, households) if view.level == "person" else households
@@ -204,10 +217,11 @@ def _publish_locked(hub: Hub, chosen: list[tuple[LoadedContract, View]], contrac
         inputs, standing = load_inputs(conn), load_standing(conn)
     results, cache = [], {}
     groups = village_groups_for(chosen, inputs, cache)
+    withheld = withheld_from_aggregates(contracts, inputs, standing, at)
     for loaded, view in chosen:
         if progress:
             progress(view.name)
-        table, excluded = _build(hub, inputs, loaded, view, at, standing, cache, groups)
+        table, excluded = _build(hub, inputs, loaded, view, at, standing, cache, groups, withheld)
         with hub.engine.begin() as conn:
             version = _write_version(conn, loaded, view, table, excluded, at)
         built[view.name] = version
