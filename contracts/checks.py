@@ -1,7 +1,8 @@
 """A contract checked against this hub: its sources are registered adapters and take only fields those
 adapters declare; its purposes are known; its views use figures and fields the hub can build, with
-transformations each field allows; a public view carries counts only (their contribution bounds are
-known; a sum would need a bound this hub does not declare)."""
+transformations each field allows, and every field that can single a person out is a quasi-identifier;
+a public view carries counts only (their contribution bounds are known; a sum would need a bound this hub
+does not declare) over a level whose every area is known (tambon or coarser)."""
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
@@ -43,9 +44,7 @@ def _view_problems(view: View, known_sources: Collection[str]) -> list[str]:
         elif rule.transform == "generalise" and rule.to not in LADDERS[spec.ladder].level_names:
             problems.append(f"{where}: field {name} generalises to one of "
                             f"{', '.join(LADDERS[spec.ladder].level_names)}, not {rule.to!r}")
-    for name, rule in view.fields.items():
-        spec = catalogue.get(name)
-        if spec is not None and spec.ladder and rule.transform != "drop" and name not in view.quasi_identifiers:
+        elif spec.ladder and rule.transform != "drop" and name not in view.quasi_identifiers:
             problems.append(f"{where}: field {name} can single a person out (it has a generalisation ladder): "
                             "list it in quasi_identifiers")
     for name in view.quasi_identifiers:

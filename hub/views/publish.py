@@ -5,8 +5,9 @@ Each view gets the records its contract's consent question allows now (purpose, 
 sensitive data), then is built (:mod:`hub.views.aggregate` or :mod:`hub.views.microdata`) and written as
 a ``building`` version. Only when every view is written does one transaction retire the current versions
 and make the new ones current. A failure or a kill before that leaves the current versions served; the
-orphaned ``building`` rows are removed by the next publish. The last :data:`KEEP` versions of a view are
-kept. A public view's privacy spend is checked against its budget before anything is built.
+orphaned ``building`` rows are removed by the next publish (one publish runs at a time:
+:mod:`hub.views.lock`). The last :data:`KEEP` versions of a view are kept. A public view's privacy spend is
+checked against its budget before anything is built.
 """
 from __future__ import annotations
 
