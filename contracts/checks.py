@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 from contracts.load import ContractSet, LoadedContract
 from contracts.model import View
 from hub.adapter_kit import Adapter
-from hub.anonymise.generalise import LADDERS
+from hub.anonymise.levels import LEVELS
 from hub.errors import ContractViolation
 from hub.views.fields import FIELDS
 from hub.views.figures import FIGURES, measures_of
@@ -41,9 +41,9 @@ def _view_problems(view: View, known_sources: Collection[str]) -> list[str]:
             problems.append(f"{where}: no {view.level}-level field {name!r}; known: {', '.join(catalogue)}")
         elif not spec.allows(rule.transform):
             problems.append(f"{where}: field {name} cannot be '{rule.transform}'")
-        elif rule.transform == "generalise" and rule.to not in LADDERS[spec.ladder].level_names:
+        elif rule.transform == "generalise" and rule.to not in LEVELS[spec.ladder]:
             problems.append(f"{where}: field {name} generalises to one of "
-                            f"{', '.join(LADDERS[spec.ladder].level_names)}, not {rule.to!r}")
+                            f"{', '.join(LEVELS[spec.ladder])}, not {rule.to!r}")
         elif spec.ladder and rule.transform != "drop" and name not in view.quasi_identifiers:
             problems.append(f"{where}: field {name} can single a person out (it has a generalisation ladder): "
                             "list it in quasi_identifiers")

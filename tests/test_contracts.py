@@ -179,3 +179,19 @@ def test_a_source_no_contract_covers_any_longer_has_no_retention(settings, tmp_p
         assert records(later, "tpmap") == {}
     finally:
         later.engine.dispose()
+
+
+def test_loading_the_cli_and_checking_contracts_starts_no_thread():
+    """Ingest reads in a forked process only while the hub is single-threaded (hub.pipeline.background);
+    numpy starts a thread when imported, so the ingest path (the CLI, contract checks) must not import it."""
+    import subprocess
+    import sys
+
+    code = ("import os\nimport hub.cli\nfrom contracts.checks import check_contracts\n"
+            "from contracts.load import BUILT_IN, load_contracts\nfrom hub.context import collect_adapters\n"
+            "from hub.plugins.manager import get_plugin_manager\npm = get_plugin_manager()\n"
+            "purposes = {n: t for p in pm.hook.saphan_register_purposes() for n, t in p.items()}\n"
+            "check_contracts(load_contracts([BUILT_IN]), adapters=collect_adapters(pm), purposes=purposes)\n"
+            "print(len(os.listdir('/proc/self/task')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"

@@ -285,3 +285,10 @@ def test_too_many_distinct_combinations_to_encode_asks_for_coarser_start_levels(
         k_anonymise(frame, quasi_identifiers=qis, k=2)
     _, report = k_anonymise(frame, quasi_identifiers=[QuasiIdentifier(q.column, "age", "20y") for q in qis], k=2)
     assert report.smallest_class >= 2
+
+
+def test_the_level_names_contracts_are_checked_against_are_the_ladders_levels():
+    from hub.anonymise.generalise import LADDERS
+    from hub.anonymise.levels import LEVELS
+
+    assert {name: ladder.level_names for name, ladder in LADDERS.items()} == LEVELS
