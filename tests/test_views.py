@@ -379,3 +379,35 @@ def test_an_objection_to_one_purpose_takes_the_person_out_of_every_aggregate(pub
     after = {v: _cells(published, v)["TH"][2]["persons"] for v in ("tpmap_tambon", "policy_all_levels")}
     assert after["tpmap_tambon"] == before["tpmap_tambon"] - 1
     assert after["policy_all_levels"] == before["policy_all_levels"] - 1  # policy planning loses them too
+
+
+def test_a_view_exports_as_csv_with_thai_area_names(published, monkeypatch, tmp_path):
+    import csv
+
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+    from hub.thai.areas import area_name
+
+    monkeypatch.setenv("HUB_HOME", str(published.settings.home))
+    monkeypatch.setenv("HUB_DATABASE_URL", published.settings.resolved_database_url)
+    out = tmp_path / "policy.csv"
+    result = CliRunner().invoke(app, ["views", "export", "policy_all_levels", "--out", str(out)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    with open(out, encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(_cells(published, "policy_all_levels"))
+    assert {r["level"] for r in rows} == {"village", "tambon", "amphoe", "province", "nation"}
+    tambon = next(r for r in rows if r["level"] == "tambon")
+    assert tambon["name"] == area_name(tambon["area"]) and tambon["parent"] == tambon["area"][:4]
+    micro = tmp_path / "eef.csv"
+    assert CliRunner().invoke(app, ["views", "export", "eef_students", "--out", str(micro)]).exit_code == 0
+    with open(micro, encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle))
+    assert header == ["row", "person", "area", "sex", "age", "eef_status", "grade", "target_poor", "welfare_card",
+                      "sources"]
+    with published.engine.connect() as conn:
+        reads = conn.scalars(select(audit_events.c.details).where(audit_events.c.action == "view.read")
+                             .order_by(audit_events.c.seq.desc()).limit(2)).all()
+    assert json.loads(reads[0])["rows"] == len(_rows(published, "eef_students"))

@@ -1,7 +1,9 @@
 """``hub publish`` and ``hub views``: build views under the contracts, list them, read one."""
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -76,6 +78,9 @@ def show(view: Annotated[str, typer.Argument(help="The view name (hub views list
     if as_json:
         typer.echo(json.dumps(items, ensure_ascii=False, indent=1))
         return
+    if not items:
+        typer.echo(f"{view}: no rows in {area}")
+        return
     names = _columns(hub, view, items[0]["fields"] if part.rows else items[0]["figures"])
     if part.rows:
         rows = [tuple(_text(r["fields"].get(n)) for n in names) for r in part.rows]
@@ -83,6 +88,37 @@ def show(view: Annotated[str, typer.Argument(help="The view name (hub views list
         return
     rows = [(c["area"], area_name(c["area"]), *(_text(c["figures"].get(n)) for n in names)) for c in part.cells]
     print_rows(("area", "name", *names), rows, title=f"{view}, version {part.version.version_id}")
+
+
+@views_app.command("export")
+def export(view: Annotated[str, typer.Argument(help="The view name (hub views list).")],
+           out: Annotated[Path, typer.Option(help="The CSV file to write (UTF-8 with BOM: Thai opens in Excel).")],
+           area: Annotated[str | None, typer.Option(help="Only this area and below it (a DOPA code or "
+                                                         "TTTTTT-MM); default: everything.")] = None) -> None:
+    """Write a view's current version as CSV: an aggregate's every area (with Thai names; blank cells are
+    suppressed), or a microdata view's rows. The export is audited."""
+    from hub.thai.areas import area_name
+    from hub.views.read import read_view
+
+    hub = open_hub()
+    try:
+        part = read_view(hub, view, area=area, actor=actor(), whole=True)
+    except HubError as exc:
+        fail(str(exc))
+    items = part.rows or part.cells
+    stored = (items[0]["fields"] if part.rows else items[0]["figures"]) if items else {}
+    names = _columns(hub, view, stored)
+    with open(out, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        if part.rows:
+            writer.writerow(["row", *names])
+            writer.writerows([r["row"], *(_text(r["fields"].get(n)) for n in names)] for r in part.rows)
+        else:
+            writer.writerow(["area", "name", "level", "parent", *names])
+            writer.writerows([c["area"], area_name(c["area"]), c["level"], c["parent"] or "",
+                              *(_text(c["figures"].get(n)) for n in names)] for c in part.cells)
+    typer.echo(f"{out}: {len(items)} {'rows' if part.rows else 'areas'} of {view} "
+               f"(version {part.version.version_id})")
 
 
 def _columns(hub, view: str, stored: dict) -> list[str]:

@@ -59,9 +59,10 @@ def _current(conn: Connection, view: str) -> VersionInfo:
     return _info(row)
 
 
-def read_view(hub: Hub, view: str, *, area: str | None, actor: str) -> ViewSlice:
+def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool = False) -> ViewSlice:
     """The current version of ``view``: for an aggregate, the ``area``'s cell and its children's (the
-    nation's without an area); for microdata, the rows whose area starts with ``area`` (all without)."""
+    nation's without an area), or with ``whole`` every cell of the area and below it (the whole table
+    without an area); for microdata, the rows whose area starts with ``area`` (all without)."""
     hub.contracts.view(view)  # only while a contract in force defines the view
     with hub.engine.begin() as conn:
         info = _current(conn, view)
@@ -74,8 +75,11 @@ def read_view(hub: Hub, view: str, *, area: str | None, actor: str) -> ViewSlice
                     for r in conn.execute(query.order_by(view_rows.c.area, view_rows.c.row_key))]
         else:
             code = area or "TH"
-            query = select(view_cells).where(view_cells.c.version_id == info.version_id,
-                                             or_(view_cells.c.area == code, view_cells.c.parent == code))
+            query = select(view_cells).where(view_cells.c.version_id == info.version_id)
+            if not whole:
+                query = query.where(or_(view_cells.c.area == code, view_cells.c.parent == code))
+            elif area:
+                query = query.where(view_cells.c.area.startswith(area))
             cells = [{"area": c.area, "level": c.level, "parent": c.parent, "figures": _json(c.figures)}
                      for c in conn.execute(query.order_by(view_cells.c.area))]
             if not any(c["area"] == code for c in cells):
