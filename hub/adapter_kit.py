@@ -22,10 +22,12 @@ from hub.records import Household, Item, PersonRecord, Rejected, SourceRecord, T
 from hub.thai.areas import is_known_tambon, parse_moo, parse_tambon_code
 from hub.thai.citizen_id import CitizenId, IdStatus, parse_citizen_id
 from hub.thai.dates import PartialDate, parse_be_dmy, parse_iso_date, parse_ymd
+from hub.thai.indicators import DIMENSIONS, crosswalk, dimensions_failed
 from hub.thai.names import parse_name
 
 __all__ = [
-    "IDENTITY_FIELDS", "Adapter", "AdapterError", "CitizenId", "Household", "IdStatus", "Item", "PartialDate",
+    "DIMENSIONS", "IDENTITY_FIELDS", "Adapter", "AdapterError", "CitizenId", "Household", "IdStatus", "Item",
+    "PartialDate", "crosswalk", "dimensions_failed",
     "PersonRecord", "RecordError", "Rejected", "SourceRecord", "Tombstone", "hookimpl",
     "is_known_tambon", "iter_delimited", "iter_ndjson", "make_person", "parse_be_dmy",
     "parse_citizen_id", "parse_iso_date", "parse_moo", "parse_tambon_code", "parse_ymd",

@@ -174,3 +174,19 @@ def test_reingesting_the_earlier_export_does_not_roll_back_the_later_one(hub):
         "re-ingesting the earlier export put back TP66-3401-0000003's older row over the later export's"
     assert stored == later
     assert (report.inserted, report.updated) == (0, 0)
+
+
+def test_indicators_are_checked_against_the_crosswalk(tmp_path):
+    from adapters.tpmap import COLUMNS
+
+    rows = [  # dimension flags: health, living, education, income, access; then the indicators failed
+        "TP66-3401-0000101,2566,,นาย,สมชาย,ใจดี,1,05/11/2521,,1,4,340101,3401,34,Y,0,1,0,1,0,L1;I3,24000",
+        "TP66-3401-0000102,2566,,นาย,สมชาย,ใจดี,1,05/11/2521,,1,4,340101,3401,34,Y,0,1,0,0,0,L1;I3,24000",
+        "TP66-3401-0000103,2566,,นาย,สมชาย,ใจดี,1,05/11/2521,,1,4,340101,3401,34,Y,0,1,0,0,0,L1;Z9,24000",
+    ]
+    path = tmp_path / "tpmap.csv"
+    path.write_text("\ufeff" + "\r\n".join([",".join(COLUMNS), *rows]) + "\r\n", encoding="utf-8")
+    flags = [item.persons[0].flags for item in TpmapAdapter().read_file(path)]
+    assert "dimensions_disagree_with_indicators" not in flags[0]
+    assert "dimensions_disagree_with_indicators" in flags[1]  # I3 is income; the income flag is 0
+    assert "failed_indicator_unknown" in flags[2]

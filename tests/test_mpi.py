@@ -62,7 +62,7 @@ def test_every_level_up_to_the_nation_sums_the_villages_below():
 
 
 def test_the_indicator_crosswalk_is_data_with_every_indicator_in_a_dimension():
-    from hub.views.indicators import crosswalk, dimensions_failed
+    from hub.thai.indicators import crosswalk, dimensions_failed
 
     table = crosswalk("jpt-2560-2564")
     assert len(table) == 17 and {i.dimension for i in table.values()} == set(DIMENSIONS)

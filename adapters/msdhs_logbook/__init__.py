@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.adapter_kit import (
+    DIMENSIONS,
     IDENTITY_FIELDS,
     Adapter,
     Household,
@@ -34,7 +35,6 @@ VULNERABILITIES = frozenset({
     "elderly", "disabled", "bedridden", "chronic_illness", "single_parent", "orphan", "teen_parent",
     "homeless", "unemployed", "debt", "stateless",
 })
-DIMENSIONS = ("health", "living", "education", "income", "access")
 STATUSES = ("open", "closed", "moved")
 
 

@@ -2,19 +2,24 @@
 
 Quirks handled: the BOM; Buddhist-era ``dd/mm/yyyy`` birth dates with ``00`` for an unknown day or
 month; citizen IDs with dashes or spaces, blank or failing the check; titles glued to first names;
-``amphoe_code`` disagreeing with the tambon code (the tambon wins, the row is flagged); rows with too few
-fields (quarantined); the same ``tpmap_person_id`` twice (the later row wins, at ingest).
+``amphoe_code`` disagreeing with the tambon code (the tambon wins, the row is flagged); failed indicator
+codes unknown to the crosswalk (``hub/thai/indicators.py``), or dimension flags that disagree with them
+(flagged; the flags are kept); rows with too few fields (quarantined); the same ``tpmap_person_id`` twice
+(the later row wins, at ingest).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from hub.adapter_kit import (
+    DIMENSIONS,
     IDENTITY_FIELDS,
     Adapter,
     Household,
     RecordError,
     SourceRecord,
+    crosswalk,
+    dimensions_failed,
     hookimpl,
     is_known_tambon,
     iter_delimited,
@@ -34,7 +39,6 @@ COLUMNS = (
     "dim_health", "dim_living", "dim_education", "dim_income", "dim_access", "failed_indicators",
     "income_per_capita_year",
 )
-DIMENSIONS = ("health", "living", "education", "income", "access")
 
 
 def _flag01(row: dict[str, str], column: str) -> bool:
@@ -60,6 +64,11 @@ def parse_row(row: dict[str, str], line: int) -> SourceRecord:
     if welfare not in ("Y", "N"):
         raise RecordError("welfare_card: expected Y or N")
     indicators = sorted({c.strip().upper() for c in row["failed_indicators"].split(";") if c.strip()})
+    dimensions = {d: _flag01(row, f"dim_{d}") for d in DIMENSIONS}
+    if not set(indicators) <= set(crosswalk()):
+        flags.append("failed_indicator_unknown")
+    elif indicators and dimensions_failed(indicators) != {d for d, on in dimensions.items() if on}:
+        flags.append("dimensions_disagree_with_indicators")  # the dimension flags, as exported, are kept
     person = make_person(
         person_id,
         citizen_id=row["pid"],
@@ -72,7 +81,7 @@ def parse_row(row: dict[str, str], line: int) -> SourceRecord:
         attributes={
             "survey_year": survey_year,
             "welfare_card": welfare == "Y",
-            "dimensions": {d: _flag01(row, f"dim_{d}") for d in DIMENSIONS},
+            "dimensions": dimensions,
             "failed_indicators": indicators,
             "income_per_capita_year": parse_int(row["income_per_capita_year"],
                                                 field="income_per_capita_year", minimum=0),

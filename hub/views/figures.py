@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DIMENSIONS = ("health", "living", "education", "income", "access")
+from hub.thai.indicators import DIMENSIONS
+
 CAPITALS = ("human", "natural", "financial", "physical", "social")
 VULNERABILITIES = ("elderly", "disabled", "bedridden", "chronic_illness", "single_parent", "orphan", "teen_parent",
                    "homeless", "unemployed", "debt", "stateless")

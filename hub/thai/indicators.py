@@ -1,5 +1,6 @@
-"""The indicator crosswalk (which BMN indicator belongs to which TPMAP dimension), loaded from versioned
-data files in ``hub/views/data``: a later survey period adds a file, and older data keeps its version."""
+"""TPMAP's five dimensions and the indicator crosswalk (which Basic Minimum Needs indicator belongs to which
+dimension), loaded from versioned data files in ``hub/thai/data``: a later survey period adds a file, and
+older data keeps its version."""
 from __future__ import annotations
 
 import tomllib
@@ -8,7 +9,8 @@ from functools import cache
 from pathlib import Path
 
 from hub.errors import ConfigurationError
-from hub.views.figures import DIMENSIONS
+
+DIMENSIONS = ("health", "living", "education", "income", "access")
 
 DATA = Path(__file__).parent / "data"
 
