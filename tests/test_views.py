@@ -325,6 +325,10 @@ def test_a_new_publish_switches_versions_and_keeps_the_last_three(published):
         kept_rows = set(conn.scalars(select(view_cells.c.version_id).distinct()))
     assert [s for _, s in statuses] == ["retired", "retired", "current"]
     assert {i for i, _ in statuses} <= kept_rows
+    oldest = statuses[0][0]
+    assert read_view(published, "tpmap_tambon", area=None, actor=ACTOR, version_id=oldest).version.version_id == oldest
+    with pytest.raises(ContractViolation, match="keeps no version"):
+        read_view(published, "tpmap_tambon", area=None, actor=ACTOR, version_id=oldest - 1)
 
 
 def test_a_public_views_privacy_budget_cannot_be_overspent(published):

@@ -59,11 +59,29 @@ def list_views() -> None:
                title="Views being served")
 
 
+@views_app.command("versions")
+def versions(view: Annotated[str, typer.Argument(help="The view name (hub views list).")]) -> None:
+    """The versions of a view still kept (the current one first), to compare with --version."""
+    from hub.views.read import kept_versions
+
+    hub = open_hub()
+    with hub.engine.connect() as conn:
+        kept = kept_versions(conn, view)
+    if not kept:
+        fail(f"view {view!r} has no published version; run `hub publish`")
+    rows = [(str(v.version_id), "current" if i == 0 else "retired", f"{v.published_at:%Y-%m-%d %H:%M}",
+             str(v.rows), v.contract_id, summarise(v.report)) for i, v in enumerate(kept)]
+    print_rows(("version", "status", "published", "rows", "contract", "anonymisation"), rows,
+               title=f"{view}: versions kept")
+
+
 @views_app.command("show")
 def show(view: Annotated[str, typer.Argument(help="The view name (hub views list).")],
          area: Annotated[str | None, typer.Option(help="A DOPA code (province 2, amphoe 4, tambon 6 digits) or a "
                                                        "village TTTTTT-MM; default: the nation.")] = None,
-         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+         version: Annotated[int | None, typer.Option(help="A kept earlier version (hub views versions NAME).")]
+         = None) -> None:
     """An aggregate view's figures for the area and the areas just below it, or a microdata view's rows in
     the area; blank cells are suppressed. The read is audited."""
     from hub.thai.areas import area_name
@@ -71,7 +89,7 @@ def show(view: Annotated[str, typer.Argument(help="The view name (hub views list
 
     hub = open_hub()
     try:
-        part = read_view(hub, view, area=area, actor=actor())
+        part = read_view(hub, view, area=area, actor=actor(), version_id=version)
     except HubError as exc:
         fail(str(exc))
     items = part.rows or part.cells
@@ -94,7 +112,9 @@ def show(view: Annotated[str, typer.Argument(help="The view name (hub views list
 def export(view: Annotated[str, typer.Argument(help="The view name (hub views list).")],
            out: Annotated[Path, typer.Option(help="The CSV file to write (UTF-8 with BOM: Thai opens in Excel).")],
            area: Annotated[str | None, typer.Option(help="Only this area and below it (a DOPA code or "
-                                                         "TTTTTT-MM); default: everything.")] = None) -> None:
+                                                         "TTTTTT-MM); default: everything.")] = None,
+           version: Annotated[int | None, typer.Option(help="A kept earlier version (hub views versions NAME).")]
+           = None) -> None:
     """Write a view's current version as CSV: an aggregate's every area (with Thai names; blank cells are
     suppressed), or a microdata view's rows. The export is audited."""
     from hub.thai.areas import area_name
@@ -102,7 +122,7 @@ def export(view: Annotated[str, typer.Argument(help="The view name (hub views li
 
     hub = open_hub()
     try:
-        part = read_view(hub, view, area=area, actor=actor(), whole=True)
+        part = read_view(hub, view, area=area, actor=actor(), whole=True, version_id=version)
     except HubError as exc:
         fail(str(exc))
     items = part.rows or part.cells

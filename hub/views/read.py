@@ -51,21 +51,37 @@ def current_versions(conn: Connection) -> list[VersionInfo]:
     return [_info(r) for r in rows]
 
 
-def _current(conn: Connection, view: str) -> VersionInfo:
-    row = conn.execute(select(view_versions).where(view_versions.c.view == view,
-                                                   view_versions.c.status == "current")).first()
+def _served(conn: Connection, view: str, version_id: int | None) -> VersionInfo:
+    """The current version of ``view``, or one of its kept versions (current or retired) by id."""
+    t = view_versions
+    query = select(t).where(t.c.view == view)
+    query = query.where(t.c.status == "current") if version_id is None else \
+        query.where(t.c.id == version_id, t.c.status.in_(("current", "retired")))
+    row = conn.execute(query).first()
     if row is None:
+        if version_id is not None:
+            raise ContractViolation(f"view {view!r} keeps no version {version_id} (see `hub views versions`)")
         raise ContractViolation(f"view {view!r} has no published version; run `hub publish`")
     return _info(row)
 
 
-def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool = False) -> ViewSlice:
-    """The current version of ``view``: for an aggregate, the ``area``'s cell and its children's (the
-    nation's without an area), or with ``whole`` every cell of the area and below it (the whole table
-    without an area); for microdata, the rows whose area starts with ``area`` (all without)."""
+def kept_versions(conn: Connection, view: str) -> list[VersionInfo]:
+    """The versions of ``view`` still kept, newest first."""
+    t = view_versions
+    rows = conn.execute(select(t).where(t.c.view == view, t.c.status.in_(("current", "retired")))
+                        .order_by(t.c.id.desc())).all()
+    return [_info(r) for r in rows]
+
+
+def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool = False,
+              version_id: int | None = None) -> ViewSlice:
+    """The current version of ``view`` (or its kept version ``version_id``): for an aggregate, the
+    ``area``'s cell and its children's (the nation's without an area), or with ``whole`` every cell of the
+    area and below it (the whole table without an area); for microdata, the rows whose area starts with
+    ``area`` (all without)."""
     hub.contracts.view(view)  # only while a contract in force defines the view
     with hub.engine.begin() as conn:
-        info = _current(conn, view)
+        info = _served(conn, view, version_id)
         cells, rows = [], []
         if info.level in ("person", "household"):
             query = select(view_rows).where(view_rows.c.version_id == info.version_id)
