@@ -358,6 +358,8 @@ def test_the_views_commands_list_and_show_an_area_with_thai_names(published, mon
 
     assert shown.exit_code == 0 and shown.stdout.startswith("area\tname\thouseholds\tpersons")
     assert f"\n{province}\t{area_name(province)}\t" in shown.stdout
+    kept = run(app, ["views", "versions", "tpmap_tambon"], catch_exceptions=False)
+    assert kept.exit_code == 0 and "\tcurrent\t" in kept.stdout
     missing = run(app, ["views", "show", "nothing_here"])
     assert missing.exit_code == 1 and "no contract defines a view named 'nothing_here'" in missing.stderr
 
