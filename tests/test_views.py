@@ -305,7 +305,7 @@ def test_a_killed_publish_leaves_the_current_versions_served_and_the_next_one_cl
     assert building is not None, "the publish finished before it could be killed"
     assert {v.view: v.version_id for v in _current(published)} == before
     assert read_view(published, "tpmap_tambon", area=None, actor=ACTOR).version.version_id == before["tpmap_tambon"]
-    publish(published, views=["eef_tambon"], actor=ACTOR)
+    publish(published, views=["eef_tambon"], actor=ACTOR, force=True)
     with published.engine.connect() as conn:
         assert conn.scalar(select(view_versions.c.id).where(view_versions.c.status == "building")) is None
         assert conn.scalar(select(view_cells.c.version_id).where(view_cells.c.version_id == building)) is None
@@ -318,7 +318,7 @@ def _current(hub):
 
 def test_a_new_publish_switches_versions_and_keeps_the_last_three(published):
     for _ in range(3):
-        publish(published, views=["tpmap_tambon"], actor=ACTOR)
+        publish(published, views=["tpmap_tambon"], actor=ACTOR, force=True)
     with published.engine.connect() as conn:
         statuses = conn.execute(select(view_versions.c.id, view_versions.c.status)
                                 .where(view_versions.c.view == "tpmap_tambon").order_by(view_versions.c.id)).all()
@@ -332,13 +332,19 @@ def test_a_new_publish_switches_versions_and_keeps_the_last_three(published):
 
 
 def test_a_public_views_privacy_budget_cannot_be_overspent(published):
+    publish(published, views=["public_province"], actor=ACTOR)  # brought up to date with earlier tests
     with published.engine.connect() as conn:
         spent = conn.scalar(text("SELECT SUM(epsilon) FROM view_versions WHERE view = 'public_province' "
                                  "AND status IN ('current', 'retired', 'expired')"))
+    again = publish(published, views=["public_province"], actor=ACTOR)  # nothing changed: no new release
+    assert again[0].unchanged
+    with published.engine.connect() as conn:
+        assert conn.scalar(text("SELECT SUM(epsilon) FROM view_versions WHERE view = 'public_province' "
+                                "AND status IN ('current', 'retired', 'expired')")) == spent
     for _ in range(int(12 - spent)):
-        publish(published, views=["public_province"], actor=ACTOR)
+        publish(published, views=["public_province"], actor=ACTOR, force=True)
     with pytest.raises(ContractViolation, match="privacy budget is spent"):
-        publish(published, views=["public_province"], actor=ACTOR)
+        publish(published, views=["public_province"], actor=ACTOR, force=True)
 
 
 def test_the_views_commands_list_and_show_an_area_with_thai_names(published, monkeypatch):
@@ -417,3 +423,25 @@ def test_a_view_exports_as_csv_with_thai_area_names(published, monkeypatch, tmp_
         reads = conn.scalars(select(audit_events.c.details).where(audit_events.c.action == "view.read")
                              .order_by(audit_events.c.seq.desc()).limit(2)).all()
     assert json.loads(reads[0])["rows"] == len(_rows(published, "eef_students"))
+
+
+def test_a_publish_keeps_views_whose_inputs_did_not_change_and_rebuilds_after_a_change(published):
+    from hub.views.freshness import READ_ONLY_ACTIONS
+
+    publish(published, views=["eef_tambon", "msdhs_amphoe"], actor=ACTOR, force=True)
+    read_view(published, "eef_tambon", area=None, actor=ACTOR)  # a read changes nothing
+    assert "view.read" in READ_ONLY_ACTIONS
+    kept = {p.view: p for p in publish(published, views=["eef_tambon", "msdhs_amphoe"], actor=ACTOR)}
+    assert kept["eef_tambon"].unchanged and kept["msdhs_amphoe"].unchanged
+    from consent import registry
+    from consent.registry import Grantor, NewConsent
+    from consent.subjects import person
+
+    with published.engine.connect() as conn:
+        person_id, born = conn.execute(text("SELECT person_id, birth_year FROM source_records WHERE "
+                                            "birth_year < 1980 ORDER BY person_id LIMIT 1")).one()
+    registry.record(published, NewConsent(person(published.keyring, person_id=person_id), "refused",
+                                          ["welfare_referral"], ["partner:msdhs"], Grantor("self"), {"form": "ค.2"}),
+                    actor=ACTOR, born=dt.date(born, 1, 1))  # a consent decision is a change
+    rebuilt = {p.view: p for p in publish(published, views=["eef_tambon", "msdhs_amphoe"], actor=ACTOR)}
+    assert not rebuilt["eef_tambon"].unchanged and not rebuilt["msdhs_amphoe"].unchanged

@@ -16,18 +16,22 @@ views_app = typer.Typer(help="Published views: what each partner receives.", no_
 
 def publish_command(
         views: Annotated[list[str] | None, typer.Option("--view", help="Publish only this view (repeatable).")] = None,
+        force: Annotated[bool, typer.Option("--force", help="Rebuild views whose inputs did not change too "
+                                                            "(a public view spends budget again).")] = False,
 ) -> None:
     """Build every view the contracts define (or the ones named) and switch them in at once; print what
-    anonymisation did to each."""
+    anonymisation did to each. A view nothing it is built from has changed for keeps its version."""
     from hub.views.publish import publish
 
     hub = open_hub()
     try:
         with console.status("publishing") as status:
-            done = publish(hub, views=views, actor=actor(), progress=lambda name: status.update(f"building {name}"))
+            done = publish(hub, views=views, actor=actor(), force=force,
+                           progress=lambda name: status.update(f"building {name}"))
     except HubError as exc:
         fail(str(exc))
-    rows = [(p.view, str(p.version_id), str(p.rows), str(p.excluded_by_consent), summarise(p.report)) for p in done]
+    rows = [(p.view, f"{p.version_id}" + (" (unchanged)" if p.unchanged else ""), str(p.rows),
+             str(p.excluded_by_consent), summarise(p.report)) for p in done]
     print_rows(("view", "version", "rows", "persons excluded by consent", "anonymisation"), rows, title="Published")
 
 

@@ -35,6 +35,7 @@ from hub.views.aggregate import build_aggregate
 from hub.views.facts import Inputs, household_facts, load_inputs, person_facts
 from hub.views.fields import FIELDS
 from hub.views.figures import sensitive
+from hub.views.freshness import inputs_mark, still_current
 from hub.views.lock import publish_lock
 from hub.views.microdata import build_microdata
 
@@ -49,6 +50,7 @@ class Published:
     rows: int
     excluded_by_consent: int
     report: dict
+    unchanged: bool = False  # nothing it is built from changed: the current version stays
 
 
 def question_for(loaded: LoadedContract, view: View) -> Question:
@@ -86,11 +88,11 @@ def _facts(inputs: Inputs, allowed: np.ndarray, cache: dict[bytes, pd.DataFrame]
     return cache[key]
 
 
-def village_groups_for(chosen: Sequence[tuple[LoadedContract, View]], inputs: Inputs,
-                       cache: dict[bytes, pd.DataFrame]) -> dict[str, str]:
-    """One roll-up of small villages for every village-level view of a publish, at the largest threshold
-    among them, from all households: two views grouping villages differently could be subtracted."""
-    thresholds = [v.threshold for _, v in chosen if v.level == "village" and v.roll_up_small_villages]
+def village_groups_for(contracts: ContractSet, inputs: Inputs, cache: dict[bytes, pd.DataFrame]) -> dict[str, str]:
+    """One roll-up of small villages for every village-level view in force, at the largest threshold among
+    them, from all households: two views grouping villages differently could be subtracted (so the views
+    a publish leaves out count too)."""
+    thresholds = [v.threshold for _, v in contracts.views() if v.level == "village" and v.roll_up_small_villages]
     if not thresholds:
         return {}
     households = _facts(inputs, np.ones(len(inputs.records), dtype=bool), cache)
@@ -129,8 +131,8 @@ def _build(hub: Hub, inputs: Inputs, loaded: LoadedContract, view: View, at: dt.
 
 
 def _write_version(conn: Connection, loaded: LoadedContract, view: View, table, excluded: int,
-                   at: dt.datetime) -> int:
-    report = {**table.report, "excluded_by_consent": excluded}
+                   at: dt.datetime, mark: dict) -> int:
+    report = {**table.report, "excluded_by_consent": excluded, "inputs": mark}
     version = conn.execute(insert(view_versions).values(
         view=view.name, contract_id=loaded.contract.id, contract_sha256=loaded.sha256, level=view.level,
         status="building", started_at=at, rows=0, epsilon=view.privacy.epsilon if view.public else None,
@@ -174,10 +176,11 @@ def _switch(conn: Connection, built: dict[str, int], at: dt.datetime) -> None:
             conn.execute(delete(table).where(table.c.version_id.in_(old)))
 
 
-def publish(hub: Hub, *, views: Sequence[str] | None = None, actor: str,
+def publish(hub: Hub, *, views: Sequence[str] | None = None, actor: str, force: bool = False,
             at: dt.datetime | None = None, progress: Callable[[str], None] | None = None) -> list[Published]:
     """Build and switch in the named views (default: every view the contracts define that the hub
-    publishes; identified data-return views are served live, never published). Raises
+    publishes; identified data-return views are served live, never published). A view nothing it is built
+    from has changed for keeps its current version (:mod:`hub.views.freshness`) unless ``force``. Raises
     :class:`ContractViolation` for an unknown view or a spent budget and :class:`PublishError` when a build
     fails (the versions being served stay as they were, and the failure is audited) or another publish is
     running."""
@@ -191,7 +194,7 @@ def publish(hub: Hub, *, views: Sequence[str] | None = None, actor: str,
     built: dict[str, int] = {}
     with publish_lock(hub):
         try:
-            results = _publish_locked(hub, chosen, contracts, built, at, actor, progress)
+            results, kept = _publish_locked(hub, chosen, contracts, built, at, actor, progress, force)
         except ContractViolation as exc:
             _audit_failure(hub, str(exc), actor, built.values())
             raise
@@ -199,32 +202,49 @@ def publish(hub: Hub, *, views: Sequence[str] | None = None, actor: str,
             reason = str(exc) if isinstance(exc, HubError) else f"{type(exc).__name__} while building views"
             _audit_failure(hub, reason, actor, built.values())
             raise PublishError(f"publish failed ({reason}); the views being served are unchanged") from exc
-    return [Published(view.name, version, len(table.rows if view.microdata else table.cells), excluded, table.report)
-            for loaded, view, version, table, excluded in results]
+    done = {view.name: Published(view.name, version, len(table.rows if view.microdata else table.cells), excluded,
+                                 table.report) for loaded, view, version, table, excluded in results}
+    done.update({p.view: p for p in kept})
+    return [done[view.name] for _, view in chosen]
+
+
+def _kept(conn: Connection, view: View, version_id: int) -> Published:
+    row = conn.execute(select(view_versions.c.rows, view_versions.c.report).where(
+        view_versions.c.id == version_id)).one()
+    report = row.report if isinstance(row.report, dict) else json.loads(row.report)
+    return Published(view.name, version_id, row.rows, report.get("excluded_by_consent", 0), report, unchanged=True)
 
 
 def _publish_locked(hub: Hub, chosen: list[tuple[LoadedContract, View]], contracts: ContractSet,
                     built: dict[str, int], at: dt.datetime, actor: str,
-                    progress: Callable[[str], None] | None) -> list[tuple]:
-    """The publish itself, under the publish lock: a killed publish's leftovers removed, every view built
-    and written (``built`` records each version as it is written), then all switched in one transaction."""
+                    progress: Callable[[str], None] | None, force: bool) -> tuple[list[tuple], list[Published]]:
+    """The publish itself, under the publish lock: a killed publish's leftovers removed, views whose
+    inputs are unchanged kept, every other view built and written (``built`` records each version as it is
+    written), then all switched in one transaction."""
     with hub.engine.begin() as conn:
         record_in_force(conn, contracts, audit=hub.audit, actor=actor)
         _drop_versions(conn, conn.scalars(select(view_versions.c.id).where(
             view_versions.c.status == "building")).all())
+        mark = inputs_mark(conn, contracts, at)
+        fresh = {} if force else {v.name: version for _, v in chosen
+                                  if (version := still_current(conn, v.name, mark, at)) is not None}
+        kept = [_kept(conn, v, fresh[v.name]) for _, v in chosen if v.name in fresh]
+        chosen = [(c, v) for c, v in chosen if v.name not in fresh]
         for _, view in chosen:
             _check_budget(conn, view)
+    if not chosen:
+        return [], kept
     with hub.engine.connect() as conn:
         inputs, standing = load_inputs(conn), load_standing(conn)
     results, cache = [], {}
-    groups = village_groups_for(chosen, inputs, cache)
+    groups = village_groups_for(contracts, inputs, cache)
     withheld = withheld_from_aggregates(contracts, inputs, standing, at)
     for loaded, view in chosen:
         if progress:
             progress(view.name)
         table, excluded = _build(hub, inputs, loaded, view, at, standing, cache, groups, withheld)
         with hub.engine.begin() as conn:
-            version = _write_version(conn, loaded, view, table, excluded, at)
+            version = _write_version(conn, loaded, view, table, excluded, at, mark)
         built[view.name] = version
         results.append((loaded, view, version, table, excluded))
     with hub.engine.begin() as conn:
@@ -235,7 +255,7 @@ def _publish_locked(hub: Hub, chosen: list[tuple[LoadedContract, View]], contrac
                 resource=f"view:{view.name}", version_id=version, contract_sha256=loaded.sha256, rows=rows,
                 excluded_by_consent=excluded, epsilon=view.privacy.epsilon if view.public else None,
                 anonymisation=table.report), actor=actor)
-    return results
+    return results, kept
 
 
 def _audit_failure(hub: Hub, reason: str, actor: str, unfinished: Iterable[int]) -> None:
