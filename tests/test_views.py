@@ -265,7 +265,7 @@ def test_a_failed_publish_leaves_the_current_versions_served(published):
                               "SELECT RAISE(ABORT, 'disk full'); END"))
     try:
         with pytest.raises(PublishError, match="the views being served are unchanged"):
-            publish(published, actor=ACTOR)
+            publish(published, actor=ACTOR, force=True)
     finally:
         with published.engine.begin() as conn:
             conn.execute(text("DROP TRIGGER refuse ON view_cells" if is_postgres(published.engine)
@@ -292,7 +292,7 @@ def test_a_killed_publish_leaves_the_current_versions_served_and_the_next_one_cl
     env = {**os.environ, "HUB_HOME": str(published.settings.home),
            "HUB_DATABASE_URL": published.settings.resolved_database_url}
     hub_command = str(Path(sys.executable).parent / "hub")
-    process = subprocess.Popen([hub_command, "publish"], env=env,
+    process = subprocess.Popen([hub_command, "publish", "--force"], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     building = None
     deadline = time.monotonic() + 60
