@@ -30,6 +30,9 @@ class AggregateTable:
     cells: pd.DataFrame
     report: dict = field(default_factory=dict)
 
+    def __len__(self) -> int:
+        return len(self.cells)
+
 
 def parent_of(code: str, level: str) -> str | None:
     if level == "nation":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -41,8 +40,7 @@ def still_current(conn: Connection, view: str, mark: dict[str, Any], at: dt.date
         view_versions.c.view == view, view_versions.c.status == "current")).first()
     if row is None:
         return None
-    report = row.report if isinstance(row.report, dict) else json.loads(row.report)
-    if report.get("inputs") != mark:
+    if row.report.get("inputs") != mark:
         return None
     built = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=dt.UTC)
     expired = conn.scalar(select(func.count()).select_from(consents).where(

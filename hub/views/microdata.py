@@ -73,6 +73,9 @@ class MicrodataTable:
     rows: pd.DataFrame  # index: row key (the partner's pseudonym of the unit); "area"; "fields" (JSON text)
     report: dict
 
+    def __len__(self) -> int:
+        return len(self.rows)
+
 
 def build_microdata(units: pd.DataFrame, view: View, *, partner: str, keyring: Keyring,
                     scope_bits: pd.Series, today: dt.date) -> MicrodataTable:

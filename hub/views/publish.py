@@ -99,24 +99,25 @@ def village_groups_for(contracts: ContractSet, inputs: Inputs, cache: dict[bytes
     return village_groups(households.groupby("village").size(), threshold=max(thresholds))
 
 
-def withheld_from_aggregates(contracts: ContractSet, inputs: Inputs, standing, at: dt.datetime) -> np.ndarray:
-    """Records a person's (or household's) own refusal or objection keeps out of any aggregate view in
-    force: they are kept out of every aggregate view. Otherwise two views whose purposes the person
-    treated differently would differ by that person, and subtracting them would reveal the person."""
+def allowed_records(contracts: ContractSet, chosen: Sequence[tuple[LoadedContract, View]], inputs: Inputs,
+                    standing, at: dt.datetime) -> dict[str, np.ndarray]:
+    """Per chosen view, the records its consent question allows, each question asked once. An aggregate view
+    also loses every record a person's (or household's) own refusal or objection keeps out of any
+    aggregate view in force: otherwise two views whose purposes the person treated differently would
+    differ by that person, and subtracting them would reveal the person."""
+    aggregates = [(c, v) for c, v in contracts.views() if not v.microdata and not v.identified] \
+        if any(not v.microdata for _, v in chosen) else []
+    asked = {v.name: decide_bulk(inputs.population, standing, question_for(c, v), at)
+             for c, v in [*aggregates, *chosen]}
     withheld = np.zeros(len(inputs.records), dtype=bool)
-    for loaded, view in contracts.views():
-        if not view.microdata and not view.identified:
-            decision = decide_bulk(inputs.population, standing, question_for(loaded, view), at)
-            withheld |= np.isin(decision.reason, (R_WITHDRAWN, R_OBJECTED))
-    return withheld
+    for _, view in aggregates:
+        withheld |= np.isin(asked[view.name].reason, (R_WITHDRAWN, R_OBJECTED))
+    return {v.name: asked[v.name].allowed if v.microdata else asked[v.name].allowed & ~withheld for _, v in chosen}
 
 
-def _build(hub: Hub, inputs: Inputs, loaded: LoadedContract, view: View, at: dt.datetime, standing,
-           cache: dict[bytes, pd.DataFrame], groups: dict[str, str], withheld: np.ndarray):
-    """One view's table and the persons its consent question (and, for an aggregate, ``withheld``) excluded."""
-    allowed = decide_bulk(inputs.population, standing, question_for(loaded, view), at).allowed
-    if not view.microdata:
-        allowed = allowed & ~withheld
+def _build(hub: Hub, inputs: Inputs, loaded: LoadedContract, view: View, allowed: np.ndarray, at: dt.datetime,
+           cache: dict[bytes, pd.DataFrame], groups: dict[str, str]):
+    """One view's table over the ``allowed`` records, and the persons left out."""
     households = _facts(inputs, allowed, cache)
     if view.microdata:
         units = person_facts(inputs, allowed, households) if view.level == "person" else households
@@ -135,7 +136,7 @@ def _write_version(conn: Connection, loaded: LoadedContract, view: View, table, 
     report = {**table.report, "excluded_by_consent": excluded, "inputs": mark}
     version = conn.execute(insert(view_versions).values(
         view=view.name, contract_id=loaded.contract.id, contract_sha256=loaded.sha256, level=view.level,
-        status="building", started_at=at, rows=0, epsilon=view.privacy.epsilon if view.public else None,
+        status="building", started_at=at, rows=len(table), epsilon=view.privacy.epsilon if view.public else None,
         report=report)).inserted_primary_key[0]
     if view.microdata:
         rows = [(version, key, area, fields) for key, area, fields in
@@ -146,7 +147,6 @@ def _write_version(conn: Connection, loaded: LoadedContract, view: View, table, 
         rows = [(version, area, level, parent, _json(figures)) for area, level, parent, figures in
                 zip(cells.index, cells["level"], cells["parent"], cells["figures"])]
         bulk_insert(conn, view_cells, ("version_id", "area", "level", "parent", "figures"), rows)
-    conn.execute(update(view_versions).where(view_versions.c.id == version).values(rows=len(rows)))
     return version
 
 
@@ -169,11 +169,11 @@ def _switch(conn: Connection, built: dict[str, int], at: dt.datetime) -> None:
         kept = conn.scalars(select(t.c.id).where(t.c.view == view, t.c.status.in_(("current", "retired")))
                             .order_by(t.c.id.desc())).all()
         old = kept[KEEP:]
-        # a public view's spend must stay countable after its rows go: the version row stays, marked expired
-        conn.execute(update(t).where(t.c.id.in_(old), t.c.epsilon.is_not(None)).values(status="expired"))
-        _drop_versions(conn, conn.scalars(select(t.c.id).where(t.c.id.in_(old), t.c.epsilon.is_(None))).all())
         for table in (view_cells, view_rows):
             conn.execute(delete(table).where(table.c.version_id.in_(old)))
+        # a public view's spend must stay countable after its rows go: the version row stays, marked expired
+        conn.execute(update(t).where(t.c.id.in_(old), t.c.epsilon.is_not(None)).values(status="expired"))
+        conn.execute(delete(t).where(t.c.id.in_(old), t.c.epsilon.is_(None)))
 
 
 def publish(hub: Hub, *, views: Sequence[str] | None = None, actor: str, force: bool = False,
@@ -202,8 +202,8 @@ def publish(hub: Hub, *, views: Sequence[str] | None = None, actor: str, force: 
             reason = str(exc) if isinstance(exc, HubError) else f"{type(exc).__name__} while building views"
             _audit_failure(hub, reason, actor, built.values())
             raise PublishError(f"publish failed ({reason}); the views being served are unchanged") from exc
-    done = {view.name: Published(view.name, version, len(table.rows if view.microdata else table.cells), excluded,
-                                 table.report) for loaded, view, version, table, excluded in results}
+    done = {view.name: Published(view.name, version, len(table), excluded, table.report)
+            for loaded, view, version, table, excluded in results}
     done.update({p.view: p for p in kept})
     return [done[view.name] for _, view in chosen]
 
@@ -211,8 +211,8 @@ def publish(hub: Hub, *, views: Sequence[str] | None = None, actor: str, force: 
 def _kept(conn: Connection, view: View, version_id: int) -> Published:
     row = conn.execute(select(view_versions.c.rows, view_versions.c.report).where(
         view_versions.c.id == version_id)).one()
-    report = row.report if isinstance(row.report, dict) else json.loads(row.report)
-    return Published(view.name, version_id, row.rows, report.get("excluded_by_consent", 0), report, unchanged=True)
+    return Published(view.name, version_id, row.rows, row.report.get("excluded_by_consent", 0), row.report,
+                     unchanged=True)
 
 
 def _publish_locked(hub: Hub, chosen: list[tuple[LoadedContract, View]], contracts: ContractSet,
@@ -238,11 +238,11 @@ def _publish_locked(hub: Hub, chosen: list[tuple[LoadedContract, View]], contrac
         inputs, standing = load_inputs(conn), load_standing(conn)
     results, cache = [], {}
     groups = village_groups_for(contracts, inputs, cache)
-    withheld = withheld_from_aggregates(contracts, inputs, standing, at)
+    allowed = allowed_records(contracts, chosen, inputs, standing, at)
     for loaded, view in chosen:
         if progress:
             progress(view.name)
-        table, excluded = _build(hub, inputs, loaded, view, at, standing, cache, groups, withheld)
+        table, excluded = _build(hub, inputs, loaded, view, allowed[view.name], at, cache, groups)
         with hub.engine.begin() as conn:
             version = _write_version(conn, loaded, view, table, excluded, at, mark)
         built[view.name] = version
@@ -250,9 +250,8 @@ def _publish_locked(hub: Hub, chosen: list[tuple[LoadedContract, View]], contrac
     with hub.engine.begin() as conn:
         _switch(conn, built, at)
         for loaded, view, version, table, excluded in results:
-            rows = len(table.rows if view.microdata else table.cells)
             hub.audit.append(conn, ViewPublished(
-                resource=f"view:{view.name}", version_id=version, contract_sha256=loaded.sha256, rows=rows,
+                resource=f"view:{view.name}", version_id=version, contract_sha256=loaded.sha256, rows=len(table),
                 excluded_by_consent=excluded, epsilon=view.privacy.epsilon if view.public else None,
                 anonymisation=table.report), actor=actor)
     return results, kept

@@ -3,7 +3,6 @@ areas just below it) or its microdata rows in an area. Every read is audited; mi
 pseudonymised personal data."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,13 +34,9 @@ class ViewSlice:
     rows: list[dict]  # microdata: {"row", "area", "fields"}
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
-
-
 def _info(row) -> VersionInfo:
     return VersionInfo(row.view, row.id, row.contract_id, row.level, row.rows, row.published_at, row.epsilon,
-                       _json(row.report))
+                       row.report)
 
 
 def current_versions(conn: Connection) -> list[VersionInfo]:
@@ -87,7 +82,7 @@ def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool 
             query = select(view_rows).where(view_rows.c.version_id == info.version_id)
             if area:
                 query = query.where(view_rows.c.area.startswith(area))
-            rows = [{"row": r.row_key, "area": r.area, "fields": _json(r.fields)}
+            rows = [{"row": r.row_key, "area": r.area, "fields": r.fields}
                     for r in conn.execute(query.order_by(view_rows.c.area, view_rows.c.row_key))]
         else:
             code = area or "TH"
@@ -96,7 +91,7 @@ def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool 
                 query = query.where(or_(view_cells.c.area == code, view_cells.c.parent == code))
             elif area:
                 query = query.where(view_cells.c.area.startswith(area))
-            cells = [{"area": c.area, "level": c.level, "parent": c.parent, "figures": _json(c.figures)}
+            cells = [{"area": c.area, "level": c.level, "parent": c.parent, "figures": c.figures}
                      for c in conn.execute(query.order_by(view_cells.c.area))]
             if not any(c["area"] == code for c in cells):
                 raise ContractViolation(f"view {view} has no area {code!r} (its level is {info.level}; "
