@@ -5,7 +5,6 @@ returned (fail closed)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,11 +108,11 @@ def _identified(hub: Hub, conn, frame, decision) -> list[ReturnedHousehold]:
                                                                         name))
         member = members[row.household_id].setdefault(row.person_id, Member(
             row.person_id, row.title, clear("first_name"), clear("last_name"), clear("birth_date"), row.sex))
-        member.sources[row.source] = _attributes(row.attributes)
+        member.sources[row.source] = row.attributes
         house_no.setdefault(row.household_id, clear("house_no"))
     unit_facts: dict[str, dict[str, Any]] = defaultdict(dict)
     for unit in units:
-        unit_facts[unit.household_id][unit.source] = _attributes(unit.attributes)
+        unit_facts[unit.household_id][unit.source] = unit.attributes
         number = hub.cipher.decrypt(unit.house_no_enc, aad("source_households", unit.source, unit.household_ref,
                                                            "house_no"))
         if number:
@@ -127,6 +126,3 @@ def _identified(hub: Hub, conn, frame, decision) -> list[ReturnedHousehold]:
                                      decision.basis_name(int(basis_of[hid]))))
     return out
 
-
-def _attributes(value: Any) -> dict[str, Any]:
-    return json.loads(value) if isinstance(value, str) else dict(value or {})

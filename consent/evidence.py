@@ -8,7 +8,6 @@ idempotent, and a re-submitted survey whose answer changed withdraws or gives ac
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -48,8 +47,7 @@ def import_survey_evidence(hub: Hub, *, actor: str, now: dt.datetime | None = No
         for row in conn.execute(select(c).where(c.c.origin.like(f"{SOURCE}:%")).order_by(c.c.seq)):
             latest[row.origin.split("@")[0]] = row
         for unit in units:
-            attributes = json.loads(unit.attributes) if isinstance(unit.attributes, str) else unit.attributes
-            paper = attributes.get("consent_evidence")
+            paper = unit.attributes.get("consent_evidence")
             if not paper:
                 continue
             for answer, (purposes, recipients) in ANSWERS.items():
@@ -70,7 +68,7 @@ def import_survey_evidence(hub: Hub, *, actor: str, now: dt.datetime | None = No
                 else:
                     record_in(hub, conn, NewConsent(
                         household(unit.household_id), wanted, purposes, recipients, Grantor("household"),
-                        _evidence(unit.household_ref, paper, attributes), decided_at=_day(paper, now),
+                        _evidence(unit.household_ref, paper, unit.attributes), decided_at=_day(paper, now),
                         origin=origin if old is None else f"{origin}@{unit.version}"), actor=actor, now=now)
                     recorded += 1
         hub.audit.append(conn, EvidenceImported(resource=f"source:{SOURCE}", source=SOURCE, households=len(units),

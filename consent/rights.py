@@ -113,7 +113,7 @@ def _record(cipher: FieldCipher, row: Any) -> dict[str, Any]:
             "household_id": row.household_id, "title": row.title, **{f: clear[f] for f in PERSONAL[:5]},
             "private": json.loads(clear["private"]) if clear["private"] else {}, "sex": row.sex,
             "tambon_code": row.tambon_code, "moo": row.moo, "id_status": row.id_status,
-            "facts": _json(row.attributes), "flags": _json(row.flags)}
+            "facts": row.attributes, "flags": row.flags}
 
 
 def _units(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
@@ -124,17 +124,13 @@ def _units(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
     units = conn.execute(select(h.c.source, h.c.household_ref, h.c.tambon_code, h.c.moo, h.c.attributes).where(
         or_(*[(h.c.source == s) & (h.c.household_ref == ref) for s, ref in sorted(keys)]))).all()
     return [{"source": u.source, "household_ref": u.household_ref, "tambon_code": u.tambon_code, "moo": u.moo,
-             "facts": _json(u.attributes)} for u in units]
+             "facts": u.attributes} for u in units]
 
 
 def _decision(c: Any) -> dict[str, Any]:
     return {"id": c.id, "subject": f"{c.subject_kind} {c.subject_ref}", "status": c.status, "purposes": c.purposes,
             "recipients": c.recipients, "decided_at": clock.utc(c.decided_at).isoformat(),
             "expires_at": clock.utc(c.expires_at).isoformat() if c.expires_at else None, "evidence": c.evidence}
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def erase(hub: Hub, subject: Subject, *, basis: str, actor: str) -> ErasureReport:
@@ -150,7 +146,7 @@ def erase(hub: Hub, subject: Subject, *, basis: str, actor: str) -> ErasureRepor
                      and any(getattr(row, f"{f}_enc") is not None for f in PERSONAL) for row in rows)
         corrections = conn.execute(select(subject_requests.c.details).where(
             subject_requests.c.subject_ref == subject.ref, subject_requests.c.kind == "rectify")).scalars().all()
-        key_ids |= {subject_key_id(base64.b64decode(d["correction_enc"])) for d in map(_json, corrections)
+        key_ids |= {subject_key_id(base64.b64decode(d["correction_enc"])) for d in corrections
                     if d.get("correction_enc")} - {None}
         request_id = _open_request(conn, "erase", subject, {"basis": basis}, actor, "done")
         destroyed = hub.cipher.subjects.shred(conn, key_ids)
@@ -212,7 +208,7 @@ def close(hub: Hub, request_id: int, *, outcome: str, actor: str, now: dt.dateti
         if row is None:
             raise ConsentError(f"no open request {request_id}")
         conn.execute(update(t).where(t.c.id == request_id).values(
-            status="done", closed_at=now or clock.now(), details={**_json(row.details), "outcome": outcome}))
+            status="done", closed_at=now or clock.now(), details={**row.details, "outcome": outcome}))
         hub.audit.append(conn, SubjectRequestHandled(resource=f"person:{row.subject_ref}", request_id=request_id,
                                                      kind=row.kind, subject_ref=row.subject_ref, records=0,
                                                      status="done"), actor=actor)
