@@ -1,8 +1,9 @@
-"""Exports that carry no personal fields: the record-to-person map."""
+"""Exports as CSV files, audited: the record-to-person map and the retired-id map (no personal fields),
+and the writer every export uses (:func:`write_export`)."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from sqlalchemy import Connection, select
@@ -25,8 +26,9 @@ def export_links(hub: Hub, out: Path, *, actor: str) -> int:
     if hub.engine.dialect.name == "postgresql":  # byte order, as on SQLite, whatever the database's locale
         order = tuple(column.collate("C") for column in order)
     query = select(r.c.source, r.c.record_id, r.c.person_id, r.c.household_id).order_by(*order)
-    return _export(hub, out, LINKS_HEADER, LinksExported, actor=actor,
-                   rows=lambda conn: conn.execute(query.execution_options(stream_results=True, yield_per=10000)))
+    return write_export(hub, out, LINKS_HEADER, actor=actor,
+                        event=lambda n: LinksExported(resource=f"file:{out.name}", rows=n),
+                        rows=lambda conn: conn.execute(query.execution_options(stream_results=True, yield_per=10000)))
 
 
 def export_redirects(hub: Hub, out: Path, *, actor: str) -> int:
@@ -37,23 +39,25 @@ def export_redirects(hub: Hub, out: Path, *, actor: str) -> int:
             for retired, current in sorted(current_ids(conn, kind).items()):
                 yield kind, retired, current
 
-    return _export(hub, out, REDIRECTS_HEADER, RedirectsExported, actor=actor, rows=rows)
+    return write_export(hub, out, REDIRECTS_HEADER, actor=actor,
+                        event=lambda n: RedirectsExported(resource=f"file:{out.name}", rows=n), rows=rows)
 
 
-def _export(hub: Hub, out: Path, header: tuple[str, ...], event: type[EventType], *, actor: str,
-            rows: Callable[[Connection], Iterable[tuple]]) -> int:
+def write_export(hub: Hub, out: Path, header: Sequence[str], *, actor: str, event: Callable[[int], EventType],
+                 rows: Callable[[Connection], Iterable[Sequence]], encoding: str = "utf-8") -> int:
     """Write ``header`` and ``rows(conn)`` to ``out`` as CSV, through a temporary file renamed when
-    complete, and audit the export (``event``, with the row count) in the same transaction."""
+    complete, and audit the export (``event(row count)``) in the same transaction; returns the row count.
+    ``encoding="utf-8-sig"`` adds the byte-order mark with which Excel shows Thai correctly."""
     if not out.parent.is_dir():
         raise HubError(f"{out.parent}: no such directory to write {out.name} into")
     count = 0
     tmp = out.with_name(out.name + ".tmp")
-    with hub.engine.begin() as conn, open(tmp, "w", encoding="utf-8", newline="") as handle:
+    with hub.engine.begin() as conn, open(tmp, "w", encoding=encoding, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for row in rows(conn):
             writer.writerow(row)
             count += 1
-        hub.audit.append(conn, event(resource=f"file:{out.name}", rows=count), actor=actor)
+        hub.audit.append(conn, event(count), actor=actor)
     tmp.replace(out)
     return count

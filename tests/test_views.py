@@ -421,6 +421,8 @@ def test_a_view_exports_as_csv_with_thai_area_names(published, monkeypatch, tmp_
         reads = conn.scalars(select(audit_events.c.details).where(audit_events.c.action == "view.read")
                              .order_by(audit_events.c.seq.desc()).limit(2)).all()
     assert json.loads(reads[0])["rows"] == len(_rows(published, "eef_students"))
+    nowhere = CliRunner().invoke(app, ["views", "export", "eef_tambon", "--out", str(tmp_path / "no" / "x.csv")])
+    assert nowhere.exit_code == 1 and "no such directory" in nowhere.stderr
 
 
 def test_a_publish_keeps_views_whose_inputs_did_not_change_and_rebuilds_after_a_change(published):

@@ -1,7 +1,6 @@
 """``hub publish`` and ``hub views``: build views under the contracts, list them, read one."""
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Annotated
@@ -89,7 +88,7 @@ def show(view: Annotated[str, typer.Argument(help="The view name (hub views list
     """An aggregate view's figures for the area and the areas just below it, or a microdata view's rows in
     the area; blank cells are suppressed. The read is audited."""
     from hub.thai.areas import area_name
-    from hub.views.read import read_view
+    from hub.views.read import cell_text, columns, read_view
 
     hub = open_hub()
     try:
@@ -103,12 +102,12 @@ def show(view: Annotated[str, typer.Argument(help="The view name (hub views list
     if not items:
         typer.echo(f"{view}: no rows in {area}")
         return
-    names = _columns(hub, view, items[0]["fields"] if part.rows else items[0]["figures"])
+    names = columns(hub.contracts.view(view)[1])
     if part.rows:
-        rows = [tuple(_text(r["fields"].get(n)) for n in names) for r in part.rows]
+        rows = [tuple(cell_text(r["fields"].get(n)) for n in names) for r in part.rows]
         print_rows(tuple(names), rows, title=f"{view} ({len(rows)} rows)")
         return
-    rows = [(c["area"], area_name(c["area"]), *(_text(c["figures"].get(n)) for n in names)) for c in part.cells]
+    rows = [(c["area"], area_name(c["area"]), *(cell_text(c["figures"].get(n)) for n in names)) for c in part.cells]
     print_rows(("area", "name", *names), rows, title=f"{view}, version {part.version.version_id}")
 
 
@@ -121,44 +120,11 @@ def export(view: Annotated[str, typer.Argument(help="The view name (hub views li
            = None) -> None:
     """Write a view's current version as CSV: an aggregate's every area (with Thai names; blank cells are
     suppressed), or a microdata view's rows. The export is audited."""
-    from hub.thai.areas import area_name
-    from hub.views.read import read_view
+    from hub.views.read import export_view
 
     hub = open_hub()
     try:
-        part = read_view(hub, view, area=area, actor=actor(), whole=True, version_id=version)
+        rows = export_view(hub, view, out, area=area, actor=actor(), version_id=version)
     except HubError as exc:
         fail(str(exc))
-    items = part.rows or part.cells
-    stored = (items[0]["fields"] if part.rows else items[0]["figures"]) if items else {}
-    names = _columns(hub, view, stored)
-    with open(out, "w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        if part.rows:
-            writer.writerow(["row", *names])
-            writer.writerows([r["row"], *(_text(r["fields"].get(n)) for n in names)] for r in part.rows)
-        else:
-            writer.writerow(["area", "name", "level", "parent", *names])
-            writer.writerows([c["area"], area_name(c["area"]), c["level"], c["parent"] or "",
-                              *(_text(c["figures"].get(n)) for n in names)] for c in part.cells)
-    typer.echo(f"{out}: {len(items)} {'rows' if part.rows else 'areas'} of {view} "
-               f"(version {part.version.version_id})")
-
-
-def _columns(hub, view: str, stored: dict) -> list[str]:
-    """The view's columns in its contract's order (a database may store JSON keys in any order)."""
-    from hub.views.figures import measures_of, ratios_of
-
-    try:
-        spec = hub.contracts.view(view)[1]
-    except HubError:
-        return sorted(stored)
-    if spec.microdata:
-        ordered = [name for name, rule in spec.fields.items() if rule.transform != "drop"]
-    else:
-        ordered = [m.name for m in measures_of(spec.figures)] + [r.name for r in ratios_of(spec.figures)]
-    return [n for n in ordered if n in stored] + sorted(set(stored) - set(ordered))
-
-
-def _text(value) -> str:
-    return "" if value is None else str(value)
+    typer.echo(f"{out}: {rows} rows of {view}")

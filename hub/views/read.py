@@ -3,15 +3,21 @@ areas just below it) or its microdata rows in an area. Every read is audited; mi
 pseudonymised personal data."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, or_, select
 
 from audit.events import ViewRead
+from contracts.model import View
 from hub.context import Hub
 from hub.db.schema import view_cells, view_rows, view_versions
 from hub.errors import ContractViolation
+from hub.exports import write_export
+from hub.thai.areas import area_name
+from hub.views.figures import measures_of, ratios_of
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,30 @@ def kept_versions(conn: Connection, view: str) -> list[VersionInfo]:
     return [_info(r) for r in rows]
 
 
+def _slice(conn: Connection, view: str, *, area: str | None, whole: bool, version_id: int | None) -> ViewSlice:
+    info = _served(conn, view, version_id)
+    cells, rows = [], []
+    if info.level in ("person", "household"):
+        query = select(view_rows).where(view_rows.c.version_id == info.version_id)
+        if area:
+            query = query.where(view_rows.c.area.startswith(area))
+        rows = [{"row": r.row_key, "area": r.area, "fields": r.fields}
+                for r in conn.execute(query.order_by(view_rows.c.area, view_rows.c.row_key))]
+    else:
+        code = area or "TH"
+        query = select(view_cells).where(view_cells.c.version_id == info.version_id)
+        if not whole:
+            query = query.where(or_(view_cells.c.area == code, view_cells.c.parent == code))
+        elif area:
+            query = query.where(view_cells.c.area.startswith(area))
+        cells = [{"area": c.area, "level": c.level, "parent": c.parent, "figures": c.figures}
+                 for c in conn.execute(query.order_by(view_cells.c.area))]
+        if not any(c["area"] == code for c in cells):
+            raise ContractViolation(f"view {view} has no area {code!r} (its level is {info.level}; "
+                                    "areas are DOPA codes, villages TTTTTT-MM)")
+    return ViewSlice(info, area, cells, rows)
+
+
 def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool = False,
               version_id: int | None = None) -> ViewSlice:
     """The current version of ``view`` (or its kept version ``version_id``): for an aggregate, the
@@ -76,26 +106,42 @@ def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool 
     ``area`` (all without)."""
     hub.contracts.view(view)  # only while a contract in force defines the view
     with hub.engine.begin() as conn:
-        info = _served(conn, view, version_id)
-        cells, rows = [], []
-        if info.level in ("person", "household"):
-            query = select(view_rows).where(view_rows.c.version_id == info.version_id)
-            if area:
-                query = query.where(view_rows.c.area.startswith(area))
-            rows = [{"row": r.row_key, "area": r.area, "fields": r.fields}
-                    for r in conn.execute(query.order_by(view_rows.c.area, view_rows.c.row_key))]
-        else:
-            code = area or "TH"
-            query = select(view_cells).where(view_cells.c.version_id == info.version_id)
-            if not whole:
-                query = query.where(or_(view_cells.c.area == code, view_cells.c.parent == code))
-            elif area:
-                query = query.where(view_cells.c.area.startswith(area))
-            cells = [{"area": c.area, "level": c.level, "parent": c.parent, "figures": c.figures}
-                     for c in conn.execute(query.order_by(view_cells.c.area))]
-            if not any(c["area"] == code for c in cells):
-                raise ContractViolation(f"view {view} has no area {code!r} (its level is {info.level}; "
-                                        "areas are DOPA codes, villages TTTTTT-MM)")
-        hub.audit.append(conn, ViewRead(resource=f"view:{view}", version_id=info.version_id, area=area,
-                                        rows=len(rows) or len(cells)), actor=actor)
-    return ViewSlice(info, area, cells, rows)
+        part = _slice(conn, view, area=area, whole=whole, version_id=version_id)
+        hub.audit.append(conn, ViewRead(resource=f"view:{view}", version_id=part.version.version_id, area=area,
+                                        rows=len(part.rows) or len(part.cells)), actor=actor)
+    return part
+
+
+def columns(spec: View) -> list[str]:
+    """A view's columns in its contract's order (a database may store JSON keys in any order)."""
+    if spec.microdata:
+        return [name for name, rule in spec.fields.items() if rule.transform != "drop"]
+    return [m.name for m in measures_of(spec.figures)] + [r.name for r in ratios_of(spec.figures)]
+
+
+def export_view(hub: Hub, view: str, out: Path, *, area: str | None, actor: str,
+                version_id: int | None = None) -> int:
+    """Write a whole view (every area at and below ``area``, or every row) to ``out`` as CSV in UTF-8 with
+    a byte-order mark (Thai opens correctly in Excel), with Thai area names; audited; returns the rows."""
+    spec = hub.contracts.view(view)[1]
+    names = columns(spec)
+    read: list[ViewSlice] = []
+
+    def rows(conn: Connection) -> Iterator[list]:
+        part = _slice(conn, view, area=area, whole=True, version_id=version_id)
+        read.append(part)
+        for r in part.rows:
+            yield [r["row"], *(cell_text(r["fields"].get(n)) for n in names)]
+        for c in part.cells:
+            yield [c["area"], area_name(c["area"]), c["level"], c["parent"] or "",
+                   *(cell_text(c["figures"].get(n)) for n in names)]
+
+    header = ["row", *names] if spec.microdata else ["area", "name", "level", "parent", *names]
+    return write_export(hub, out, header, actor=actor, encoding="utf-8-sig", rows=rows,
+                        event=lambda n: ViewRead(resource=f"view:{view}", version_id=read[0].version.version_id,
+                                                 area=area, rows=n))
+
+
+def cell_text(value) -> str:
+    """A published value as CSV or table text: blank where suppressed."""
+    return "" if value is None else str(value)
