@@ -1,94 +1,111 @@
-"""Append events to the hash chain and check it.
+"""Append events to the hash chain.
 
-Each event's hash is ``SHA-256(prev_hash || canonical JSON of seq, time, actor, action, resource,
-details)``; the first event chains from 32 zero bytes. The single ``audit_head`` row is updated in the
-appending transaction, so concurrent appenders are serialised and an event commits with the work it
-records, or not at all.
+Each event's hash is ``SHA-256(prev_hash || canonical JSON of the event)``; the first event chains from
+32 zero bytes. The canonical form (:func:`canonical`) covers the sequence number, the time, the actor and
+their role, the action, the resource, the details, and the searchable columns (partner, purpose, area,
+record count, request id). The single ``audit_head`` row is updated in the appending transaction, so
+concurrent appenders are serialised and an event commits with the work it records, or not at all. Every
+:attr:`AuditLog.every` events, or :attr:`AuditLog.seconds` after the last checkpoint, the appending
+transaction also signs a checkpoint of the head (:mod:`audit.checkpoints`).
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from audit.checkpoints import checkpoint_due, sign_checkpoint
+from audit.context import current_request_id, role_of
 from audit.events import EventType
-from hub.db.schema import audit_events, audit_head
+from hub.db.schema import audit_area_reads, audit_events, audit_head
 from hub.errors import AuditWriteError
 
 GENESIS = bytes(32)
+FORMAT = 2  # events before the searchable columns (format 1) hash only their first six fields
+
+#: The columns an event's hash covers, in canonical order (format 1: the first six).
+HASHED = ("seq", "occurred_at", "actor", "action", "resource", "details", "role", "partner", "purpose", "area",
+          "record_count", "request_id")
+_V1 = 6
 
 
-def canonical(seq: int, occurred_at: str, actor: str, action: str, resource: str, details: str) -> bytes:
-    return json.dumps([seq, occurred_at, actor, action, resource, details], ensure_ascii=False,
-                      separators=(",", ":")).encode()
+def canonical(values: Sequence, fmt: int = FORMAT) -> bytes:
+    """The bytes an event's hash covers, as JSON: its format and :data:`HASHED` values (``values`` in that
+    order); a format 1 event, its first six values alone."""
+    body = list(values[:_V1]) if fmt == 1 else [fmt, *values[:len(HASHED)]]
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def chain_hash(prev: bytes, body: bytes) -> bytes:
     return hashlib.sha256(prev + body).digest()
 
 
-class AuditLog:
-    """Appends declared event types; an undeclared type is a programming error and is refused."""
+def now_text() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
-    def __init__(self, event_types: Iterable[type[EventType]]):
+
+class AuditLog:
+    """Appends declared event types; an undeclared type is a programming error and is refused.
+    ``signer`` gives the checkpoint key (kept outside the database)."""
+
+    def __init__(self, event_types: Iterable[type[EventType]], *, signer: Callable[[], Ed25519PrivateKey],
+                 every: int = 1000, seconds: float = 300.0):
         self._declared = {t.name: t for t in event_types}
+        self._signer = signer
+        self.every = every
+        self.seconds = seconds
 
     @property
     def declared(self) -> dict[str, type[EventType]]:
         return dict(self._declared)
 
+    def signing_key(self) -> Ed25519PrivateKey:
+        return self._signer()
+
     def append(self, conn: Connection, event: EventType, *, actor: str) -> int:
         """Append ``event`` inside the caller's transaction; returns its sequence number."""
-        if self._declared.get(event.name) is not type(event):
-            raise AuditWriteError(f"audit event type {event.name!r} was never declared")
+        return self.append_many(conn, [event], actor=actor)[-1]
+
+    def append_many(self, conn: Connection, events: Sequence[EventType], *, actor: str) -> list[int]:
+        """Append ``events`` in order inside the caller's transaction, in one write per table; returns
+        their sequence numbers. Raises :class:`AuditWriteError` when they cannot be written (the
+        caller's transaction must then not commit what they record)."""
+        for event in events:
+            if self._declared.get(event.name) is not type(event):
+                raise AuditWriteError(f"audit event type {event.name!r} was never declared")
         try:
             head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
                                 .with_for_update()).first()
-            seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
-            at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-            details = json.dumps(event.details(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-            digest = chain_hash(prev, canonical(seq, at, actor, event.name, event.resource, details))
-            conn.execute(insert(audit_events).values(seq=seq, occurred_at=at, actor=actor, action=event.name,
-                                                     resource=event.resource, details=details,
-                                                     prev_hash=prev, hash=digest))
+            seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+            at, role, request_id = now_text(), role_of(actor), current_request_id()
+            rows, reads = [], []
+            for event in events:
+                seq += 1
+                facets = event.facets()
+                details = json.dumps(event.details(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+                records = None if facets.records is None else int(facets.records)
+                values = (seq, at, actor, event.name, event.resource, details, role, facets.partner,
+                          facets.purpose, facets.area, records, request_id)
+                digest = chain_hash(prev, canonical(values))
+                rows.append({**dict(zip(HASHED, values)), "format": FORMAT, "prev_hash": prev, "hash": digest})
+                reads.extend({"seq": seq, "area": area, "records": int(count), "action": event.name,
+                              "partner": facets.partner, "purpose": facets.purpose, "occurred_at": at}
+                             for area, count in event.area_reads().items())
+                prev = digest
+            conn.execute(insert(audit_events), rows)
+            if reads:
+                conn.execute(insert(audit_area_reads), reads)
             if head:
-                conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=digest))
+                conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
             else:
-                conn.execute(insert(audit_head).values(id=1, seq=seq, hash=digest))
+                conn.execute(insert(audit_head).values(id=1, seq=seq, hash=prev))
+            if checkpoint_due(conn, seq, at, every=self.every, seconds=self.seconds):
+                sign_checkpoint(conn, self._signer(), seq=seq, head=prev)
         except SQLAlchemyError as exc:
-            raise AuditWriteError(f"could not append audit event {event.name}: {exc}") from exc
-        return seq
-
-
-@dataclass(frozen=True)
-class ChainProblem:
-    seq: int
-    what: str
-
-
-def verify_chain(conn: Connection, *, batch: int = 10000) -> ChainProblem | None:
-    """Walk the chain in order; the first problem found (gap, bad link, bad hash, head mismatch) or ``None``."""
-    prev, expected = GENESIS, 1
-    result = conn.execute(select(audit_events).order_by(audit_events.c.seq)
-                          .execution_options(stream_results=True, yield_per=batch))
-    for row in result:
-        if row.seq != expected:
-            return ChainProblem(expected, f"event {expected} is missing (next is {row.seq})")
-        if row.prev_hash != prev:
-            return ChainProblem(row.seq, "does not link to the previous event (inserted, removed or reordered)")
-        body = canonical(row.seq, row.occurred_at, row.actor, row.action, row.resource, row.details)
-        if chain_hash(prev, body) != row.hash:
-            return ChainProblem(row.seq, "content does not match its hash (edited)")
-        prev, expected = row.hash, expected + 1
-    head = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).first()
-    last = expected - 1
-    if head is None and last:
-        return ChainProblem(last, "the chain head record is missing")
-    if head is not None and (head.seq != last or head.hash != prev):
-        return ChainProblem(min(head.seq, last) + 1, f"chain ends at {last} but its head says {head.seq} (truncated)")
-    return None
+            raise AuditWriteError(f"could not append audit event {events[0].name}: {exc}") from exc
+        return list(range(seq - len(events) + 1, seq + 1))

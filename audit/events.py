@@ -1,6 +1,10 @@
 """Audit event types. Each event is a small dataclass; its fields are its details, and its ``name`` is
 the action written to the log. A plugin declares its own types through ``saphan_register_event_types``;
-the log refuses an undeclared one. No event carries a clear citizen ID or name."""
+the log refuses an undeclared one. No event carries a clear citizen ID or name.
+
+Besides its details, an event fills the log's searchable columns (:meth:`EventType.facets`: partner,
+purpose, area, record count) and, when it is a read of personal data, says how many records of each
+village or tambon it read (:meth:`EventType.area_reads`): what a community sees as "who used our data"."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,9 +21,31 @@ class EventType:
 
     name: ClassVar[str]
     resource: str
+    #: Detail fields holding a person's keyed reference: hidden from auditors (who see no personal data).
+    personal_fields: ClassVar[tuple[str, ...]] = ()
 
     def details(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "resource"}
+
+    def facets(self) -> Facets:
+        """The log's searchable columns; by default the fields named ``partner``, ``purpose``, ``area`` and
+        ``records``, where the event has them."""
+        return Facets(*(getattr(self, name, None) for name in ("partner", "purpose", "area", "records")))
+
+    def area_reads(self) -> dict[str, int]:
+        """Records of personal data this event read, by village (``TTTTTT-MM``) or tambon code; empty for
+        an event that read none."""
+        return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Facets:
+    """Who an event concerns, as the log's columns: the partner, the purpose, the area and how many records."""
+
+    partner: str | None = None
+    purpose: str | None = None
+    area: str | None = None
+    records: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -42,6 +68,9 @@ class IngestCompleted(EventType):
     erased: int
     fields_refused: list[str]
 
+    def facets(self) -> Facets:
+        return Facets(records=self.rows_read)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class IngestFailed(EventType):
@@ -61,6 +90,9 @@ class RowsQuarantined(EventType):
     run_id: int
     rows: list[dict[str, Any]]
 
+    def facets(self) -> Facets:
+        return Facets(records=len(self.rows))
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class QuarantineRowRead(EventType):
@@ -69,6 +101,9 @@ class QuarantineRowRead(EventType):
     name: ClassVar[str] = "quarantine.read"
     quarantine_id: int
     reason: str
+
+    def facets(self) -> Facets:
+        return Facets(records=1)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -120,6 +155,9 @@ class LinksExported(EventType):
     name: ClassVar[str] = "export.links"
     rows: int
 
+    def facets(self) -> Facets:
+        return Facets(records=self.rows)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class RedirectsExported(EventType):
@@ -127,6 +165,9 @@ class RedirectsExported(EventType):
 
     name: ClassVar[str] = "export.redirects"
     rows: int
+
+    def facets(self) -> Facets:
+        return Facets(records=self.rows)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -139,6 +180,9 @@ class LinkCompleted(EventType):
     mode: str
     identities_decrypted: int
     counts: dict[str, Any]
+
+    def facets(self) -> Facets:
+        return Facets(records=self.identities_decrypted)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -155,6 +199,9 @@ class ReviewPairRead(EventType):
 
     name: ClassVar[str] = "review.read"
     review_id: int
+
+    def facets(self) -> Facets:
+        return Facets(records=2)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -187,6 +234,9 @@ class RetentionApplied(EventType):
     records_deleted: int
     households_deleted: int
 
+    def facets(self) -> Facets:
+        return Facets(records=self.records_deleted)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ViewPublished(EventType):
@@ -194,12 +244,17 @@ class ViewPublished(EventType):
     public view's privacy spend."""
 
     name: ClassVar[str] = "view.published"
+    partner: str
+    purpose: str
     version_id: int
     contract_sha256: str
     rows: int
     excluded_by_consent: int
     epsilon: float | None
     anonymisation: dict[str, Any]
+
+    def facets(self) -> Facets:
+        return Facets(self.partner, self.purpose, records=self.rows)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -212,19 +267,51 @@ class PublishFailed(EventType):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ViewRead(EventType):
-    """Someone read a published view (for an area, or whole): microdata rows are personal data,
-    pseudonymised."""
+    """Someone read a published view (for an area, or whole) on behalf of the partner its contract names.
+    Microdata rows are personal data, pseudonymised: ``areas`` counts them by the village their household
+    lives in (whatever coarser area the row shows); an aggregate's cells are not (``areas`` is empty)."""
 
     name: ClassVar[str] = "view.read"
+    partner: str
+    purpose: str
     version_id: int
     area: str | None
     rows: int
+    areas: dict[str, int]
+
+    def facets(self) -> Facets:
+        return Facets(self.partner, self.purpose, self.area, self.rows)
+
+    def area_reads(self) -> dict[str, int]:
+        return self.areas
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CheckpointExported(EventType):
+    """A signed checkpoint of the log's head, this event included, was written to a file for an outside
+    witness."""
+
+    name: ClassVar[str] = "audit.checkpoint_exported"
+    file: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AuditRead(EventType):
+    """Someone searched the audit log, or read an area's "who used our data" summary: the query and how
+    many events or reads it returned (never personal data: see :mod:`audit.query`)."""
+
+    name: ClassVar[str] = "audit.read"
+    query: dict[str, Any]
+    rows: int
+
+    def facets(self) -> Facets:
+        return Facets(area=self.query.get("area"), records=self.rows)
 
 
 CORE_EVENT_TYPES = (IngestCompleted, IngestFailed, RowsQuarantined, QuarantineRowRead, KeysCreated,
                     KeysRotated, SubjectKeysRewrapped, TokenIssued, LinksExported, RedirectsExported, LinkCompleted,
                     LinkFailed, ReviewPairRead, ReviewSettled, ContractLoaded, RetentionApplied, ViewPublished,
-                    PublishFailed, ViewRead)
+                    PublishFailed, ViewRead, CheckpointExported, AuditRead)
 
 
 @hookimpl

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from audit.events import EventType, hookimpl
+from audit.events import EventType, Facets, hookimpl
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -13,6 +13,7 @@ class ConsentRecorded(EventType):
     """A grant, refusal (opt-out), objection or request was recorded, with who decided and its receipt."""
 
     name: ClassVar[str] = "consent.recorded"
+    personal_fields: ClassVar[tuple[str, ...]] = ("subject_ref",)
     consent_id: str
     subject_kind: str
     subject_ref: str
@@ -22,12 +23,16 @@ class ConsentRecorded(EventType):
     grantor: str
     receipt_id: str | None
 
+    def facets(self) -> Facets:
+        return Facets(area=self.subject_ref if self.subject_kind == "community" else None)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ConsentChanged(EventType):
     """A consent moved along its lifecycle (given -> withdrawn, requested -> given, given -> expired)."""
 
     name: ClassVar[str] = "consent.changed"
+    personal_fields: ClassVar[tuple[str, ...]] = ("subject_ref",)
     consent_id: str
     subject_ref: str
     old_status: str
@@ -44,6 +49,9 @@ class StewardRegistered(EventType):
     steward_id: int
     community: str
     role: str
+
+    def facets(self) -> Facets:
+        return Facets(area=self.community)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -63,17 +71,24 @@ class StewardsRead(EventType):
     community: str
     stewards: int
 
+    def facets(self) -> Facets:
+        return Facets(area=self.community, records=self.stewards)
+
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ConsentChecked(EventType):
     """Someone asked whether a person's record may appear for a recipient and purpose."""
 
     name: ClassVar[str] = "consent.checked"
+    personal_fields: ClassVar[tuple[str, ...]] = ("subject_ref",)
     subject_ref: str
     purpose: str
     recipient: str
     allowed: bool
     basis: str | None
+
+    def facets(self) -> Facets:
+        return Facets(purpose=self.purpose, records=1)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -86,6 +101,12 @@ class DataReturnRead(EventType):
     households_identified: int
     persons_identified: int
     households_counted_only: int
+
+    def facets(self) -> Facets:
+        return Facets("community", "community_planning", self.community, self.persons_identified)
+
+    def area_reads(self) -> dict[str, int]:
+        return {self.community: self.persons_identified} if self.persons_identified else {}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -105,6 +126,7 @@ class SubjectRequestHandled(EventType):
     erased or referred for review."""
 
     name: ClassVar[str] = "rights.request"
+    personal_fields: ClassVar[tuple[str, ...]] = ("subject_ref",)
     request_id: int
     kind: str
     subject_ref: str

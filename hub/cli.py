@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from audit.cli import audit_app
+from audit.context import new_request_id, set_request_id
 from consent.cli import consent_app, rights_app
 from contracts.cli import contracts_app
 from hub.console import actor, console, err, fail, open_hub, print_rows
@@ -19,7 +21,6 @@ app = typer.Typer(help="Saphan (สะพาน): the poverty-data hub.", no_arg
 export_app = typer.Typer(help="Export data that carries no personal fields.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Rows set aside at ingest, with their reasons.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key management (keys live outside the database).", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 review_app = typer.Typer(help="Pairs the linker could not settle: look, then decide.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(quarantine_app, name="quarantine")
@@ -33,6 +34,12 @@ app.add_typer(token_app, name="token")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(views_app, name="views")
 app.command("publish")(publish_command)
+
+
+@app.callback()
+def each_command() -> None:
+    """Saphan (สะพาน): the poverty-data hub."""
+    set_request_id(new_request_id())  # the audit events one command writes share it
 
 @app.command()
 def init() -> None:
@@ -240,19 +247,6 @@ def keys_rotate_subject_keys() -> None:
     except (HubError, OSError) as exc:
         fail(f"re-wrapping the subject keys failed: {exc}")
     console.print(f"{count} person key(s) re-wrapped under subject wrapping key {max(ring.subject_wraps)}")
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Check the hash chain end to end; exits 1 naming the first bad sequence number."""
-    from audit.chain import verify_chain
-
-    hub = open_hub()
-    with hub.engine.connect() as conn:
-        problem = verify_chain(conn)
-    if problem:
-        fail(f"audit chain broken at event {problem.seq}: {problem.what}")
-    console.print("audit chain intact")
 
 
 @token_app.command("issue")

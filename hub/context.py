@@ -107,7 +107,9 @@ class Hub:
 
     @cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(t for types in self.plugins.hook.saphan_register_event_types() for t in types)
+        return AuditLog((t for types in self.plugins.hook.saphan_register_event_types() for t in types),
+                        signer=lambda: self.keyring.signing_key("audit"), every=self.settings.audit_checkpoint_every,
+                        seconds=self.settings.audit_checkpoint_seconds)
 
     @cached_property
     def cipher(self) -> FieldCipher:

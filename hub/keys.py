@@ -26,8 +26,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hub.errors import KeyringError
 
 KEYRING_FILE = "keyring.json"
-#: The hub's Ed25519 signing keys, by use: ``receipts`` signs consent receipts, ``tokens`` API tokens.
-SIGNING_KEYS = ("receipts", "tokens")
+#: The hub's Ed25519 signing keys, by use: ``receipts`` signs consent receipts, ``tokens`` API tokens,
+#: ``audit`` the audit log's checkpoints.
+SIGNING_KEYS = ("receipts", "tokens", "audit")
 _FORMAT = 1
 _NONCE = 12
 

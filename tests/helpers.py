@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, inspect, select, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
 
 from hub.context import Hub
 from hub.crypto import aad
@@ -242,3 +242,40 @@ def isolated_database_url(home: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@contextmanager
+def tampering(hub) -> Iterator[Connection]:
+    """A transaction of someone with full access to the hub's database: the audit log's append-only
+    triggers are dropped first (as such an attacker would)."""
+    from audit.guards import remove_guards
+
+    with hub.engine.begin() as conn:
+        remove_guards(conn)
+        yield conn
+
+
+@contextmanager
+def serve_api(hub: Hub):
+    """The hub's API served by uvicorn on a free local port; yields an httpx client for ``/api/v1``."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from hub.api.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -4,18 +4,13 @@ and what each role may not do."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 
-import httpx
 import jwt
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from consent import stewards
-from helpers import ACTOR, ingest_all
-from hub.api.app import create_app
+from helpers import ACTOR, ingest_all, serve_api
 from hub.linking.run import link
 from hub.tokens import AUDIENCE, ISSUER, issue
 
@@ -27,17 +22,8 @@ def api(hub):
     """The hub's API on a free local port; yields an httpx client for it."""
     ingest_all(hub)
     link(hub, actor=ACTOR)
-    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30) as client:
+    with serve_api(hub) as client:
         yield client
-    server.should_exit = True
-    thread.join(10)
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -1,14 +1,21 @@
-"""The FastAPI application: routers under ``/api/v1``, errors as JSON with a clear message."""
+"""The FastAPI application: routers under ``/api/v1``, errors as JSON with a clear message.
+
+Every request runs under a request id (the caller's ``X-Request-ID``, or a new one, returned in the same
+header) that the audit events it writes carry. Fail closed: when the audit event of a read cannot be
+written, the read's transaction does not commit and the caller gets 503 with no data."""
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from audit.api import router as audit_router
+from audit.context import new_request_id, reset_request_id, set_request_id
 from consent.api import rights_router
 from consent.api import router as consent_router
 from consent.vocabulary import ConsentError
 from hub.context import Hub
-from hub.errors import HubError
+from hub.errors import AuditWriteError, HubError
 
 
 def create_app(hub: Hub) -> FastAPI:
@@ -17,6 +24,13 @@ def create_app(hub: Hub) -> FastAPI:
     app.state.hub = hub
     app.include_router(consent_router, prefix="/api/v1")
     app.include_router(rights_router, prefix="/api/v1")
+    app.include_router(audit_router, prefix="/api/v1")
+    app.add_middleware(RequestId)
+
+    @app.exception_handler(AuditWriteError)
+    async def unaudited(_: Request, exc: AuditWriteError) -> JSONResponse:
+        return JSONResponse({"detail": "the access could not be recorded in the audit log, so nothing was "
+                                       "sent; try again later"}, status_code=503)
 
     @app.exception_handler(ConsentError)
     async def refused(_: Request, exc: ConsentError) -> JSONResponse:
@@ -27,3 +41,29 @@ def create_app(hub: Hub) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
     return app
+
+
+class RequestId:
+    """ASGI middleware: the request's id in a context variable (sync endpoints' threads copy it), and in
+    the response's ``X-Request-ID`` header."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = new_request_id(given)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
+            await send(message)
+
+        token = set_request_id(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            reset_request_id(token)

@@ -194,6 +194,8 @@ quarantine = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+#: The hash-chained log (see :mod:`audit.chain`). Append-only: triggers refuse UPDATE and DELETE
+#: (``audit.guards``). ``format`` 1 events (before the searchable columns) hash without them.
 audit_events = Table(
     "audit_events", metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
@@ -204,6 +206,36 @@ audit_events = Table(
     Column("details", Text, nullable=False),
     Column("prev_hash", LargeBinary(32), nullable=False),
     Column("hash", LargeBinary(32), nullable=False),
+    Column("format", Integer, nullable=False, server_default="1"),
+    Column("role", String(32)),
+    Column("partner", String(64)),
+    Column("purpose", String(64)),
+    Column("area", String(16)),
+    Column("record_count", Integer),
+    Column("request_id", String(64)),
+)
+
+#: Signed checkpoints of the chain's head (:mod:`audit.checkpoints`). Append-only.
+audit_checkpoints = Table(
+    "audit_checkpoints", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("head_hash", LargeBinary(32), nullable=False),
+    Column("signed_at", String(40), nullable=False),
+    Column("jws", Text, nullable=False),
+)
+
+#: Personal-data reads by village or tambon, one row per event and area, written with the event: the
+#: index behind "who used our data" (each row repeats what its event's details say). Append-only.
+audit_area_reads = Table(
+    "audit_area_reads", metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("area", String(16), primary_key=True),
+    Column("records", Integer, nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("partner", String(64)),
+    Column("purpose", String(64)),
+    Column("occurred_at", String(40), nullable=False),
+    Index("ix_audit_area_reads_area", "area"),
 )
 
 #: One row: the chain's head. Appenders update it in their transaction, which serialises them.
@@ -332,4 +364,5 @@ view_rows = Table(
     Column("row_key", String(64), primary_key=True),
     Column("area", String(16), nullable=False),
     Column("fields", Json, nullable=False),
+    Column("home", String(16)),  # the unit's own village (never served): reads are counted by it
 )

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
-from audit.chain import verify_chain
+from audit.access import verify
 from hub.anonymise.generalise import generalise
 from hub.cli import progress_bar
 from hub.context import Hub
@@ -102,7 +102,6 @@ def _show_store(hub: Hub, console: Console, population) -> None:
         r = source_records
         by_source = dict(conn.execute(select(r.c.source, func.count()).group_by(r.c.source)).all())
         reasons = Counter(r for (r,) in conn.execute(select(quarantine.c.reason)))
-        problem = verify_chain(conn)
     console.print("Records stored: " + ", ".join(f"{s} {n:,}" for s, n in sorted(by_source.items())))
     if reasons:
         console.print("Quarantined (see `hub quarantine list`):")
@@ -119,4 +118,6 @@ def _show_store(hub: Hub, console: Console, population) -> None:
         found_ids, found_names = (clear_values_in_file(Path(url.database), s) for s in (ids, names))
         console.print(f"Privacy: the database file holds {found_ids} of {len(ids):,} citizen IDs and "
                       f"{found_names} of {len(names):,} names in clear (keys: {hub.settings.resolved_keys_dir}).")
-    console.print("Audit chain: " + ("intact" if problem is None else f"BROKEN at {problem.seq}: {problem.what}"))
+    checked = verify(hub)
+    console.print(f"Audit log: {checked.events} events, {checked.checkpoints} signed checkpoint(s): " + (
+        "intact" if checked.intact else f"BROKEN at {checked.problem.seq}: {checked.problem.what}"))

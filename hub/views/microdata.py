@@ -70,7 +70,7 @@ def _masked(values: pd.Series, keep: int) -> pd.Series:
 
 @dataclass
 class MicrodataTable:
-    rows: pd.DataFrame  # index: row key (the partner's pseudonym of the unit); "area"; "fields" (JSON text)
+    rows: pd.DataFrame  # index: row key (the partner's pseudonym); "area"; "fields" (JSON text); "home" village
     report: dict
 
     def __len__(self) -> int:
@@ -114,5 +114,6 @@ def build_microdata(units: pd.DataFrame, view: View, *, partner: str, keyring: K
     row_keys = own.loc[out.index]
     area = out["area"].astype(str) if "area" in out else pd.Series("", index=out.index)
     lines = out.to_json(orient="records", lines=True, force_ascii=False).splitlines() if len(out) else []
-    rows = pd.DataFrame({"area": area.to_numpy(), "fields": lines}, index=row_keys.to_numpy())
+    rows = pd.DataFrame({"area": area.to_numpy(), "fields": lines, "home": raw.loc[out.index, "area"].to_numpy()},
+                        index=row_keys.to_numpy())
     return MicrodataTable(rows, report)

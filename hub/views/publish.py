@@ -139,9 +139,9 @@ def _write_version(conn: Connection, loaded: LoadedContract, view: View, table, 
         status="building", started_at=at, rows=len(table), epsilon=view.privacy.epsilon if view.public else None,
         report=report)).inserted_primary_key[0]
     if view.microdata:
-        rows = [(version, key, area, fields) for key, area, fields in
-                zip(table.rows.index, table.rows["area"], table.rows["fields"])]
-        bulk_insert(conn, view_rows, ("version_id", "row_key", "area", "fields"), rows)
+        rows = [(version, key, area, fields, home) for key, area, fields, home in
+                zip(table.rows.index, table.rows["area"], table.rows["fields"], table.rows["home"])]
+        bulk_insert(conn, view_rows, ("version_id", "row_key", "area", "fields", "home"), rows)
     else:
         cells = table.cells
         rows = [(version, area, level, parent, _json(figures)) for area, level, parent, figures in
@@ -251,7 +251,8 @@ def _publish_locked(hub: Hub, chosen: list[tuple[LoadedContract, View]], contrac
         _switch(conn, built, at)
         for loaded, view, version, table, excluded in results:
             hub.audit.append(conn, ViewPublished(
-                resource=f"view:{view.name}", version_id=version, contract_sha256=loaded.sha256, rows=len(table),
+                resource=f"view:{view.name}", partner=loaded.contract.partner.id, purpose=view.purpose,
+                version_id=version, contract_sha256=loaded.sha256, rows=len(table),
                 excluded_by_consent=excluded, epsilon=view.privacy.epsilon if view.public else None,
                 anonymisation=table.report), actor=actor)
     return results, kept

@@ -3,6 +3,7 @@ areas just below it) or its microdata rows in an area. Every read is audited; mi
 pseudonymised personal data."""
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ class ViewSlice:
     area: str | None
     cells: list[dict]  # aggregate: {"area", "level", "parent", "figures"}
     rows: list[dict]  # microdata: {"row", "area", "fields"}
+    homes: Counter  # microdata: rows read by the village their unit lives in (for the audit, never shown)
 
 
 def _info(row) -> VersionInfo:
@@ -76,13 +78,14 @@ def kept_versions(conn: Connection, view: str) -> list[VersionInfo]:
 
 def _slice(conn: Connection, view: str, *, area: str | None, whole: bool, version_id: int | None) -> ViewSlice:
     info = _served(conn, view, version_id)
-    cells, rows = [], []
+    cells, rows, homes = [], [], Counter()
     if info.level in ("person", "household"):
         query = select(view_rows).where(view_rows.c.version_id == info.version_id)
         if area:
             query = query.where(view_rows.c.area.startswith(area))
-        rows = [{"row": r.row_key, "area": r.area, "fields": r.fields}
-                for r in conn.execute(query.order_by(view_rows.c.area, view_rows.c.row_key))]
+        for r in conn.execute(query.order_by(view_rows.c.area, view_rows.c.row_key)):
+            rows.append({"row": r.row_key, "area": r.area, "fields": r.fields})
+            homes[r.home or r.area] += 1
     else:
         code = area or "TH"
         query = select(view_cells).where(view_cells.c.version_id == info.version_id)
@@ -95,7 +98,7 @@ def _slice(conn: Connection, view: str, *, area: str | None, whole: bool, versio
         if not any(c["area"] == code for c in cells):
             raise ContractViolation(f"view {view} has no area {code!r} (its level is {info.level}; "
                                     "areas are DOPA codes, villages TTTTTT-MM)")
-    return ViewSlice(info, area, cells, rows)
+    return ViewSlice(info, area, cells, rows, homes)
 
 
 def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool = False,
@@ -104,12 +107,19 @@ def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool 
     ``area``'s cell and its children's (the nation's without an area), or with ``whole`` every cell of the
     area and below it (the whole table without an area); for microdata, the rows whose area starts with
     ``area`` (all without)."""
-    hub.contracts.view(view)  # only while a contract in force defines the view
+    loaded, spec = hub.contracts.view(view)  # only while a contract in force defines the view
     with hub.engine.begin() as conn:
         part = _slice(conn, view, area=area, whole=whole, version_id=version_id)
-        hub.audit.append(conn, ViewRead(resource=f"view:{view}", version_id=part.version.version_id, area=area,
-                                        rows=len(part.rows) or len(part.cells)), actor=actor)
+        hub.audit.append(conn, _read_event(loaded.contract.partner.id, spec, part, len(part.rows) or len(part.cells)),
+                         actor=actor)
     return part
+
+
+def _read_event(partner: str, spec: View, part: ViewSlice, count: int) -> ViewRead:
+    """The audit event of reading ``part``: microdata rows counted by village for "who used our data"."""
+    return ViewRead(resource=f"view:{spec.name}", partner=partner, purpose=spec.purpose,
+                    version_id=part.version.version_id, area=part.area, rows=count,
+                    areas=dict(sorted(part.homes.items())))
 
 
 def columns(spec: View) -> list[str]:
@@ -123,7 +133,7 @@ def export_view(hub: Hub, view: str, out: Path, *, area: str | None, actor: str,
                 version_id: int | None = None) -> int:
     """Write a whole view (every area at and below ``area``, or every row) to ``out`` as CSV in UTF-8 with
     a byte-order mark (Thai opens correctly in Excel), with Thai area names; audited; returns the rows."""
-    spec = hub.contracts.view(view)[1]
+    loaded, spec = hub.contracts.view(view)
     names = columns(spec)
     read: list[ViewSlice] = []
 
@@ -138,8 +148,7 @@ def export_view(hub: Hub, view: str, out: Path, *, area: str | None, actor: str,
 
     header = ["row", *names] if spec.microdata else ["area", "name", "level", "parent", *names]
     return write_export(hub, out, header, actor=actor, encoding="utf-8-sig", rows=rows,
-                        event=lambda n: ViewRead(resource=f"view:{view}", version_id=read[0].version.version_id,
-                                                 area=area, rows=n))
+                        event=lambda n: _read_event(loaded.contract.partner.id, spec, read[0], n))
 
 
 def cell_text(value) -> str:

@@ -1,0 +1,62 @@
+"""The audit log's own operations, as the CLI and the API run them: search it, show an area's "who used
+our data", verify it, and export a signed checkpoint for a witness. Reading the log is itself audited."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from audit.checkpoints import latest, sign_checkpoint, write_witness
+from audit.events import AuditRead, CheckpointExported
+from audit.query import Filters, search, usage
+from audit.verify import Verification, verify_log
+from hub.context import Hub
+from hub.db.schema import audit_head
+from hub.errors import HubError
+from hub.signing import public_pem
+
+
+def search_log(hub: Hub, filters: Filters, *, actor: str) -> list[dict[str, Any]]:
+    """Events matching ``filters`` as an auditor sees them; the search is audited."""
+    with hub.engine.begin() as conn:
+        events = search(conn, filters, hub.audit.declared)
+        hub.audit.append(conn, AuditRead(resource="audit:events", query=filters.as_query(), rows=len(events)),
+                         actor=actor)
+    return events
+
+
+def area_usage(hub: Hub, area: str, *, actor: str) -> dict[str, Any]:
+    """Who read personal data of ``area``; the read is audited."""
+    with hub.engine.begin() as conn:
+        result = usage(conn, area)
+        hub.audit.append(conn, AuditRead(resource=f"audit:usage:{area}", query={"area": area},
+                                         rows=len(result["reads"])), actor=actor)
+    return result
+
+
+def audit_public_key(hub: Hub) -> str:
+    """The PEM public key that verifies this hub's checkpoints (an auditor pins it)."""
+    return public_pem(hub.audit.signing_key())
+
+
+def verify(hub: Hub, witness_files: Sequence[Path] = ()) -> Verification:
+    with hub.engine.connect() as conn:
+        return verify_log(conn, public_key=audit_public_key(hub), witness_files=witness_files)
+
+
+def export_checkpoint(hub: Hub, out: Path, *, actor: str) -> int:
+    """Audit the export, sign a checkpoint of the head that includes it, and write it to ``out`` as a
+    witness file; returns the checkpoint's seq."""
+    if not out.parent.is_dir():
+        raise HubError(f"{out.parent}: no such directory to write {out.name} into")
+    key = hub.audit.signing_key()
+    with hub.engine.begin() as conn:
+        seq = hub.audit.append(conn, CheckpointExported(resource="audit", file=out.name), actor=actor)
+        checkpoint = latest(conn)
+        if checkpoint is None or checkpoint.seq != seq:
+            head = conn.execute(select(audit_head.c.hash).where(audit_head.c.id == 1)).scalar_one()
+            checkpoint = sign_checkpoint(conn, key, seq=seq, head=bytes(head))
+    write_witness(out, checkpoint, key)
+    return checkpoint.seq

@@ -1,0 +1,282 @@
+"""Tamper detection: 1,000 random tamperings of copies of a real audit log (edits of any field, deletions,
+insertions, reorderings, truncation below a witnessed head, forged checkpoints, and rewrites with every
+hash recomputed) are each detected, at the first event that can no longer be trusted; untouched logs
+raise no alarm. A sample of the same tamperings is also made in the database itself, SQL against the
+hub's tables, and verified by ``hub audit verify``.
+
+The log is real: a hub ingests every partner file, links, publishes, is read view by view, and an
+auditor exports witnessed heads along the way (checkpoints every 20 events).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import delete, insert, select, update
+
+from audit.access import audit_public_key, export_checkpoint
+from audit.access import verify as verify_hub
+from audit.chain import HASHED, canonical, chain_hash
+from audit.checkpoints import TOKEN_TYPE, read_witness
+from audit.verify import COLUMNS, Witness, check_log, stored_checkpoints
+from helpers import ACTOR, ingest_all, isolated_database_url, squash, tampering
+from hub.context import Hub
+from hub.db.schema import audit_checkpoints, audit_events, audit_head
+from hub.linking.run import link
+from hub.settings import Settings
+from hub.signing import sign
+from hub.views.publish import publish
+from hub.views.read import current_versions, read_view
+
+TAMPERINGS = 1000
+_SEQ, _PREV, _HASH = 0, COLUMNS.index("prev_hash"), COLUMNS.index("hash")
+
+
+@pytest.fixture(scope="module")
+def real_log(tmp_path_factory):
+    """A hub with a real log (a few hundred events), and two witness files an auditor kept."""
+    home = tmp_path_factory.mktemp("audited")
+    with isolated_database_url(home) as url:
+        hub, _ = Hub.init(Settings(home=home, database_url=url, audit_checkpoint_every=20))
+        ingest_all(hub)
+        link(hub, actor=ACTOR)
+        publish(hub, actor=ACTOR)
+        early = home / "witness-early.json"
+        export_checkpoint(hub, early, actor="cli:auditor")
+        with hub.engine.connect() as conn:
+            versions = current_versions(conn)
+        for version in versions:  # every view whole, then area by area
+            whole = read_view(hub, version.view, area=None, whole=True, actor="api:partner:reader")
+            areas = sorted({c["area"] for c in whole.cells if c["area"] != "TH"} | {r["area"] for r in whole.rows})
+            for area in areas[:25]:
+                read_view(hub, version.view, area=area, actor="api:partner:reader")
+        late = home / "witness-late.json"
+        export_checkpoint(hub, late, actor="cli:auditor")
+        yield hub, [early, late]
+        hub.engine.dispose()
+
+
+def snapshot(hub: Hub):
+    with hub.engine.connect() as conn:
+        rows = [list(r) for r in conn.execute(select(*(audit_events.c[c] for c in COLUMNS)).order_by(
+            audit_events.c.seq))]
+        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).one()
+        return rows, (head.seq, bytes(head.hash)), stored_checkpoints(conn)
+
+
+def check(rows, head, checkpoints, witnesses, key):
+    return check_log([tuple(r) for r in rows], head=head, checkpoints=checkpoints, witnesses=witnesses,
+                     public_key=key).problem
+
+
+def rehash(rows: list[list], start: int) -> bytes:
+    """Recompute links and hashes from index ``start`` on, as an attacker rewriting the log would."""
+    prev = rows[start - 1][_HASH] if start else bytes(32)
+    for row in rows[start:]:
+        row[_PREV] = prev
+        row[_HASH] = prev = chain_hash(prev, canonical(row, row[COLUMNS.index("format")]))
+    return prev
+
+
+def _other(value, rng: random.Random):
+    if isinstance(value, bytes):
+        flipped = rng.randrange(len(value))
+        return bytes(b ^ 1 if i == flipped else b for i, b in enumerate(value))
+    if isinstance(value, int):
+        return value + rng.choice((1, -1, 7))
+    if value is None:
+        return "mallory"
+    return value + "x" if not value or rng.random() < 0.5 else value[:-1] + chr(ord(value[-1]) ^ 1)
+
+
+@dataclasses.dataclass
+class Case:
+    kind: str
+    expected: int
+
+
+def tamper_once(rng, rows, head, checkpoints, witnesses, attacker_key) -> tuple[Case, tuple]:
+    """One random tampering of copies of the log; returns what was done, the first seq that can no longer
+    be trusted, and the tampered (rows, head, checkpoints, witnesses)."""
+    rows = [list(r) for r in rows]
+    checkpoints, witnesses = list(checkpoints), list(witnesses)
+    last = len(rows)
+    kind = rng.choice(("edit", "delete", "insert", "reorder", "truncate", "forge", "rewrite"))
+    i = rng.randrange(last)  # index; seq i + 1
+    if kind == "edit":
+        column = rng.randrange(len(COLUMNS))
+        rows[i][column] = _other(rows[i][column], rng)
+        if COLUMNS[column] == "seq" and rows[i][0] in {r[0] for k, r in enumerate(rows) if k != i}:
+            rows[i][0] = last + 5  # a database keeps seq unique: the edit moves it past the end
+            rows.sort(key=lambda r: r[0])
+        return Case(f"edit {COLUMNS[column]}", i + 1), (rows, head, checkpoints, witnesses)
+    if kind == "delete":
+        del rows[i]
+        return Case("delete", i + 1), (rows, head, checkpoints, witnesses)
+    if kind == "insert":
+        i = rng.randrange(last - 1)  # before an existing event (appending at the end is what appending is)
+        forged = list(rows[i])
+        forged[HASHED.index("details")] = json.dumps({"forged": rng.random()})
+        rows.insert(i + 1, forged)
+        for k, row in enumerate(rows[i + 1:], start=i + 2):
+            row[_SEQ] = k
+        forged[_PREV] = rows[i][_HASH]
+        forged[_HASH] = chain_hash(forged[_PREV], canonical(forged, forged[COLUMNS.index("format")]))
+        head = (head[0] + 1, head[1])
+        return Case("insert", i + 2), (rows, head, checkpoints, witnesses)
+    if kind == "reorder":
+        j = rng.randrange(last)
+        while j == i:
+            j = rng.randrange(last)
+        i, j = min(i, j), max(i, j)
+        rows[i][_SEQ], rows[j][_SEQ] = rows[j][_SEQ], rows[i][_SEQ]
+        rows[i], rows[j] = rows[j], rows[i]
+        return Case("reorder", i + 1), (rows, head, checkpoints, witnesses)
+    if kind == "truncate":
+        witnessed = max(w.checkpoint.seq for w in witnesses)
+        keep = rng.randrange(1, witnessed)  # events 1..keep stay
+        rows = rows[:keep]
+        head = (keep, rows[-1][_HASH])
+        checkpoints = [c for c in checkpoints if c.seq <= keep]
+        return Case("truncate", keep + 1), (rows, head, checkpoints, witnesses)
+    if kind == "forge":
+        k = rng.randrange(len(checkpoints))
+        c = checkpoints[k]
+        how = rng.choice(("head", "seq", "resign"))
+        if how == "head":
+            forged = dataclasses.replace(c, head=hashlib.sha256(c.head.encode()).hexdigest())
+        elif how == "seq":
+            forged = dataclasses.replace(c, seq=c.seq + rng.choice((-1, 1)))
+        else:
+            claims = {"seq": c.seq, "head": c.head, "signed_at": c.signed_at}
+            forged = dataclasses.replace(c, jws=sign(attacker_key, claims, token_type=TOKEN_TYPE))
+        checkpoints[k] = forged
+        return Case(f"forge checkpoint ({how})", forged.seq), (rows, head, checkpoints, witnesses)
+    # rewrite: edit one event and recompute every hash after it, and the head
+    rows[i][HASHED.index("actor")] = "cli:mallory"
+    head = (head[0], rehash(rows, i))
+    signed = [c.seq for c in checkpoints] + [w.checkpoint.seq for w in witnesses]
+    return Case("rewrite", max((s for s in signed if s < i + 1), default=0) + 1), (rows, head, checkpoints,
+                                                                                    witnesses)
+
+
+def test_an_untouched_real_log_verifies(real_log):
+    hub, witness_files = real_log
+    rows, head, checkpoints = snapshot(hub)
+    witnesses = [Witness(p.name, read_witness(p)) for p in witness_files]
+    assert len(rows) >= 100 and len(checkpoints) >= 6
+    assert check(rows, head, checkpoints, witnesses, audit_public_key(hub)) is None
+    result = verify_hub(hub, witness_files)
+    assert result.intact and result.events == len(rows) and result.witnesses == 2
+
+
+def test_a_thousand_random_tamperings_are_each_detected_at_the_first_bad_event(real_log):
+    hub, witness_files = real_log
+    rows, head, checkpoints = snapshot(hub)
+    witnesses = [Witness(p.name, read_witness(p)) for p in witness_files]
+    key, attacker = audit_public_key(hub), Ed25519PrivateKey.generate()
+    rng = random.Random(2567)
+    missed, kinds = [], {}
+    for _ in range(TAMPERINGS):
+        case, tampered = tamper_once(rng, rows, head, checkpoints, witnesses, attacker)
+        kinds[case.kind.split()[0]] = kinds.get(case.kind.split()[0], 0) + 1
+        problem = check(*tampered, key)
+        if problem is None or problem.seq != case.expected:
+            missed.append((case, problem))
+    assert [(c.kind, c.expected, p) for c, p in missed] == []
+    assert set(kinds) == {"edit", "delete", "insert", "reorder", "truncate", "forge", "rewrite"}
+    assert check(rows, head, checkpoints, witnesses, key) is None  # the copies were tampered, not the log
+
+
+def test_a_forged_witness_file_is_refused(real_log, tmp_path):
+    hub, witness_files = real_log
+    body = json.loads(witness_files[0].read_text())
+    body["head"] = "00" * 32
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(body))
+    problem = verify_hub(hub, [forged]).problem
+    assert problem.seq == body["seq"] and "forged" in problem.what
+
+
+# -------------------------------------------------------------- the same, in the database, through the CLI
+
+
+@pytest.fixture
+def log_copy(real_log, tmp_path):
+    """A fresh hub whose audit tables hold a copy of the real log (every other table stays empty)."""
+    hub, witness_files = real_log
+    rows, head, checkpoints = snapshot(hub)
+    home = tmp_path / "copy"
+    with isolated_database_url(home) as url:
+        settings = Settings(home=home, database_url=url, keys_dir=hub.settings.resolved_keys_dir)
+        copy, _ = Hub.init(settings)
+        with tampering(copy) as conn:
+            for table in (audit_checkpoints, audit_events, audit_head):
+                conn.execute(delete(table))
+            conn.execute(insert(audit_events), [dict(zip(COLUMNS, r)) for r in rows])
+            conn.execute(insert(audit_checkpoints), [
+                {"seq": c.seq, "head_hash": bytes.fromhex(c.head), "signed_at": c.signed_at, "jws": c.jws}
+                for c in checkpoints])
+            conn.execute(insert(audit_head).values(id=1, seq=head[0], hash=head[1]))
+        yield copy, witness_files, settings
+        copy.engine.dispose()
+
+
+def run_verify(cli, monkeypatch, settings, witness_files):
+    for name, value in (("HOME", settings.home), ("DATABASE_URL", settings.database_url),
+                        ("KEYS_DIR", settings.keys_dir)):
+        monkeypatch.setenv(f"HUB_{name}", str(value))
+    return cli("audit", "verify", *(a for p in witness_files for a in ("--witness", p)))
+
+
+def test_the_copy_verifies_through_the_cli(log_copy, cli, monkeypatch):
+    copy, witness_files, settings = log_copy
+    result = run_verify(cli, monkeypatch, settings, witness_files)
+    assert result.exit_code == 0, result.stderr
+    assert "audit log intact" in result.stdout and "2 witness(es) agree" in result.stdout
+
+
+@pytest.mark.parametrize("kind", ["edit", "delete", "reorder", "truncate", "forge", "rewrite"])
+def test_tampering_in_the_database_is_named_by_hub_audit_verify(log_copy, cli, monkeypatch, kind):
+    copy, witness_files, settings = log_copy
+    rows, head, checkpoints = snapshot(copy)
+    target = len(rows) // 3
+    e, c = audit_events, audit_checkpoints
+    with tampering(copy) as conn:
+        if kind == "edit":
+            conn.execute(update(e).where(e.c.seq == target).values(record_count=999))
+            expected = target
+        elif kind == "delete":
+            conn.execute(delete(e).where(e.c.seq == target))
+            expected = target
+        elif kind == "reorder":
+            conn.execute(update(e).where(e.c.seq == target).values(seq=-1))
+            conn.execute(update(e).where(e.c.seq == target + 1).values(seq=target))
+            conn.execute(update(e).where(e.c.seq == -1).values(seq=target + 1))
+            expected = target
+        elif kind == "truncate":
+            conn.execute(delete(e).where(e.c.seq > target))
+            conn.execute(delete(c).where(c.c.seq > target))
+            conn.execute(update(audit_head).values(seq=target, hash=rows[target - 1][_HASH]))
+            expected = target + 1
+        elif kind == "forge":
+            forged = checkpoints[len(checkpoints) // 2]
+            conn.execute(update(c).where(c.c.seq == forged.seq).values(head_hash=bytes(32)))
+            expected = forged.seq
+        else:
+            conn.execute(update(e).where(e.c.seq == target).values(actor="cli:mallory"))
+            prev = rows[target - 2][_HASH]
+            for seq in range(target, len(rows) + 1):
+                row = conn.execute(select(*(e.c[n] for n in COLUMNS)).where(e.c.seq == seq)).one()
+                digest = chain_hash(prev, canonical(row, row.format))
+                conn.execute(update(e).where(e.c.seq == seq).values(prev_hash=prev, hash=digest))
+                prev = digest
+            conn.execute(update(audit_head).values(hash=prev))
+            expected = max(s.seq for s in checkpoints if s.seq < target) + 1
+    result = run_verify(cli, monkeypatch, settings, witness_files)
+    assert result.exit_code == 1
+    assert squash(f"audit log broken at event {expected}:") in squash(result.stderr)
