@@ -42,6 +42,7 @@ def audit_public_key(hub: Hub) -> str:
 
 
 def verify(hub: Hub, witness_files: Sequence[Path] = ()) -> Verification:
+    """This hub's log checked (:func:`audit.verify.check_log`) with its audit key and the witness files."""
     with hub.engine.connect() as conn:
         return verify_log(conn, public_key=audit_public_key(hub), witness_files=witness_files)
 

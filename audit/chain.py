@@ -19,9 +19,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from audit.checkpoints import checkpoint_due, sign_checkpoint
+from audit.checkpoints import checkpoint_due, last_checkpoint, sign_checkpoint
 from audit.context import current_request_id, role_of
 from audit.events import EventType
+from hub.db.bulk import bulk_insert
 from hub.db.schema import audit_area_reads, audit_events, audit_head
 from hub.errors import AuditWriteError
 
@@ -32,13 +33,18 @@ FORMAT = 2  # events before the searchable columns (format 1) hash only their fi
 HASHED = ("seq", "occurred_at", "actor", "action", "resource", "details", "role", "partner", "purpose", "area",
           "record_count", "request_id")
 _V1 = 6
+#: An event row's columns, in the order :meth:`AuditLog.append_many` writes and the verifier reads them.
+ROW = (*HASHED, "format", "prev_hash", "hash")
+_READ = ("seq", "area", "records", "action", "partner", "purpose", "occurred_at")
+
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_compact_sorted = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 
 
 def canonical(values: Sequence, fmt: int = FORMAT) -> bytes:
     """The bytes an event's hash covers, as JSON: its format and :data:`HASHED` values (``values`` in that
     order); a format 1 event, its first six values alone."""
-    body = list(values[:_V1]) if fmt == 1 else [fmt, *values[:len(HASHED)]]
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return _compact(list(values[:_V1]) if fmt == 1 else [fmt, *values[:len(HASHED)]]).encode()
 
 
 def chain_hash(prev: bytes, body: bytes) -> bytes:
@@ -83,29 +89,30 @@ class AuditLog:
                                 .with_for_update()).first()
             seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
             at, role, request_id = now_text(), role_of(actor), current_request_id()
-            rows, reads = [], []
+            rows, reads, heads_to_sign = [], [], []
+            last_signed = last_checkpoint(conn)
             for event in events:
                 seq += 1
                 facets = event.facets()
-                details = json.dumps(event.details(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
                 records = None if facets.records is None else int(facets.records)
-                values = (seq, at, actor, event.name, event.resource, details, role, facets.partner,
-                          facets.purpose, facets.area, records, request_id)
+                values = (seq, at, actor, event.name, event.resource, _compact_sorted(event.details()), role,
+                          facets.partner, facets.purpose, facets.area, records, request_id)
                 digest = chain_hash(prev, canonical(values))
-                rows.append({**dict(zip(HASHED, values)), "format": FORMAT, "prev_hash": prev, "hash": digest})
-                reads.extend({"seq": seq, "area": area, "records": int(count), "action": event.name,
-                              "partner": facets.partner, "purpose": facets.purpose, "occurred_at": at}
+                rows.append((*values, FORMAT, prev, digest))
+                reads.extend((seq, area, int(count), event.name, facets.partner, facets.purpose, at)
                              for area, count in event.area_reads().items())
                 prev = digest
-            conn.execute(insert(audit_events), rows)
-            if reads:
-                conn.execute(insert(audit_area_reads), reads)
+                if checkpoint_due(last_signed, seq, at, every=self.every, seconds=self.seconds):
+                    heads_to_sign.append((seq, digest))
+                    last_signed = (seq, at)
+            bulk_insert(conn, audit_events, ROW, rows)
+            bulk_insert(conn, audit_area_reads, _READ, reads)
             if head:
                 conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=seq, hash=prev))
             else:
                 conn.execute(insert(audit_head).values(id=1, seq=seq, hash=prev))
-            if checkpoint_due(conn, seq, at, every=self.every, seconds=self.seconds):
-                sign_checkpoint(conn, self._signer(), seq=seq, head=prev)
-        except SQLAlchemyError as exc:
+            for signed_seq, signed_head in heads_to_sign:
+                sign_checkpoint(conn, self._signer(), seq=signed_seq, head=signed_head)
+        except (SQLAlchemyError, conn.dialect.loaded_dbapi.Error) as exc:  # bulk writes use the driver itself
             raise AuditWriteError(f"could not append audit event {events[0].name}: {exc}") from exc
         return list(range(seq - len(events) + 1, seq + 1))

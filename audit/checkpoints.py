@@ -37,15 +37,20 @@ class WitnessError(HubError):
     """A witness file cannot be read."""
 
 
-def checkpoint_due(conn: Connection, seq: int, at: str, *, every: int, seconds: float) -> bool:
-    """Whether the head at ``seq`` (appended at ``at``) needs a checkpoint: ``every`` events or
-    ``seconds`` after the last one, or none yet."""
-    last = conn.execute(select(audit_checkpoints.c.seq, audit_checkpoints.c.signed_at)
-                        .order_by(audit_checkpoints.c.seq.desc()).limit(1)).first()
+def last_checkpoint(conn: Connection) -> tuple[int, str] | None:
+    """The seq and signing time of the newest checkpoint, if any."""
+    row = conn.execute(select(audit_checkpoints.c.seq, audit_checkpoints.c.signed_at)
+                       .order_by(audit_checkpoints.c.seq.desc()).limit(1)).first()
+    return None if row is None else (row.seq, row.signed_at)
+
+
+def checkpoint_due(last: tuple[int, str] | None, seq: int, at: str, *, every: int, seconds: float) -> bool:
+    """Whether the head after event ``seq`` (appended at ``at``) needs a checkpoint, the ``last`` one
+    being at that seq and time: ``every`` events or ``seconds`` later, or when there is none yet."""
     if last is None:
         return True
-    elapsed = dt.datetime.fromisoformat(at) - dt.datetime.fromisoformat(last.signed_at)
-    return seq - last.seq >= every or elapsed.total_seconds() >= seconds
+    elapsed = dt.datetime.fromisoformat(at) - dt.datetime.fromisoformat(last[1])
+    return seq - last[0] >= every or elapsed.total_seconds() >= seconds
 
 
 def sign_checkpoint(conn: Connection, key: Ed25519PrivateKey, *, seq: int, head: bytes) -> Checkpoint:

@@ -27,8 +27,8 @@ def audit_verify(witness: Annotated[list[Path] | None, typer.Option(
         fail(str(exc), code=2)
     if result.problem:
         fail(f"audit log broken at event {result.problem.seq}: {result.problem.what}")
-    console.print(f"audit log intact: {result.events} events, {result.checkpoints} signed checkpoint(s), "
-                  f"{result.witnesses} witness(es) agree")
+    witnessed = f", and the {result.witnesses} witnessed head(s) agree" if result.witnesses else ""
+    console.print(f"audit log intact: {result.events} events, {result.checkpoints} signed checkpoint(s){witnessed}")
 
 
 @audit_app.command("checkpoint")

@@ -1,8 +1,9 @@
 """What auditors and communities read of the audit log.
 
 - :func:`search`: events filtered by actor, role, partner, area, action and time, as auditors see them:
-  a person's keyed reference (the fields an event type declares ``personal_fields``, a ``person:…``
-  resource) is hidden, and so are the details of an event type this hub does not know.
+  a person's keyed reference (the fields an event type declares ``personal_fields``, unless they hold a
+  community's area code; a ``person:…`` resource) is hidden, and so are the details of an event type
+  this hub does not know.
 - :func:`usage`: "who used our data": for a village or tambon, each read of its records' personal data
   (by partners' views, by its own stewards), with the partner, purpose, time and record count, and a
   summary per partner and purpose. A village also sees reads made for its whole tambon.
@@ -26,6 +27,7 @@ from hub.errors import HubError
 HIDDEN = "[hidden]"
 MAX_ROWS = 10_000
 _AREA = re.compile(r"^(\d{2}|\d{4}|\d{6}|\d{6}-\d{2}|TH)$")
+_COMMUNITY = re.compile(r"^\d{6}(-\d{2})?$")  # a village's or tambon's reference is its code, not personal
 
 
 class QueryError(HubError):
@@ -107,7 +109,8 @@ def _shown(row, declared: dict[str, type[EventType]]) -> dict[str, Any]:
         details: Any = HIDDEN  # a plugin's event this hub no longer knows: its fields' meaning is unknown
     else:
         details = json.loads(row.details)
-        details.update({name: HIDDEN for name in kind.personal_fields if name in details})
+        details.update({name: HIDDEN for name in kind.personal_fields
+                        if name in details and not _COMMUNITY.match(str(details[name]))})
     resource = "person:" + HIDDEN if row.resource.startswith("person:") else row.resource
     return {"seq": row.seq, "occurred_at": row.occurred_at, "actor": row.actor, "role": row.role,
             "action": row.action, "resource": resource, "partner": row.partner, "purpose": row.purpose,
@@ -135,7 +138,7 @@ def usage(conn: Connection, area: str) -> dict[str, Any]:
     summary per partner and purpose. Reads are counted by the village the records' households live in,
     however coarse the area a partner was shown. A tambon sees its villages' reads; a village also sees
     reads counted for its whole tambon (its tambon's stewards reading their data return)."""
-    if not re.match(r"^\d{6}(-\d{2})?$", area):
+    if not _COMMUNITY.match(area):
         raise QueryError(f"area {area!r}: expected a village TTTTTT-MM or a tambon TTTTTT")
     t = audit_area_reads
     where = or_(_within(t.c.area, area), t.c.area == area[:6])

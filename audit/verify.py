@@ -19,17 +19,20 @@ not: the first event that can no longer be trusted is named.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, select
 
-from audit.chain import GENESIS, HASHED, canonical, chain_hash
+from audit.chain import GENESIS, HASHED, ROW, canonical, chain_hash
 from audit.checkpoints import Checkpoint, check_signature, read_witness
-from hub.db.schema import audit_checkpoints, audit_events, audit_head
+from hub.db.bulk import placeholder
+from hub.db.schema import audit_checkpoints, audit_head
 
 #: The columns a verifier reads, in this order: the hashed ones, then format, prev_hash and hash.
-COLUMNS = (*HASHED, "format", "prev_hash", "hash")
+COLUMNS = ROW
 _FORMAT, _PREV, _HASH = len(HASHED), len(HASHED) + 1, len(HASHED) + 2
 
 
@@ -73,8 +76,8 @@ def check_log(rows: Iterable[Sequence], *, head: tuple[int, bytes] | None, check
         if row[_PREV] != prev:
             problems.append(Problem(seq - 1, f"event {seq - 1} was inserted: event {seq} links past it")
                             if row[_PREV] == prev_link else
-                            Problem(seq, "it does not link to the event before it (an event was removed, "
-                                         "inserted or moved here)"))
+                            Problem(seq, "it does not link to the event before it (events were reordered, or one "
+                                         "was removed or inserted here)"))
             break
         if chain_hash(prev, canonical(row, row[_FORMAT])) != row[_HASH]:
             problems.append(Problem(seq, "its content does not match its hash (edited)"))
@@ -128,16 +131,33 @@ def _signed_problems(signed: list[tuple[str, Checkpoint]], hashes: dict[int, byt
 
 
 def _rows(conn: Connection, batch: int) -> Iterator[tuple]:
-    """Every event as a tuple in :data:`COLUMNS` order, by seq, read ``batch`` at a time."""
-    columns = [audit_events.c[name] for name in COLUMNS]
-    after = 0
-    while True:
-        chunk = conn.execute(select(*columns).where(audit_events.c.seq > after)
-                             .order_by(audit_events.c.seq).limit(batch)).all()
-        yield from chunk
-        if len(chunk) < batch:
-            return
-        after = chunk[-1][0]
+    """Every event as a tuple in :data:`COLUMNS` order, by seq, read ``batch`` at a time by the driver (a
+    million rows through the ORM layer would cost more than checking them). On PostgreSQL the next batch
+    is fetched, in the binary protocol, while this one is checked."""
+    sql = (f"SELECT {', '.join(COLUMNS)} FROM audit_events WHERE seq > {placeholder(conn)} "
+           f"ORDER BY seq LIMIT {int(batch)}")
+    driver = conn.connection.driver_connection
+    postgres = conn.dialect.name == "postgresql"
+    cursor = driver.cursor(binary=True) if postgres else driver.cursor()
+
+    def fetch(after: int) -> list[tuple]:
+        cursor.execute(sql, (after,))
+        return cursor.fetchall()
+
+    try:
+        with ThreadPoolExecutor(1) if postgres else nullcontext() as pool:
+            pending = pool.submit(fetch, 0) if pool else None
+            chunk = pending.result() if pool else fetch(0)
+            while True:
+                more = len(chunk) == batch
+                if more and pool:
+                    pending = pool.submit(fetch, chunk[-1][0])
+                yield from chunk
+                if not more:
+                    return
+                chunk = pending.result() if pool else fetch(chunk[-1][0])
+    finally:
+        cursor.close()
 
 
 def stored_checkpoints(conn: Connection) -> list[Checkpoint]:

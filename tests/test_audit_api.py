@@ -72,6 +72,8 @@ def test_an_auditor_searches_the_log_and_sees_no_personal_data(hub, served):
     assert access and all(e["resource"] == "person:[hidden]" and e["details"]["subject_ref"] == "[hidden]"
                           for e in access)
     assert not {v for v in personal_values() if v in everything.text}
+    [grant] = [e for e in everything.json()["events"] if e["action"] == "consent.recorded"]
+    assert grant["details"]["subject_ref"] == VILLAGE  # a community is named by its area code: not hidden
 
     in_village = api.get("/audit/events", headers=who["auditor"], params={"area": "340101"}).json()["events"]
     assert in_village and all(e["area"].startswith("340101") for e in in_village)

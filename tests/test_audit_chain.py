@@ -176,3 +176,62 @@ def test_an_undeclared_event_type_is_refused(hub, event):
         assert conn.scalar(select(func.count()).select_from(audit_events)) == before
     assert hub.audit.declared["keys.created"] is KeysCreated
     assert verify(hub) is None
+
+
+def test_a_log_written_before_the_searchable_columns_still_verifies_after_the_upgrade(settings):
+    """Events of a hub at migration 0005 hash six fields (format 1); upgrading keeps them verifiable and
+    new events chain on in format 2."""
+    from alembic import command
+    from sqlalchemy import insert
+
+    from hub.context import Hub
+    from hub.db.engine import _alembic_config, make_engine
+
+    settings.resolved_home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0005")
+    prev = GENESIS
+    with engine.begin() as conn:
+        for seq in (1, 2, 3):
+            values = (seq, f"2026-11-0{seq}T00:00:00.000000+00:00", "cli:operator", "keys.rotated", "keys",
+                      json.dumps({"old_kek_id": "a", "new_kek_id": "b"}))
+            digest = chain_hash(prev, canonical(values, 1))
+            conn.execute(insert(audit_events).values(**dict(zip(HASHED, values)), prev_hash=prev, hash=digest))
+            prev = digest
+        conn.execute(insert(audit_head).values(id=1, seq=3, hash=prev))
+    engine.dispose()
+    hub, _ = Hub.init(settings)
+    try:
+        assert [e.format for e in events(hub)] == [1, 1, 1, 2]  # the upgraded hub's own keys.created
+        assert verify(hub) is None
+        ingest(hub, "tpmap", TPMAP)
+        assert verify(hub) is None
+        with tampering(hub) as conn:
+            conn.execute(update(audit_events).where(audit_events.c.seq == 2).values(format=2))
+        assert verify(hub) == Problem(2, "its content does not match its hash (edited)")
+    finally:
+        hub.engine.dispose()
+
+
+def test_checkpoints_are_signed_every_n_events_and_after_t_seconds(settings):
+    from audit.verify import stored_checkpoints
+    from hub.context import Hub
+
+    hub, _ = Hub.init(settings.model_copy(update={"audit_checkpoint_every": 5}))  # keys.created: event 1
+    try:
+        batch = [KeysCreated(resource="keys", kek_id=f"k{i}", secrets=[]) for i in range(12)]
+        with hub.engine.begin() as conn:
+            assert hub.audit.append_many(conn, batch, actor="test:pytest") == list(range(2, 14))
+        with hub.engine.connect() as conn:
+            assert [c.seq for c in stored_checkpoints(conn)] == [1, 6, 11]
+        hub.audit.seconds = 0.0  # any later append is "T seconds after the last checkpoint"
+        with hub.engine.begin() as conn:
+            hub.audit.append(conn, KeysCreated(resource="keys", kek_id="late", secrets=[]), actor="test:pytest")
+        with hub.engine.connect() as conn:
+            assert [c.seq for c in stored_checkpoints(conn)] == [1, 6, 11, 14]
+        assert verify(hub) is None
+    finally:
+        hub.engine.dispose()
