@@ -5,7 +5,7 @@ at another database (PostgreSQL in production). ``HUB_KEYS_DIR`` moves the keys 
 secret volume, for example); they never live in the database. ``HUB_CONTRACTS_DIR`` names the directory of
 the data-sharing contracts in force (default: the agreements shipped with the hub).
 ``HUB_AUDIT_CHECKPOINT_EVERY`` and ``HUB_AUDIT_CHECKPOINT_SECONDS`` set how often the audit log's head
-is signed.
+is signed; ``HUB_UPLOAD_MAX_BYTES`` caps a file uploaded through the API.
 """
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     contracts_dir: Path | None = Field(default=None, description="Directory of contract files (*.toml); "
                                        "default: the agreements shipped in contracts/agreements.")
     ingest_batch_size: int = Field(default=2000, ge=1, le=20000, description="Records per write batch.")
+    upload_max_bytes: int = Field(default=256 * 2**20, ge=1, description="The largest file a partner may "
+                                  "upload through the API.")
     audit_checkpoint_every: int = Field(default=1000, ge=1, description="Sign a checkpoint of the audit "
                                         "log's head at least every this many events...")
     audit_checkpoint_seconds: float = Field(default=300.0, gt=0, description="...and when an event is "

@@ -76,13 +76,18 @@ def issue(hub: Hub, *, role: str, subject: str, actor: str, partner: str | None 
 
 def verify(hub: Hub, token: str) -> Caller:
     """The :class:`Caller` of a token this hub signed and that is still valid; :class:`TokenError` if not."""
+    public = hub.keyring.signing_key("tokens").public_key()
     try:
-        claims = jwt.decode(token, hub.keyring.signing_key("tokens").public_key(), algorithms=[ALGORITHM],
-                            audience=AUDIENCE, issuer=ISSUER,
+        if jwt.get_unverified_header(token).get("kid") != key_id(public):
+            raise TokenError("invalid token: not signed by this hub's token key (kid)")
+        claims = jwt.decode(token, public, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
                             options={"require": ["exp", "iat", "aud", "iss", "sub"]})
     except jwt.InvalidTokenError as exc:
         raise TokenError(f"invalid token: {exc}") from None
     if claims.get("role") not in ROLES:
         raise TokenError("invalid token: unknown role")
+    if (claims["role"] == "partner" and not claims.get("partner")) or \
+            (claims["role"] == "community" and not (claims.get("area") and claims.get("steward"))):
+        raise TokenError("invalid token: its role's binding (partner, or area and steward) is missing")
     return Caller(claims["sub"], claims["role"], claims.get("partner"), claims.get("area"), claims.get("steward"),
                   claims.get("jti", ""))

@@ -14,6 +14,8 @@ from audit.context import new_request_id, reset_request_id, set_request_id
 from consent.api import rights_router
 from consent.api import router as consent_router
 from consent.vocabulary import ConsentError
+from hub.api.sources import router as sources_router
+from hub.api.views import router as views_router
 from hub.context import Hub
 from hub.errors import AuditWriteError, HubError
 
@@ -25,6 +27,8 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(consent_router, prefix="/api/v1")
     app.include_router(rights_router, prefix="/api/v1")
     app.include_router(audit_router, prefix="/api/v1")
+    app.include_router(views_router, prefix="/api/v1")
+    app.include_router(sources_router, prefix="/api/v1")
     app.add_middleware(RequestId)
 
     @app.exception_handler(AuditWriteError)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, func, or_, select
 
 from audit.events import ViewRead
 from contracts.model import View
@@ -76,29 +76,41 @@ def kept_versions(conn: Connection, view: str) -> list[VersionInfo]:
     return [_info(r) for r in rows]
 
 
-def _slice(conn: Connection, view: str, *, area: str | None, whole: bool, version_id: int | None) -> ViewSlice:
+def _slice(conn: Connection, view: str, *, area: str | None, whole: bool, version_id: int | None,
+           page: tuple[int, int] | None = None) -> ViewSlice:
+    """The version's rows (microdata) or cells (aggregate) for ``area``, in area order; ``page`` is an
+    (offset, limit) of a whole read."""
     info = _served(conn, view, version_id)
     cells, rows, homes = [], [], Counter()
-    if info.level in ("person", "household"):
-        query = select(view_rows).where(view_rows.c.version_id == info.version_id)
-        if area:
-            query = query.where(view_rows.c.area.startswith(area))
-        for r in conn.execute(query.order_by(view_rows.c.area, view_rows.c.row_key)):
+    microdata = info.level in ("person", "household")
+    table = view_rows if microdata else view_cells
+    code = area or "TH"
+    query = select(table).where(table.c.version_id == info.version_id)
+    if not microdata and not whole:
+        query = query.where(or_(view_cells.c.area == code, view_cells.c.parent == code))
+    elif area:
+        query = query.where(table.c.area.startswith(area, autoescape=True))
+    query = query.order_by(table.c.area, view_rows.c.row_key) if microdata else query.order_by(table.c.area)
+    if page is not None:
+        query = query.offset(page[0]).limit(page[1])
+    for r in conn.execute(query):
+        if microdata:
             rows.append({"row": r.row_key, "area": r.area, "fields": r.fields})
             homes[r.home or r.area] += 1
-    else:
-        code = area or "TH"
-        query = select(view_cells).where(view_cells.c.version_id == info.version_id)
-        if not whole:
-            query = query.where(or_(view_cells.c.area == code, view_cells.c.parent == code))
-        elif area:
-            query = query.where(view_cells.c.area.startswith(area))
-        cells = [{"area": c.area, "level": c.level, "parent": c.parent, "figures": c.figures}
-                 for c in conn.execute(query.order_by(view_cells.c.area))]
-        if not any(c["area"] == code for c in cells):
-            raise ContractViolation(f"view {view} has no area {code!r} (its level is {info.level}; "
-                                    "areas are DOPA codes, villages TTTTTT-MM)")
+        else:
+            cells.append({"area": r.area, "level": r.level, "parent": r.parent, "figures": r.figures})
+    if not microdata and not whole and not any(c["area"] == code for c in cells):
+        raise ContractViolation(f"view {view} has no area {code!r} (its level is {info.level}; "
+                                "areas are DOPA codes, villages TTTTTT-MM)")
     return ViewSlice(info, area, cells, rows, homes)
+
+
+def _count(conn: Connection, info: VersionInfo, area: str | None) -> int:
+    table = view_rows if info.level in ("person", "household") else view_cells
+    query = select(func.count()).select_from(table).where(table.c.version_id == info.version_id)
+    if area:
+        query = query.where(table.c.area.startswith(area, autoescape=True))
+    return int(conn.scalar(query))
 
 
 def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool = False,
@@ -113,6 +125,43 @@ def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool 
         hub.audit.append(conn, _read_event(loaded.contract.partner.id, spec, part, len(part.rows) or len(part.cells)),
                          actor=actor)
     return part
+
+
+def read_page(hub: Hub, view: str, *, area: str | None, offset: int, limit: int, actor: str
+              ) -> tuple[ViewSlice, int]:
+    """Rows ``offset`` to ``offset + limit`` of ``view``'s current version (microdata rows, or aggregate
+    cells at and below ``area``, in area order) and how many there are in all; audited."""
+    loaded, spec = hub.contracts.view(view)
+    with hub.engine.begin() as conn:
+        part = _slice(conn, view, area=area, whole=True, version_id=None, page=(offset, limit))
+        total = _count(conn, part.version, area)
+        hub.audit.append(conn, _read_event(loaded.contract.partner.id, spec, part, len(part.rows) or len(part.cells)),
+                         actor=actor)
+    return part, total
+
+
+def view_table(hub: Hub, view: str, *, area: str | None, actor: str) -> tuple[list[str], list[list]]:
+    """The whole of ``view``'s current version at and below ``area`` as a header and rows of text (what
+    :func:`export_view` writes), read and audited in one transaction."""
+    loaded, spec = hub.contracts.view(view)
+    with hub.engine.begin() as conn:
+        part = _slice(conn, view, area=area, whole=True, version_id=None)
+        rows = list(_table_rows(part, columns(spec)))
+        hub.audit.append(conn, _read_event(loaded.contract.partner.id, spec, part, len(rows)), actor=actor)
+    return _header(spec), rows
+
+
+def _header(spec: View) -> list[str]:
+    names = columns(spec)
+    return ["row", *names] if spec.microdata else ["area", "name", "level", "parent", *names]
+
+
+def _table_rows(part: ViewSlice, names: list[str]) -> Iterator[list[str]]:
+    for r in part.rows:
+        yield [r["row"], *(cell_text(r["fields"].get(n)) for n in names)]
+    for c in part.cells:
+        yield [c["area"], area_name(c["area"]), c["level"], c["parent"] or "",
+               *(cell_text(c["figures"].get(n)) for n in names)]
 
 
 def _read_event(partner: str, spec: View, part: ViewSlice, count: int) -> ViewRead:
@@ -134,20 +183,13 @@ def export_view(hub: Hub, view: str, out: Path, *, area: str | None, actor: str,
     """Write a whole view (every area at and below ``area``, or every row) to ``out`` as CSV in UTF-8 with
     a byte-order mark (Thai opens correctly in Excel), with Thai area names; audited; returns the rows."""
     loaded, spec = hub.contracts.view(view)
-    names = columns(spec)
     read: list[ViewSlice] = []
 
     def rows(conn: Connection) -> Iterator[list]:
-        part = _slice(conn, view, area=area, whole=True, version_id=version_id)
-        read.append(part)
-        for r in part.rows:
-            yield [r["row"], *(cell_text(r["fields"].get(n)) for n in names)]
-        for c in part.cells:
-            yield [c["area"], area_name(c["area"]), c["level"], c["parent"] or "",
-                   *(cell_text(c["figures"].get(n)) for n in names)]
+        read.append(_slice(conn, view, area=area, whole=True, version_id=version_id))
+        yield from _table_rows(read[0], columns(spec))
 
-    header = ["row", *names] if spec.microdata else ["area", "name", "level", "parent", *names]
-    return write_export(hub, out, header, actor=actor, encoding="utf-8-sig", rows=rows,
+    return write_export(hub, out, _header(spec), actor=actor, encoding="utf-8-sig", rows=rows,
                         event=lambda n: _read_event(loaded.contract.partner.id, spec, read[0], n))
 
 
