@@ -48,9 +48,11 @@ class Filters:
     until: str | None = None
     after_seq: int = 0
     limit: int = 1000
+    newest_first: bool = False
 
     def as_query(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in (None, 0) and k != "limit"}
+        return {k: v for k, v in asdict(self).items()
+                if v not in (None, 0, False) and k not in ("limit", "newest_first")}
 
 
 def _instant(text: str, *, end: bool) -> str:
@@ -80,8 +82,8 @@ def _within(column, code: str):
 
 
 def search(conn: Connection, filters: Filters, declared: dict[str, type[EventType]]) -> list[dict[str, Any]]:
-    """Events matching ``filters``, oldest first, at most ``filters.limit`` (<= :data:`MAX_ROWS`) after
-    ``filters.after_seq``; personal references hidden."""
+    """Events matching ``filters``, oldest (or newest) first, at most ``filters.limit`` (<= :data:`MAX_ROWS`)
+    after ``filters.after_seq``; personal references hidden."""
     if not 1 <= filters.limit <= MAX_ROWS:
         raise QueryError(f"limit must be between 1 and {MAX_ROWS}")
     t = audit_events
@@ -99,7 +101,8 @@ def search(conn: Connection, filters: Filters, declared: dict[str, type[EventTyp
         query = query.where(t.c.occurred_at >= _instant(filters.since, end=False))
     if filters.until:
         query = query.where(t.c.occurred_at < _instant(filters.until, end=True))
-    rows = conn.execute(query.order_by(t.c.seq).limit(filters.limit)).all()
+    order = t.c.seq.desc() if filters.newest_first else t.c.seq
+    rows = conn.execute(query.order_by(order).limit(filters.limit)).all()
     return [_shown(row, declared) for row in rows]
 
 

@@ -1,12 +1,16 @@
-"""The FastAPI application: routers under ``/api/v1``, errors as JSON with a clear message.
+"""The FastAPI application: routers under ``/api/v1``, errors as JSON with a clear message, and the web
+pages (:mod:`hub.web.pages`).
 
 Every request runs under a request id (the caller's ``X-Request-ID``, or a new one, returned in the same
 header) that the audit events it writes carry. Fail closed: when the audit event of a read cannot be
 written, the read's transaction does not commit and the caller gets 503 with no data."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audit.api import router as audit_router
@@ -18,6 +22,9 @@ from hub.api.sources import router as sources_router
 from hub.api.views import router as views_router
 from hub.context import Hub
 from hub.errors import AuditWriteError, HubError
+from hub.web import pages
+from hub.web.pages import LoginRequired
+from hub.web.pages import router as pages_router
 
 
 def create_app(hub: Hub) -> FastAPI:
@@ -29,7 +36,13 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(audit_router, prefix="/api/v1")
     app.include_router(views_router, prefix="/api/v1")
     app.include_router(sources_router, prefix="/api/v1")
+    app.include_router(pages_router)
+    app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     app.add_middleware(RequestId)
+
+    @app.exception_handler(LoginRequired)
+    async def login_first(request: Request, _: LoginRequired) -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
 
     @app.exception_handler(AuditWriteError)
     async def unaudited(_: Request, exc: AuditWriteError) -> JSONResponse:

@@ -4,18 +4,16 @@ versions. Every read is audited before anything is sent; a view the caller may n
 exactly as one that does not exist (:mod:`hub.views.visibility`)."""
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from openpyxl import Workbook
 
 from contracts.model import View
 from hub.api.auth import CallerDep, HubDep, actor_of
 from hub.context import Hub
 from hub.thai.areas import area_name
 from hub.tokens import Caller
+from hub.views.files import XLSX_TYPE, csv_bytes, xlsx_bytes
 from hub.views.read import columns, current_versions, kept_versions, read_page, read_view, view_table
 from hub.views.visibility import visible_views
 
@@ -68,42 +66,14 @@ def _download(hub: Hub, who: Caller, name: str, area: str | None) -> tuple[list[
 
 @router.get("/{name}/export.csv", summary="The view at and below an area as CSV (UTF-8 with BOM); audited")
 def get_csv(name: str, hub: HubDep, who: CallerDep, area: AreaQuery = None) -> Response:
-    header, rows = _download(hub, who, name, area)
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return Response(out.getvalue().encode("utf-8"), media_type="text/csv; charset=utf-8",
+    return Response(csv_bytes(*_download(hub, who, name, area)), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
 @router.get("/{name}/export.xlsx", summary="The view at and below an area as an Excel workbook; audited")
 def get_xlsx(name: str, hub: HubDep, who: CallerDep, area: AreaQuery = None) -> Response:
-    header, rows = _download(hub, who, name, area)
-    figures_from = 1 if header[0] == "row" else 4  # aggregates: area, name, level, parent, then figures
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(name[:31])
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row[:figures_from] + [_number(v) for v in row[figures_from:]])
-    out = io.BytesIO()
-    book.save(out)
-    return Response(out.getvalue(), headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-
-
-def _number(text: str):
-    """A published value as a number where it is one (Excel then sums it); blank where suppressed."""
-    if text == "":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return text
+    return Response(xlsx_bytes(name, *_download(hub, who, name, area)), media_type=XLSX_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
 
 
 @router.get("/{name}/compare", summary="Aggregate figures of several areas side by side; audited")
