@@ -21,7 +21,7 @@ def _filters(actor: str | None = None, role: str | None = None, partner: str | N
              area: str | None = None, action: str | None = None,
              since: Annotated[str | None, Query(description="ISO date or time")] = None,
              until: Annotated[str | None, Query(description="ISO date (inclusive) or time")] = None,
-             after_seq: Annotated[int, Query(ge=0, description="Page on: events after this seq")] = 0,
+             after_seq: Annotated[int, Query(ge=0, le=2**62, description="Page on: events after this seq")] = 0,
              limit: Annotated[int, Query(ge=1, le=MAX_ROWS)] = 1000) -> Filters:
     return Filters(actor, role, partner, area, action, since, until, after_seq, limit)
 

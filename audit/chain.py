@@ -13,10 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.exc import SQLAlchemyError
 
 from audit.checkpoints import checkpoint_due, last_checkpoint, sign_checkpoint
@@ -55,6 +57,37 @@ def now_text() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
+class _AppendQueue:
+    """SQLite admits one writer at a time and makes the others retry with growing sleeps (up to 100 ms each),
+    so under concurrent requests most of the time goes to sleeping. Appenders of this process instead
+    queue on a lock, taken when a transaction first appends and released when it commits or rolls back
+    (or, should neither happen, when its connection returns to the pool)."""
+
+    _HELD = "saphan_audit_append_lock"
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._engines: set[int] = set()
+
+    def enter(self, conn: Connection) -> None:
+        if conn.info.get(self._HELD):
+            return
+        if id(conn.engine) not in self._engines:
+            self._engines.add(id(conn.engine))
+            sa_event.listen(conn.engine, "commit", self._release)
+            sa_event.listen(conn.engine, "rollback", self._release)
+            sa_event.listen(conn.engine.pool, "checkin", lambda _dbapi, record: self._free(record.info))
+        self._lock.acquire()
+        conn.info[self._HELD] = True
+
+    def _release(self, conn: Connection) -> None:
+        self._free(conn.info)
+
+    def _free(self, info: dict) -> None:
+        if info.pop(self._HELD, False):
+            self._lock.release()
+
+
 class AuditLog:
     """Appends declared event types; an undeclared type is a programming error and is refused.
     ``signer`` gives the checkpoint key (kept outside the database)."""
@@ -65,6 +98,7 @@ class AuditLog:
         self._signer = signer
         self.every = every
         self.seconds = seconds
+        self._queue = _AppendQueue()
 
     @property
     def declared(self) -> dict[str, type[EventType]]:
@@ -85,6 +119,9 @@ class AuditLog:
             if self._declared.get(event.name) is not type(event):
                 raise AuditWriteError(f"audit event type {event.name!r} was never declared")
         try:
+            if conn.dialect.name == "sqlite":  # take the write lock before reading the head (FOR UPDATE's work)
+                self._queue.enter(conn)
+                conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq))
             head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
                                 .with_for_update()).first()
             seq, prev = (head.seq, head.hash) if head else (0, GENESIS)

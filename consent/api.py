@@ -9,7 +9,7 @@ exist.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import PlainTextResponse
@@ -35,6 +35,9 @@ router = APIRouter(prefix="/consent", tags=["consent"])
 rights_router = APIRouter(prefix="/rights", tags=["data-subject rights"])
 
 
+RowId = Annotated[int, Field(ge=1, le=2**62)]  # a database id: larger numbers are refused, not overflowed
+
+
 class SubjectIn(BaseModel):
     """Exactly one of these names the subject."""
 
@@ -47,9 +50,11 @@ class SubjectIn(BaseModel):
         given = [v for v in (self.citizen_id, self.person_id, self.household_id, self.community) if v is not None]
         if len(given) != 1:
             raise HTTPException(422, "name exactly one of citizen_id, person_id, household_id, community")
-        if self.citizen_id or self.person_id:
+        if self.citizen_id is not None or self.person_id is not None:
             return subjects.person(hub.keyring, citizen_id=self.citizen_id, person_id=self.person_id)
-        return subjects.household(self.household_id) if self.household_id else subjects.community(self.community)
+        if self.household_id is not None:
+            return subjects.household(self.household_id)
+        return subjects.community(self.community)
 
 
 class DecisionIn(BaseModel):
@@ -58,7 +63,7 @@ class DecisionIn(BaseModel):
     purposes: list[str]
     recipients: list[str]
     evidence: dict[str, Any] = Field(..., description="how it was collected: form, meeting, document, method")
-    stewards: list[int] = Field(default_factory=list, description="deciding stewards (community subjects)")
+    stewards: list[RowId] = Field(default_factory=list, description="deciding stewards (community subjects)")
     guardian_citizen_id: str | None = None
     relation: str | None = None
     sensitive: bool = False
@@ -73,7 +78,7 @@ class CommunityDecisionIn(BaseModel):
     recipients: list[str] = ["community"]
     meeting: str | None = None
     document: str | None = None
-    co_stewards: list[int] = Field(default_factory=list, description="other stewards who decided with you")
+    co_stewards: list[RowId] = Field(default_factory=list, description="other stewards who decided with you")
     expires: dt.datetime | None = None
 
 

@@ -279,3 +279,8 @@ def serve_api(hub: Hub):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def root_url(client) -> str:
+    """``http://host:port`` of a client from :func:`serve_api` (whose base URL is the API's)."""
+    return f"{client.base_url.scheme}://{client.base_url.netloc.decode()}"

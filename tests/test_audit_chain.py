@@ -235,3 +235,30 @@ def test_checkpoints_are_signed_every_n_events_and_after_t_seconds(settings):
         assert verify(hub) is None
     finally:
         hub.engine.dispose()
+
+
+def test_concurrent_appenders_are_serialised_and_none_fails(hub):
+    """Requests served by many threads each read, then append their audit event: on SQLite too, where a
+    transaction must hold the write lock before it reads the head."""
+    import threading
+
+    from sqlalchemy import text
+
+    failures = []
+
+    def requests():
+        for _ in range(25):
+            try:
+                with hub.engine.begin() as conn:
+                    conn.execute(text("SELECT count(*) FROM audit_events")).all()
+                    hub.audit.append(conn, KeysCreated(resource="keys", kek_id="k", secrets=[]), actor="test:pytest")
+            except AuditWriteError as exc:
+                failures.append(str(exc))
+
+    threads = [threading.Thread(target=requests) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert len(events(hub)) == 1 + 8 * 25 and verify(hub) is None

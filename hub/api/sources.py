@@ -89,7 +89,8 @@ def get_contracts(hub: HubDep, who: Admin) -> list[dict[str, Any]]:
 
 
 @router.get("/quarantine", summary="Quarantined rows: file, line and reason, never the row (admin)")
-def get_quarantine(hub: HubDep, who: Admin, source: str | None = None, run: int | None = None,
+def get_quarantine(hub: HubDep, who: Admin, source: str | None = None,
+                   run: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                    limit: Annotated[int, Query(ge=1, le=10000)] = 1000) -> list[dict[str, Any]]:
     return [{"id": r.id, "source": r.source, "file": r.file_name, "line": r.line, "reason": r.reason,
              "run_id": r.run_id} for r in list_quarantine(hub, source=source, run_id=run, limit=limit)]

@@ -48,7 +48,7 @@ def get_views(hub: HubDep, who: CallerDep) -> list[dict[str, Any]]:
 
 @router.get("/{name}/rows", summary="A page of a view: microdata rows, or the cells at and below an area; audited")
 def get_rows(name: str, hub: HubDep, who: CallerDep, area: AreaQuery = None,
-             offset: Annotated[int, Query(ge=0)] = 0,
+             offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
              limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000) -> dict[str, Any]:
     spec = _view(hub, who, name)
     part, total = read_page(hub, name, area=None if area == "TH" else area, offset=offset, limit=limit,
