@@ -54,9 +54,9 @@ class LoginRequired(Exception):
     """No valid token in the cookie: the handler sends the browser to the login page."""
 
 
-def web_caller(request: Request) -> Caller:
+async def web_caller(request: Request) -> Caller:
     try:
-        return verify_token(hub_of(request), request.cookies.get(COOKIE, ""))
+        return verify_token(request.app.state.hub, request.cookies.get(COOKIE, ""))
     except TokenError:
         raise LoginRequired() from None
 
