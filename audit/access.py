@@ -6,14 +6,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
-from audit.checkpoints import latest, sign_checkpoint, write_witness
+from audit.checkpoints import write_witness
 from audit.events import AuditRead, CheckpointExported
 from audit.query import Filters, search, usage
 from audit.verify import Verification, verify_log
 from hub.context import Hub
-from hub.db.schema import audit_head
 from hub.errors import HubError
 from hub.signing import public_pem
 
@@ -41,10 +38,12 @@ def audit_public_key(hub: Hub) -> str:
     return public_pem(hub.audit.signing_key())
 
 
-def verify(hub: Hub, witness_files: Sequence[Path] = ()) -> Verification:
-    """This hub's log checked (:func:`audit.verify.check_log`) with its audit key and the witness files."""
+def verify(hub: Hub, witness_files: Sequence[Path] = (), *, public_key: str | None = None) -> Verification:
+    """This hub's log checked (:func:`audit.verify.check_log`) with the witness files, against
+    ``public_key`` (PEM) when the auditor pins one, else the hub's own audit key."""
     with hub.engine.connect() as conn:
-        return verify_log(conn, public_key=audit_public_key(hub), witness_files=witness_files)
+        return verify_log(conn, public_key=public_key or audit_public_key(hub), event_types=hub.audit.declared,
+                          witness_files=witness_files)
 
 
 def export_checkpoint(hub: Hub, out: Path, *, actor: str) -> int:
@@ -52,12 +51,8 @@ def export_checkpoint(hub: Hub, out: Path, *, actor: str) -> int:
     witness file; returns the checkpoint's seq."""
     if not out.parent.is_dir():
         raise HubError(f"{out.parent}: no such directory to write {out.name} into")
-    key = hub.audit.signing_key()
     with hub.engine.begin() as conn:
-        seq = hub.audit.append(conn, CheckpointExported(resource="audit", file=out.name), actor=actor)
-        checkpoint = latest(conn)
-        if checkpoint is None or checkpoint.seq != seq:
-            head = conn.execute(select(audit_head.c.hash).where(audit_head.c.id == 1)).scalar_one()
-            checkpoint = sign_checkpoint(conn, key, seq=seq, head=bytes(head))
-    write_witness(out, checkpoint, key)
+        hub.audit.append(conn, CheckpointExported(resource="audit", file=out.name), actor=actor)
+        checkpoint = hub.audit.sign_head(conn)
+    write_witness(out, checkpoint, hub.audit.signing_key())
     return checkpoint.seq

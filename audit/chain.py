@@ -4,9 +4,10 @@ Each event's hash is ``SHA-256(prev_hash || canonical JSON of the event)``; the 
 32 zero bytes. The canonical form (:func:`canonical`) covers the sequence number, the time, the actor and
 their role, the action, the resource, the details, and the searchable columns (partner, purpose, area,
 record count, request id). The single ``audit_head`` row is updated in the appending transaction, so
-concurrent appenders are serialised and an event commits with the work it records, or not at all. Every
-:attr:`AuditLog.every` events, or :attr:`AuditLog.seconds` after the last checkpoint, the appending
-transaction also signs a checkpoint of the head (:mod:`audit.checkpoints`).
+concurrent appenders are serialised and an event commits with the work it records, or not at all. When
+the last checkpoint's cadence says so (:class:`audit.checkpoints.Cadence`), the appending transaction also
+signs a checkpoint of the head, after checking that the events since the last checkpoint still chain from
+its signed head: the hub never signs over a log that was changed behind its back.
 """
 from __future__ import annotations
 
@@ -17,16 +18,18 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import SQLAlchemyError
 
-from audit.checkpoints import checkpoint_due, last_checkpoint, sign_checkpoint
+from audit.checkpoints import Cadence, Checkpoint, checked_claims, last_checkpoint, sign_checkpoint, unverified_claims
 from audit.context import current_request_id, role_of
 from audit.events import EventType
 from hub.db.bulk import bulk_insert
 from hub.db.schema import audit_area_reads, audit_events, audit_head
-from hub.errors import AuditWriteError
+from hub.errors import AuditWriteError, ClearCitizenIdInAudit
+from hub.signing import public_pem
+from hub.thai.citizen_id import mentions_citizen_id
 
 GENESIS = bytes(32)
 FORMAT = 2  # events before the searchable columns (format 1) hash only their first six fields
@@ -70,7 +73,9 @@ class _AppendQueue:
         self._engines: set[int] = set()
 
     def enter(self, conn: Connection) -> None:
-        if conn.info.get(self._HELD):
+        """Queue, unless this transaction already holds the lock, or SQLite's write lock (it wrote before
+        appending): the queue's holder may be waiting for that lock, so queueing behind it would deadlock."""
+        if conn.info.get(self._HELD) or conn.connection.driver_connection.in_transaction:
             return
         if id(conn.engine) not in self._engines:
             self._engines.add(id(conn.engine))
@@ -124,24 +129,31 @@ class AuditLog:
                 conn.execute(update(audit_head).where(audit_head.c.id == 1).values(seq=audit_head.c.seq))
             head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
                                 .with_for_update()).first()
-            seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+            seq, prev = (head.seq, bytes(head.hash)) if head else (0, GENESIS)
             at, role, request_id = now_text(), role_of(actor), current_request_id()
+            last = last_checkpoint(conn)
+            cadence = None if last is None else _cadence_after(last)
             rows, reads, heads_to_sign = [], [], []
-            last_signed = last_checkpoint(conn)
             for event in events:
                 seq += 1
                 facets = event.facets()
-                records = None if facets.records is None else int(facets.records)
-                values = (seq, at, actor, event.name, event.resource, _compact_sorted(event.details()), role,
-                          facets.partner, facets.purpose, facets.area, records, request_id)
+                details = _compact_sorted(event.details())
+                if mentions_citizen_id(details) or mentions_citizen_id(event.resource):
+                    raise ClearCitizenIdInAudit(f"{event.name}: the audit log may not hold a citizen ID in clear; "
+                                                f"write the reason or note without it")
+                values = (seq, at, actor, event.name, event.resource, details, role,
+                          _text(facets.partner), _text(facets.purpose), _text(facets.area),
+                          None if facets.records is None else int(facets.records), request_id)
                 digest = chain_hash(prev, canonical(values))
                 rows.append((*values, FORMAT, prev, digest))
-                reads.extend((seq, area, int(count), event.name, facets.partner, facets.purpose, at)
+                reads.extend((seq, area, int(count), event.name, values[7], values[8], at)
                              for area, count in event.area_reads().items())
                 prev = digest
-                if checkpoint_due(last_signed, seq, at, every=self.every, seconds=self.seconds):
+                if cadence is None or cadence.due(seq, at):
                     heads_to_sign.append((seq, digest))
-                    last_signed = (seq, at)
+                    cadence = Cadence(seq, at, self.every, self.seconds)
+            if heads_to_sign:
+                self._refuse_unless_tail_verifies(conn, last, head)
             bulk_insert(conn, audit_events, ROW, rows)
             bulk_insert(conn, audit_area_reads, _READ, reads)
             if head:
@@ -149,7 +161,70 @@ class AuditLog:
             else:
                 conn.execute(insert(audit_head).values(id=1, seq=seq, hash=prev))
             for signed_seq, signed_head in heads_to_sign:
-                sign_checkpoint(conn, self._signer(), seq=signed_seq, head=signed_head)
+                last = self._sign(conn, seq=signed_seq, head=signed_head, at=at, prev=last)
         except (SQLAlchemyError, conn.dialect.loaded_dbapi.Error) as exc:  # bulk writes use the driver itself
             raise AuditWriteError(f"could not append audit event {events[0].name}: {exc}") from exc
         return list(range(seq - len(events) + 1, seq + 1))
+
+    def sign_head(self, conn: Connection) -> Checkpoint:
+        """A signed checkpoint of the current head: the newest checkpoint when it is at the head, or a new
+        one. Call it after appending in the same transaction (which holds the head's lock)."""
+        head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
+        last = last_checkpoint(conn)
+        if last is not None and last.seq == head.seq:
+            return last
+        self._refuse_unless_tail_verifies(conn, last, head)
+        at = conn.scalar(select(audit_events.c.occurred_at).where(audit_events.c.seq == head.seq))
+        return self._sign(conn, seq=head.seq, head=bytes(head.hash), at=at, prev=last)
+
+    def _sign(self, conn: Connection, *, seq: int, head: bytes, at: str, prev: Checkpoint | None) -> Checkpoint:
+        return sign_checkpoint(conn, self._signer(), seq=seq, head=head, at=at, prev=prev, every=self.every,
+                               seconds=self.seconds)
+
+    def _refuse_unless_tail_verifies(self, conn: Connection, last: Checkpoint | None, head) -> None:
+        """Raise :class:`AuditWriteError` unless the stored log since checkpoint ``last`` up to ``head``
+        (its seq and hash row) is what the hub appended: ``last`` validly signed, the events after it
+        chaining from its signed head, none of them due for a checkpoint, the head naming the last."""
+        problem = _tail_problem(conn, last, head, public_pem(self._signer()))
+        if problem:
+            raise AuditWriteError(f"refusing to sign a checkpoint: {problem}; the log was changed behind the "
+                                  f"hub's back (run `hub audit verify`)")
+
+
+def _cadence_after(last: Checkpoint) -> Cadence:
+    try:
+        return unverified_claims(last.jws).cadence
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise AuditWriteError(f"checkpoint {last.seq} cannot be read ({exc!r}); run `hub audit verify`") from exc
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _tail_problem(conn: Connection, last: Checkpoint | None, head, public_key: str) -> str | None:
+    head_seq = head.seq if head else 0
+    if last is None:
+        first = conn.scalar(select(func.min(audit_events.c.seq)).where(audit_events.c.format >= FORMAT))
+        return None if first is None else f"a checkpoint was due at event {first} and there is none"
+    claims = checked_claims(last, public_key)
+    if isinstance(claims, str):
+        return f"checkpoint {last.seq}: {claims}"
+    if head_seq - last.seq >= claims.every:
+        return f"a checkpoint was due at event {last.seq + claims.every} and there is none"
+    rows = conn.execute(select(*(audit_events.c[c] for c in ROW))
+                        .where(audit_events.c.seq >= last.seq, audit_events.c.seq <= head_seq)
+                        .order_by(audit_events.c.seq)).all()
+    if not rows or rows[0].seq != last.seq or bytes(rows[0].hash) != bytes.fromhex(last.head):
+        return f"event {last.seq} is not the one checkpoint {last.seq} signed"
+    prev, cadence = bytes(rows[0].hash), claims.cadence
+    for expected, row in enumerate(rows[1:], start=last.seq + 1):
+        if row.seq != expected or bytes(row.prev_hash) != prev or \
+                chain_hash(prev, canonical(row, row.format)) != bytes(row.hash):
+            return f"event {expected} does not chain from checkpoint {last.seq}"
+        if cadence.due(row.seq, row.occurred_at):
+            return f"a checkpoint was due at event {row.seq} and there is none"
+        prev = bytes(row.hash)
+    if rows[-1].seq != head_seq or bytes(head.hash) != prev:
+        return f"the head does not name event {rows[-1].seq}, the last since checkpoint {last.seq}"
+    return None

@@ -16,14 +16,18 @@ audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=Tr
 
 @audit_app.command("verify")
 def audit_verify(witness: Annotated[list[Path] | None, typer.Option(
-        help="A witness file from `hub audit checkpoint --export` (repeat for several).")] = None) -> None:
+        help="A witness file from `hub audit checkpoint --export` (repeat for several).")] = None,
+        public_key: Annotated[Path | None, typer.Option(
+            help="The audit key (PEM) the auditor pinned (GET /api/v1/audit/public-key); without it, the "
+                 "hub's own key is used, which needs the keys directory.")] = None) -> None:
     """Check the chain, the signed checkpoints and the witnesses; exits 1 naming the first bad event."""
     from audit.access import verify
 
     hub = open_hub()
     try:
-        result = verify(hub, witness or [])
-    except HubError as exc:
+        pinned = None if public_key is None else public_key.read_text(encoding="ascii")
+        result = verify(hub, witness or [], public_key=pinned)
+    except (HubError, OSError, UnicodeDecodeError) as exc:
         fail(str(exc), code=2)
     if result.problem:
         fail(f"audit log broken at event {result.problem.seq}: {result.problem.what}")
@@ -69,12 +73,15 @@ def audit_log(actor_name: Annotated[str | None, typer.Option("--actor", help="Ex
         fail(str(exc))
     if csv is not None:
         csv.write_text(as_csv(events), encoding="utf-8")
-        console.print(f"{len(events)} event(s) written to {csv}")
+        console.print(f"{len(events)} event(s) written to {csv}"
+                      + (" (the --limit; there may be more)" if len(events) == limit else ""))
         return
     rows = [(str(e["seq"]), e["occurred_at"][:19], e["actor"], e["action"], e["resource"], e["partner"] or "",
              e["area"] or "", "" if e["record_count"] is None else str(e["record_count"])) for e in events]
     print_rows(("seq", "time (UTC)", "actor", "action", "resource", "partner", "area", "records"), rows,
                title="Audit log")
+    if len(events) == limit:
+        console.print(f"the first {limit} matching events; there may be more (raise --limit, or narrow --since)")
 
 
 @audit_app.command("usage")

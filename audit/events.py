@@ -4,7 +4,8 @@ the log refuses an undeclared one. No event carries a clear citizen ID or name.
 
 Besides its details, an event fills the log's searchable columns (:meth:`EventType.facets`: partner,
 purpose, area, record count) and, when it is a read of personal data, says how many records of each
-village or tambon it read (:meth:`EventType.area_reads`): what a community sees as "who used our data"."""
+village or tambon it read (:meth:`EventType.reads_in` its details): what a community sees as "who used our
+data". Those counts are a function of the hashed details alone, so the verifier recomputes them."""
 from __future__ import annotations
 
 import dataclasses
@@ -33,8 +34,12 @@ class EventType:
         return Facets(*(getattr(self, name, None) for name in ("partner", "purpose", "area", "records")))
 
     def area_reads(self) -> dict[str, int]:
-        """Records of personal data this event read, by village (``TTTTTT-MM``) or tambon code; empty for
-        an event that read none."""
+        return self.reads_in(self.details())
+
+    @classmethod
+    def reads_in(cls, details: dict[str, Any]) -> dict[str, int]:
+        """Records of personal data an event with these ``details`` read, by village (``TTTTTT-MM``) or
+        tambon code; empty for an event that read none."""
         return {}
 
 
@@ -282,8 +287,9 @@ class ViewRead(EventType):
     def facets(self) -> Facets:
         return Facets(self.partner, self.purpose, self.area, self.rows)
 
-    def area_reads(self) -> dict[str, int]:
-        return self.areas
+    @classmethod
+    def reads_in(cls, details: dict[str, Any]) -> dict[str, int]:
+        return dict(details["areas"])
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

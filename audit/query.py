@@ -56,16 +56,17 @@ class Filters:
 
 
 def _instant(text: str, *, end: bool) -> str:
-    """An ISO date or time as the log's UTC text; a bare date means its start (or, for ``end``, the next day's)."""
+    """An ISO date or time as the log's UTC text; a bare date (2026-11-24 or 20261124) means its start
+    (or, for ``end``, the next day's)."""
     try:
-        if len(text) == 10:
-            day = dt.date.fromisoformat(text) + dt.timedelta(days=1 if end else 0)
-            moment = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-        else:
-            moment = dt.datetime.fromisoformat(text)
-            moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+        day = dt.date.fromisoformat(text) + dt.timedelta(days=1 if end else 0)
+        moment = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     except ValueError:
-        raise QueryError(f"{text!r}: expected an ISO date (2026-11-24) or time (2026-11-24T09:00+07:00)") from None
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise QueryError(f"{text!r}: expected an ISO date (2026-11-24) or time (2026-11-24T09:00+07:00)") from None
+        moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
     return moment.isoformat(timespec="microseconds")
 
 

@@ -1,24 +1,33 @@
 """Verify the audit log as an auditor must: assuming whoever runs the database could have changed anything.
 
-Three things are checked, and the problem with the lowest sequence number is reported:
+Everything is read in one snapshot (appends going on meanwhile are not mistaken for tampering) and
+checked; the problem with the lowest sequence number is reported:
 
 - **the chain**: events numbered 1, 2, 3… with no gap, each linking to the hash of the one before and
   hashing to its stored hash (an edit, a deletion, an insertion or a reordering breaks this where it
-  happened); the ``audit_head`` row must name the last event (a truncated tail, or an event added
-  behind the hub's back, breaks this);
+  happened); formats only go up (1, then 2) and a format 1 event has none of the later columns; the
+  ``audit_head`` row must name the last event (a truncated tail, or an event added behind the hub's
+  back, breaks this); a log is never empty (a hub records its own initialisation);
 - **the signed checkpoints** the hub stored: each must carry a valid signature of the audit key (kept
-  outside the database) over its seq and head, and the chain's hash at that seq must be the signed head.
-  A log rewritten from some point on, hashes recomputed, passes the chain check but not this one;
+  outside the database) over its seq and head, the chain's hash at that seq must be the signed head, each
+  must name the one before it, and there must be one wherever the previous one's cadence made it due
+  (and at the first format 2 event). A log rewritten from some point on, hashes recomputed, passes the
+  chain check but not this one, even with the checkpoints over the rewritten part deleted;
 - **the witnesses**: checkpoints an auditor exported earlier (``hub audit checkpoint --export``) and
-  kept outside the hub. The log must still reach their seq and agree with their head, so deleting the
-  newest events and the checkpoints over them is caught too.
+  kept outside the hub. The log must still reach their seq, agree with their head and still hold the
+  checkpoint, so deleting the newest events and the checkpoints over them is caught too;
+- **"who used our data"**: the per-area read counts (``audit_area_reads``) are exactly those the hashed
+  details of the read events give (:meth:`audit.events.EventType.reads_in`).
 
-A rewrite is located between the last checkpoint or witness that still matches and the first that does
-not: the first event that can no longer be trusted is named.
+What no verifier can see: events appended after the newest checkpoint are protected only by the next
+one, so an attacker with write access can rewrite at most that unsigned tail (fewer than ``every``
+events, younger than ``seconds``), and only until the hub's next checkpoint: the hub re-checks the tail
+before it signs, and refuses to sign over a changed one.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -26,14 +35,19 @@ from pathlib import Path
 
 from sqlalchemy import Connection, select
 
-from audit.chain import GENESIS, HASHED, ROW, canonical, chain_hash
-from audit.checkpoints import Checkpoint, check_signature, read_witness
+from audit.chain import FORMAT, GENESIS, HASHED, ROW, canonical, chain_hash
+from audit.checkpoints import Checkpoint, Claims, checked_claims, read_witness
+from audit.events import EventType
 from hub.db.bulk import placeholder
 from hub.db.schema import audit_checkpoints, audit_head
 
 #: The columns a verifier reads, in this order: the hashed ones, then format, prev_hash and hash.
 COLUMNS = ROW
+#: The columns of an area read a verifier reads, in this order.
+READ_COLUMNS = ("seq", "area", "records", "action", "partner", "purpose", "occurred_at")
 _FORMAT, _PREV, _HASH = len(HASHED), len(HASHED) + 1, len(HASHED) + 2
+_ACTION, _DETAILS, _PARTNER, _PURPOSE = (HASHED.index(c) for c in ("action", "details", "partner", "purpose"))
+_LATER = slice(HASHED.index("role"), len(HASHED))  # the columns format 1 events do not have
 
 
 @dataclass(frozen=True)
@@ -61,40 +75,157 @@ class Witness:
 
 
 def check_log(rows: Iterable[Sequence], *, head: tuple[int, bytes] | None, checkpoints: Sequence[Checkpoint],
-              witnesses: Sequence[Witness], public_key: str) -> Verification:
+              witnesses: Sequence[Witness], reads: Iterable[Sequence], event_types: Mapping[str, type[EventType]],
+              public_key: str) -> Verification:
     """Verify ``rows`` (tuples in :data:`COLUMNS` order, by seq) against the ``head`` row, the stored
-    ``checkpoints`` and the ``witnesses``, with the audit key ``public_key`` (PEM)."""
-    wanted = {c.seq for c in checkpoints} | {w.checkpoint.seq for w in witnesses}
-    hashes: dict[int, bytes] = {}
-    problems: list[Problem] = []
-    prev, prev_link, expected = GENESIS, None, 1
-    for row in rows:
-        seq = row[0]
-        if seq != expected:
-            problems.append(Problem(expected, f"event {expected} is missing (the next one is {seq})"))
-            break
-        if row[_PREV] != prev:
-            problems.append(Problem(seq - 1, f"event {seq - 1} was inserted: event {seq} links past it")
-                            if row[_PREV] == prev_link else
-                            Problem(seq, "it does not link to the event before it (events were reordered, or one "
-                                         "was removed or inserted here)"))
-            break
-        if chain_hash(prev, canonical(row, row[_FORMAT])) != row[_HASH]:
-            problems.append(Problem(seq, "its content does not match its hash (edited)"))
-            break
-        if seq in wanted:
-            hashes[seq] = row[_HASH]
-        prev, prev_link, expected = row[_HASH], row[_PREV], expected + 1
-    last = expected - 1
-    broken = bool(problems)
+    ``checkpoints``, the ``witnesses`` and the area ``reads`` (tuples in :data:`READ_COLUMNS` order, by
+    seq), with the audit key ``public_key`` (PEM); ``event_types`` are the declared types by action."""
+    valid, signed, problems = _signatures(checkpoints, witnesses, public_key)
+    problems.extend(_chain_of_checkpoints(valid))
+    problems.extend(_witnesses_held(witnesses, valid))
+    scan = _Scan(valid, event_types, reads)
+    hashes = scan.run(rows, wanted=set(valid) | {w.checkpoint.seq for w in witnesses})
+    problems.extend(scan.problems)
+    last, broken = scan.last, scan.broken_at is not None
     if not broken:
-        problems.extend(_head_problem(head, last, prev))
-    trusted = problems[0].seq - 1 if broken else last  # a signed head beyond a broken link says nothing more
-    signed = [(f"checkpoint {c.seq}", c) for c in checkpoints] + \
-        [(f"witness {w.name} (seq {w.checkpoint.seq})", w.checkpoint) for w in witnesses]
-    problems.extend(_signed_problems(signed, hashes, trusted, public_key, broken=broken))
+        problems.extend(_head_problem(head, last, scan.prev))
+    trusted = scan.broken_at - 1 if broken else last  # a signed head beyond a broken link says nothing more
+    problems.extend(_signed_problems(signed, hashes, trusted, broken=broken))
     first = min(problems, key=lambda p: p.seq, default=None)
     return Verification(last, len(checkpoints), len(witnesses), first)
+
+
+def _signatures(checkpoints: Sequence[Checkpoint], witnesses: Sequence[Witness], public_key: str
+                ) -> tuple[dict[int, Claims], list[tuple[str, Checkpoint]], list[Problem]]:
+    """The claims of each validly signed stored checkpoint by seq; every validly signed checkpoint and
+    witness, labelled; a problem for each of the others."""
+    valid: dict[int, Claims] = {}
+    signed: list[tuple[str, Checkpoint]] = []
+    problems: list[Problem] = []
+    labelled = [(f"checkpoint {c.seq}", c, True) for c in checkpoints] + \
+        [(f"witness {w.name} (seq {w.checkpoint.seq})", w.checkpoint, False) for w in witnesses]
+    for label, checkpoint, stored in labelled:
+        claims = checked_claims(checkpoint, public_key)
+        if isinstance(claims, str):
+            problems.append(Problem(checkpoint.seq, f"{label}: {claims}"))
+            continue
+        signed.append((label, checkpoint))
+        if stored:
+            valid[checkpoint.seq] = claims
+    return valid, signed, problems
+
+
+class _Scan:
+    """One pass over the events: the chain, formats, checkpoint cadence and area reads. Stops at the first
+    broken link (nothing after it can be placed); other problems are collected and the pass goes on."""
+
+    def __init__(self, valid: dict[int, Claims], event_types: Mapping[str, type[EventType]],
+                 reads: Iterable[Sequence]):
+        self.valid = valid
+        self.readers = {name: t for name, t in event_types.items()
+                        if t.reads_in.__func__ is not EventType.reads_in.__func__}
+        self.reads = iter(reads)
+        self.problems: list[Problem] = []
+        self.broken_at: int | None = None  # the seq at which the chain broke
+        self.last, self.prev = 0, GENESIS
+
+    def run(self, rows: Iterable[Sequence], *, wanted: set[int]) -> dict[int, bytes]:
+        """Check ``rows``; returns the chain's hash at each ``wanted`` seq it reached."""
+        hashes: dict[int, bytes] = {}
+        valid, readers, problems = self.valid, self.readers, self.problems
+        prev, prev_link, expected, top_format = GENESIS, None, 1, 1
+        cadence, cadence_checked = None, True
+        reads = self.reads
+        read = next(reads, None)
+        for row in rows:
+            seq = row[0]
+            if seq != expected:
+                self._break(Problem(expected, f"event {expected} is missing (the next one is {seq})"))
+                break
+            if row[_PREV] != prev:
+                self._break(Problem(seq - 1, f"event {seq - 1} was inserted: event {seq} links past it")
+                            if row[_PREV] == prev_link else
+                            Problem(seq, "it does not link to the event before it (events were reordered, or "
+                                         "one was removed or inserted here)"))
+                break
+            fmt = row[_FORMAT]
+            if fmt != top_format and not (fmt == FORMAT and top_format == 1):
+                self._break(Problem(seq, f"its format {fmt!r} cannot follow format {top_format} (edited)"))
+                break
+            top_format = fmt
+            if chain_hash(prev, canonical(row, fmt)) != row[_HASH]:
+                self._break(Problem(seq, "its content does not match its hash (edited)"))
+                break
+            if fmt == 1 and any(v is not None for v in row[_LATER]):
+                self._break(Problem(seq, "a format 1 event has values in columns its hash does not cover (edited)"))
+                break
+            if fmt == FORMAT and cadence_checked:
+                if seq in valid:
+                    cadence = valid[seq].cadence
+                elif cadence is None or cadence.due(seq, row[1]):
+                    problems.append(Problem(seq, "a checkpoint was due at this event and there is none (deleted)"))
+                    cadence_checked = False
+            while read is not None and read[0] < seq:
+                problems.append(Problem(read[0], f"'who used our data' lists reads by event {read[0]}, which "
+                                                 f"read no personal data (added)"))
+                read = next(reads, None)
+            found = []
+            while read is not None and read[0] == seq:
+                found.append(read)
+                read = next(reads, None)
+            reader = readers.get(row[_ACTION])
+            if (reader or found) and not _reads_match(row, reader, found):
+                problems.append(Problem(seq, "its 'who used our data' entries differ from what the event "
+                                             "records (edited, added or removed)"))
+            if seq in wanted:
+                hashes[seq] = row[_HASH]
+            prev, prev_link, expected = row[_HASH], row[_PREV], expected + 1
+        if self.broken_at is None and read is not None:
+            problems.append(Problem(read[0], f"'who used our data' lists reads by event {read[0]}, beyond the "
+                                             f"log (added)"))
+        self.last, self.prev = expected - 1, prev
+        if self.broken_at is None and self.last == 0:
+            problems.append(Problem(1, "the log is empty, but a hub records its own initialisation (deleted)"))
+        return hashes
+
+    def _break(self, problem: Problem) -> None:
+        self.problems.append(problem)
+        self.broken_at = problem.seq
+
+
+
+def _reads_match(row: Sequence, reader: type[EventType] | None, found: list[Sequence]) -> bool:
+    """Whether the area reads ``found`` for event ``row`` (rows in :data:`READ_COLUMNS` order) are exactly
+    those its details give, each with the event's action, partner, purpose and time."""
+    try:
+        counts = reader.reads_in(json.loads(row[_DETAILS])) if reader else {}
+    except (ValueError, KeyError, TypeError):
+        return False
+    event = (row[_ACTION], row[_PARTNER], row[_PURPOSE], row[1])
+    return len(found) == len(counts) == len({r[1] for r in found}) and \
+        all(counts.get(r[1]) == r[2] and (r[3], r[4], r[5], r[6]) == event for r in found)
+
+
+def _chain_of_checkpoints(valid: dict[int, Claims]) -> Iterator[Problem]:
+    """Each validly signed checkpoint names the one before it (the first names none)."""
+    before: tuple[int, str] | None = None
+    for seq in sorted(valid):
+        claims = valid[seq]
+        if claims.prev != before:
+            named = claims.prev[0] if claims.prev else None
+            if named is not None and (before is None or named > before[0]):
+                yield Problem(named, f"checkpoint {named} is missing: checkpoint {seq} was signed after it (deleted)")
+            else:
+                yield Problem(seq, f"checkpoint {seq} does not follow the checkpoint before it")
+        before = (seq, claims.head)
+
+
+def _witnesses_held(witnesses: Sequence[Witness], valid: dict[int, Claims]) -> Iterator[Problem]:
+    """A witness is a copy of a checkpoint the hub signed and must still hold."""
+    for w in witnesses:
+        if w.checkpoint.seq not in valid:
+            yield Problem(w.checkpoint.seq, f"witness {w.name}: the hub no longer holds its checkpoint "
+                                            f"{w.checkpoint.seq} (deleted)")
 
 
 def _head_problem(head: tuple[int, bytes] | None, last: int, prev: bytes) -> list[Problem]:
@@ -110,16 +241,14 @@ def _head_problem(head: tuple[int, bytes] | None, last: int, prev: bytes) -> lis
     return []
 
 
-def _signed_problems(signed: list[tuple[str, Checkpoint]], hashes: dict[int, bytes], trusted: int,
-                     public_key: str, *, broken: bool) -> Iterator[Problem]:
-    """Each checkpoint or witness: a valid signature, a seq the log still reaches, the same head there.
+def _signed_problems(signed: list[tuple[str, Checkpoint]], hashes: dict[int, bytes], trusted: int, *,
+                     broken: bool) -> Iterator[Problem]:
+    """Each validly signed checkpoint or witness: a seq the log still reaches, the same head there.
     Heads beyond ``trusted`` (the last event before a broken link, or the log's end) are only compared
     when the chain is whole: they then show a truncation."""
     agreed = 0  # the highest seq at which a signed head matched so far
     for label, checkpoint in sorted(signed, key=lambda s: s[1].seq):
-        if wrong := check_signature(checkpoint, public_key):
-            yield Problem(checkpoint.seq, f"{label}: {wrong}")
-        elif checkpoint.seq > trusted:
+        if checkpoint.seq > trusted:
             if not broken:
                 yield Problem(trusted + 1, f"{label} signed a head at event {checkpoint.seq}, but the log ends at "
                                            f"{trusted} (truncated below a signed head)")
@@ -130,32 +259,35 @@ def _signed_problems(signed: list[tuple[str, Checkpoint]], hashes: dict[int, byt
             agreed = max(agreed, checkpoint.seq)
 
 
-def _rows(conn: Connection, batch: int) -> Iterator[tuple]:
-    """Every event as a tuple in :data:`COLUMNS` order, by seq, read ``batch`` at a time by the driver (a
-    million rows through the ORM layer would cost more than checking them). On PostgreSQL the next batch
-    is fetched, in the binary protocol, while this one is checked."""
-    sql = (f"SELECT {', '.join(COLUMNS)} FROM audit_events WHERE seq > {placeholder(conn)} "
-           f"ORDER BY seq LIMIT {int(batch)}")
+def _stream(conn: Connection, table: str, columns: Sequence[str], key: Sequence[str], batch: int) -> Iterator[tuple]:
+    """Every row of ``table`` as a tuple of ``columns`` (which include the ``key`` columns), by ``key``,
+    read ``batch`` at a time by the driver (a million rows through the ORM layer would cost more than
+    checking them). On PostgreSQL the next batch is fetched, in the binary protocol, while this one is
+    checked."""
+    at = [columns.index(k) for k in key]
+    marks = ", ".join([placeholder(conn)] * len(key))
+    sql = (f"SELECT {', '.join(columns)} FROM {table} WHERE ({', '.join(key)}) > ({marks}) "
+           f"ORDER BY {', '.join(key)} LIMIT {int(batch)}")
     driver = conn.connection.driver_connection
     postgres = conn.dialect.name == "postgresql"
     cursor = driver.cursor(binary=True) if postgres else driver.cursor()
 
-    def fetch(after: int) -> list[tuple]:
-        cursor.execute(sql, (after,))
+    def fetch(after: tuple) -> list[tuple]:
+        cursor.execute(sql, after)
         return cursor.fetchall()
 
+    first = (-2**63, "")[:len(key)]  # before any seq, even one an attacker made negative
     try:
         with ThreadPoolExecutor(1) if postgres else nullcontext() as pool:
-            pending = pool.submit(fetch, 0) if pool else None
-            chunk = pending.result() if pool else fetch(0)
+            chunk = fetch(first)
             while True:
                 more = len(chunk) == batch
                 if more and pool:
-                    pending = pool.submit(fetch, chunk[-1][0])
+                    pending = pool.submit(fetch, tuple(chunk[-1][i] for i in at))
                 yield from chunk
                 if not more:
                     return
-                chunk = pending.result() if pool else fetch(chunk[-1][0])
+                chunk = pending.result() if pool else fetch(tuple(chunk[-1][i] for i in at))
     finally:
         cursor.close()
 
@@ -166,10 +298,22 @@ def stored_checkpoints(conn: Connection) -> list[Checkpoint]:
             for r in conn.execute(select(t).order_by(t.c.seq))]
 
 
-def verify_log(conn: Connection, *, public_key: str, witness_files: Sequence[Path] = (),
-               batch: int = 50_000) -> Verification:
-    """Verify the log in the database ``conn`` reaches (see :func:`check_log`)."""
+def stored_reads(conn: Connection, batch: int = 50_000) -> Iterator[tuple]:
+    """Every area read, as tuples in :data:`READ_COLUMNS` order, by seq and area."""
+    return _stream(conn, "audit_area_reads", READ_COLUMNS, ("seq", "area"), batch)
+
+
+def verify_log(conn: Connection, *, public_key: str, event_types: Mapping[str, type[EventType]],
+               witness_files: Sequence[Path] = (), batch: int = 50_000) -> Verification:
+    """Verify the log in the database ``conn`` reaches (see :func:`check_log`), in one snapshot: ``conn``
+    must not have begun a transaction."""
     witnesses = [Witness(path.name, read_witness(path)) for path in witness_files]
+    if conn.dialect.name == "postgresql":
+        conn.execution_options(isolation_level="REPEATABLE READ")
+    else:  # SQLite starts no transaction for reads by itself; inside one, every read sees one snapshot
+        conn.exec_driver_sql("BEGIN")
     head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
-    return check_log(_rows(conn, batch), head=None if head is None else (head.seq, bytes(head.hash)),
-                     checkpoints=stored_checkpoints(conn), witnesses=witnesses, public_key=public_key)
+    return check_log(_stream(conn, "audit_events", COLUMNS, ("seq",), batch),
+                     head=None if head is None else (head.seq, bytes(head.hash)),
+                     checkpoints=stored_checkpoints(conn), witnesses=witnesses, reads=stored_reads(conn, batch),
+                     event_types=event_types, public_key=public_key)

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from consent import clock, registry, rights, stewards, subjects
 from consent.data_return import read_view
@@ -27,7 +26,6 @@ from consent.subjects import Subject, contains
 from consent.vocabulary import ConsentError
 from hub.api.auth import Admin, AdminOrSteward, CallerDep, HubDep, Steward, actor_of
 from hub.context import Hub
-from hub.db.schema import consent_receipts
 from hub.signing import SignatureError
 from hub.tokens import Caller
 
@@ -174,7 +172,7 @@ def post_decision(body: DecisionIn, hub: HubDep, who: Admin) -> Recorded:
     return _recorded(registry.record(hub, new, actor=actor_of(who), born=body.born))
 
 
-@router.get("/decisions", summary="Decisions, newest first (keyed subject references only)")
+@router.get("/decisions", summary="Decisions, newest first (keyed subject references only; audited)")
 def get_decisions(hub: HubDep, who: CallerDep, citizen_id: str | None = None, person_id: str | None = None,
                   household_id: str | None = None, community: str | None = None, status: str | None = None,
                   ) -> list[dict[str, Any]]:
@@ -185,8 +183,7 @@ def get_decisions(hub: HubDep, who: CallerDep, citizen_id: str | None = None, pe
     named = SubjectIn(citizen_id=citizen_id, person_id=person_id, household_id=household_id, community=community)
     ref = named.resolve(hub).ref if any(v is not None for v in named.model_dump().values()) else None
     at = clock.now()
-    with hub.engine.connect() as conn:
-        rows = registry.list_consents(conn, subject_ref=ref, status=status, at=at)
+    rows = registry.read_consents(hub, actor=actor_of(who), subject_ref=ref, community=community, status=status, at=at)
     return [{"id": r.id, "subject_kind": r.subject_kind, "subject_ref": r.subject_ref,
              "status": registry.effective_status(r, at), "purposes": r.purposes, "recipients": r.recipients,
              "grantor": r.grantor, "evidence": r.evidence, "decided_at": clock.utc(r.decided_at).isoformat(),
@@ -270,14 +267,11 @@ def post_withdraw(consent_id: str, body: ReasonIn, hub: HubDep,
     return {"receipt": registry.withdraw(hub, consent_id, actor=actor_of(who), reason=body.reason)}
 
 
-@router.get("/decisions/{consent_id}/receipt", summary="The latest signed receipt of a decision")
+@router.get("/decisions/{consent_id}/receipt", summary="The latest signed receipt of a decision (audited)")
 def get_receipt(consent_id: str, hub: HubDep, who: AdminOrSteward
                 ) -> dict[str, str]:
-    t = consent_receipts
     _decision_for(hub, who, consent_id)
-    with hub.engine.connect() as conn:
-        token = conn.execute(select(t.c.jws).where(t.c.consent_id == consent_id)
-                             .order_by(t.c.issued_at.desc()).limit(1)).scalar()
+    token = registry.read_receipt(hub, consent_id, actor=actor_of(who))
     if token is None:
         raise HTTPException(404, "no receipt yet (a pending request has none)")
     return {"receipt": token}

@@ -230,7 +230,7 @@ def list_cmd(citizen_id: CitizenId = None, person_id: PersonId = None, household
              community_code: Community = None,
              status: Annotated[str | None, typer.Option(help="Only this status (as it stands now).")] = None) -> None:
     """Consent decisions, newest first (subject refs are keyed; no personal data)."""
-    from consent.registry import effective_status, list_consents
+    from consent.registry import effective_status, read_consents
     from consent.vocabulary import STATUSES
 
     hub = open_hub()
@@ -242,8 +242,8 @@ def list_cmd(citizen_id: CitizenId = None, person_id: PersonId = None, household
     from consent.clock import now, thai_day
 
     at = now()
-    with hub.engine.connect() as conn:
-        rows = list_consents(conn, subject_ref=ref, status=status, at=at)
+    rows = read_consents(hub, actor=actor(), subject_ref=ref, status=status, at=at,
+                         community=community_code)
     print_rows(("id", "subject", "status", "purposes", "recipients", "by", "decided", "expires", "evidence"),
                [(r.id, f"{r.subject_kind} {r.subject_ref[:24]}", effective_status(r, at), ",".join(r.purposes),
                  ",".join(r.recipients), r.grantor["kind"], thai_day(r.decided_at),
@@ -254,15 +254,9 @@ def list_cmd(citizen_id: CitizenId = None, person_id: PersonId = None, household
 @consent_app.command()
 def receipt(consent_id: str, out: Annotated[Path | None, typer.Option("--out", help="Write it here.")] = None) -> None:
     """The latest signed receipt of a consent (a compact JWS; it holds no name or citizen ID)."""
-    from sqlalchemy import select
+    from consent.registry import read_receipt
 
-    from hub.db.schema import consent_receipts
-
-    hub = open_hub()
-    t = consent_receipts
-    with hub.engine.connect() as conn:
-        token = conn.execute(select(t.c.jws).where(t.c.consent_id == consent_id)
-                             .order_by(t.c.issued_at.desc()).limit(1)).scalar()
+    token = read_receipt(open_hub(), consent_id, actor=actor())
     if token is None:
         fail(f"no receipt for consent {consent_id}")
     if out is None:

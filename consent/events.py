@@ -3,7 +3,7 @@ area codes and counts, never a name or a clear citizen ID."""
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from audit.events import EventType, Facets, hookimpl
 
@@ -92,6 +92,19 @@ class ConsentChecked(EventType):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class DecisionsRead(EventType):
+    """Someone listed consent decisions (keyed subject references, grantors, evidence) or fetched a
+    decision's signed receipt; ``community`` when the read was of one community's."""
+
+    name: ClassVar[str] = "consent.decisions_read"
+    community: str | None
+    rows: int
+
+    def facets(self) -> Facets:
+        return Facets(area=self.community, records=self.rows)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class DataReturnRead(EventType):
     """A community's stewards read their own households, identified where consent holds."""
 
@@ -105,8 +118,10 @@ class DataReturnRead(EventType):
     def facets(self) -> Facets:
         return Facets("community", "community_planning", self.community, self.persons_identified)
 
-    def area_reads(self) -> dict[str, int]:
-        return {self.community: self.persons_identified} if self.persons_identified else {}
+    @classmethod
+    def reads_in(cls, details: dict[str, Any]) -> dict[str, int]:
+        persons = details["persons_identified"]
+        return {details["community"]: persons} if persons else {}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -135,7 +150,7 @@ class SubjectRequestHandled(EventType):
 
 
 CONSENT_EVENT_TYPES = (ConsentRecorded, ConsentChanged, StewardRegistered, StewardEnded, StewardsRead,
-                       ConsentChecked, DataReturnRead, EvidenceImported, SubjectRequestHandled)
+                       ConsentChecked, DecisionsRead, DataReturnRead, EvidenceImported, SubjectRequestHandled)
 
 
 @hookimpl

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from consent import clock
-from consent.events import ConsentChanged, ConsentRecorded
+from consent.events import ConsentChanged, ConsentRecorded, DecisionsRead
 from consent.receipts import issue, new_receipt_id
 from consent.stewards import active_steward
 from consent.subjects import Subject
@@ -31,7 +31,7 @@ from consent.vocabulary import (
 )
 from hub.context import Hub
 from hub.crypto import aad
-from hub.db.schema import consents, source_records
+from hub.db.schema import consent_receipts, consents, source_records
 
 #: Thailand's age of majority (Civil and Commercial Code s.19).
 MAJORITY = 20
@@ -191,6 +191,31 @@ def list_consents(conn: Connection, *, subject_ref: str | None = None, status: s
     rows = conn.execute(query).all()
     at = at or clock.now()
     return [r for r in rows if status is None or effective_status(r, at) == status]
+
+
+def read_consents(hub: Hub, *, actor: str, subject_ref: str | None = None, community: str | None = None,
+                  status: str | None = None, at: dt.datetime) -> list[Any]:
+    """:func:`list_consents` for someone to see; the read is audited (nothing is returned unless it is)."""
+    with hub.engine.begin() as conn:
+        rows = list_consents(conn, subject_ref=subject_ref, status=status, at=at)
+        hub.audit.append(conn, DecisionsRead(resource="consent:decisions", community=community, rows=len(rows)),
+                         actor=actor)
+    return rows
+
+
+def read_receipt(hub: Hub, consent_id: str, *, actor: str) -> str | None:
+    """The latest signed receipt of a decision, if it has one; the read is audited."""
+    t = consent_receipts
+    with hub.engine.begin() as conn:
+        token = conn.execute(select(t.c.jws).where(t.c.consent_id == consent_id)
+                             .order_by(t.c.issued_at.desc()).limit(1)).scalar()
+        if token is not None:
+            subject = conn.execute(select(consents.c.subject_kind, consents.c.subject_ref)
+                                   .where(consents.c.id == consent_id)).one()
+            community = subject.subject_ref if subject.subject_kind == "community" else None
+            hub.audit.append(conn, DecisionsRead(resource=f"consent:{consent_id}", community=community, rows=1),
+                             actor=actor)
+    return token
 
 
 # ---------------------------------------------------------------------------------------------- checks

@@ -34,6 +34,11 @@ class AuditWriteError(HubError):
     """An audit event could not be appended; the operation it records must not go ahead."""
 
 
+class ClearCitizenIdInAudit(HubError):
+    """An audit event would hold a citizen ID in clear (a reason or note typed with one); the operation
+    it records does not go ahead."""
+
+
 class ContractViolation(HubError):
     """A contract is invalid, or an operation goes beyond what the contracts allow (a field no contract
     lets the hub take, a view no contract defines, a privacy budget spent)."""

@@ -52,12 +52,16 @@ def write_export(hub: Hub, out: Path, header: Sequence[str], *, actor: str, even
         raise HubError(f"{out.parent}: no such directory to write {out.name} into")
     count = 0
     tmp = out.with_name(out.name + ".tmp")
-    with hub.engine.begin() as conn, open(tmp, "w", encoding=encoding, newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for row in rows(conn):
-            writer.writerow(row)
-            count += 1
-        hub.audit.append(conn, event(count), actor=actor)
+    try:
+        with hub.engine.begin() as conn, open(tmp, "w", encoding=encoding, newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for row in rows(conn):
+                writer.writerow(row)
+                count += 1
+            hub.audit.append(conn, event(count), actor=actor)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # an export whose audit event was not written leaves nothing behind
+        raise
     tmp.replace(out)
     return count

@@ -284,3 +284,16 @@ def serve_api(hub: Hub):
 def root_url(client) -> str:
     """``http://host:port`` of a client from :func:`serve_api` (whose base URL is the API's)."""
     return f"{client.base_url.scheme}://{client.base_url.netloc.decode()}"
+
+
+def refuse_audit_writes(hub) -> None:
+    """Make every audit append fail, as a full disk or a broken database would."""
+    with hub.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                              "BEGIN RAISE EXCEPTION 'audit storage unavailable'; END $$"))
+            conn.execute(text("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
+                              "FOR EACH ROW EXECUTE FUNCTION refuse_audit()"))
+        else:
+            conn.execute(text("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
+                              "BEGIN SELECT RAISE(ABORT, 'audit storage unavailable'); END"))

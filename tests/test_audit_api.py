@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
-from sqlalchemy import text
 
 from consent import stewards
-from helpers import ACTOR, TITLES, ingest_all, partner_pii, serve_api
+from helpers import ACTOR, TITLES, ingest_all, partner_pii, refuse_audit_writes, serve_api
 from hub.linking.run import link
 from hub.tokens import issue
 from hub.views.publish import publish
@@ -83,6 +83,10 @@ def test_an_auditor_searches_the_log_and_sees_no_personal_data(hub, served):
     assert [r["seq"] for r in rows[:-1]] == [str(e["seq"]) for e in in_village]
     assert rows[-1]["action"] == "audit.read"  # the search just made, in the area it searched
     assert api.get("/audit/events", headers=who["auditor"], params={"since": "yesterday"}).status_code == 400
+    today = in_village[-1]["occurred_at"][:10]
+    for until in (today, today.replace("-", "")):  # a bare date, extended or basic, includes its whole day
+        found = api.get("/audit/events", headers=who["auditor"], params={"area": "340101", "until": until})
+        assert [e["seq"] for e in found.json()["events"]][:len(in_village)] == [e["seq"] for e in in_village]
 
     for role in ("partner", "steward"):
         assert api.get("/audit/events", headers=who[role]).status_code == 403
@@ -113,25 +117,15 @@ def test_a_village_sees_which_partners_used_its_data(hub, served):
     assert api.get(f"/audit/usage/{VILLAGE}", headers=who["partner"]).status_code == 403
 
 
-def refuse_audit_writes(hub) -> None:
-    """Make every audit append fail, as a full disk or a broken database would."""
-    with hub.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                              "BEGIN RAISE EXCEPTION 'audit storage unavailable'; END $$"))
-            conn.execute(text("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
-                              "FOR EACH ROW EXECUTE FUNCTION refuse_audit()"))
-        else:
-            conn.execute(text("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
-                              "BEGIN SELECT RAISE(ABORT, 'audit storage unavailable'); END"))
-
-
-def test_no_personal_data_is_served_when_its_audit_event_cannot_be_written(hub, served, cli):
+def test_no_personal_data_is_served_when_its_audit_event_cannot_be_written(hub, served, cli, tmp_path):
     api, who = served
-    assert api.post("/consent/community/decisions", headers=who["steward"],
-                    json={"purposes": ["community_planning"], "meeting": "ประชุม"}).status_code == 201
+    granted = api.post("/consent/community/decisions", headers=who["steward"],
+                       json={"purposes": ["community_planning"], "meeting": "ประชุม"})
+    assert granted.status_code == 201
     refuse_audit_writes(hub)
     calls = [
+        api.get("/consent/decisions", headers=who["steward"]),
+        api.get(f"/consent/decisions/{granted.json()['consent_id']}/receipt", headers=who["steward"]),
         api.get("/consent/data-return", headers=who["steward"]),
         api.post("/rights/access", headers=who["admin"], json={"citizen_id": SOMCHAI}),
         api.post("/consent/check", headers=who["admin"], json={
@@ -146,3 +140,36 @@ def test_no_personal_data_is_served_when_its_audit_event_cannot_be_written(hub, 
     assert served_pii == []
     shown = cli("views", "show", "msdhs_households", "--area", VILLAGE)
     assert shown.exit_code != 0 and VILLAGE not in shown.stdout
+    out = tmp_path / "exports"
+    out.mkdir()
+    exported = cli("export", "links", "--out", out / "links.csv")
+    assert exported.exit_code != 0 and list(out.iterdir()) == []  # not even the half-written temporary file
+
+
+def test_reading_consent_decisions_and_receipts_is_audited(hub, served):
+    api, who = served
+    granted = api.post("/consent/community/decisions", headers=who["steward"],
+                       json={"purposes": ["community_planning"], "meeting": "ประชุมหมู่บ้าน"}).json()
+    assert len(api.get("/consent/decisions", headers=who["steward"]).json()) == 1
+    assert api.get(f"/consent/decisions/{granted['consent_id']}/receipt", headers=who["steward"]).status_code == 200
+    reads = api.get("/audit/events", headers=who["auditor"], params={"action": "consent.decisions_read"}).json()
+    assert [(e["resource"], e["area"], e["record_count"], e["role"]) for e in reads["events"]] == [
+        ("consent:decisions", VILLAGE, 1, "community"), (f"consent:{granted['consent_id']}", VILLAGE, 1, "community")]
+
+
+def test_the_cli_searches_the_log_and_shows_a_villages_usage(hub, served, cli, tmp_path):
+    api, who = served
+    assert api.get("/views/msdhs_households/rows", headers=who["partner"]).json()["items"]
+    result = cli("audit", "log", "--action", "ingest.", "--limit", "2")
+    assert result.exit_code == 0
+    listed = [line.split("\t") for line in result.stdout.splitlines()[1:3]]
+    assert [row[3] for row in listed] == ["ingest.completed", "ingest.quarantined"]
+    assert "there may be more" in result.stdout
+    out = tmp_path / "log.csv"
+    assert cli("audit", "log", "--partner", "msdhs", "--csv", out).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert rows and {r["partner"] for r in rows} == {"msdhs"} and "view.read" in {r["action"] for r in rows}
+    usage = cli("audit", "usage", "340101", "--json")
+    assert usage.exit_code == 0
+    assert [p["partner"] for p in json.loads(usage.stdout)["by_partner"]] == ["msdhs"]
+    assert cli("audit", "log", "--until", "yesterday").exit_code != 0

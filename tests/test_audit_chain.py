@@ -13,7 +13,7 @@ from audit.chain import GENESIS, HASHED, canonical, chain_hash
 from audit.events import EventType, KeysCreated
 from audit.verify import Problem
 from helpers import EEF_2566_2, EEF_2567_1, TPMAP, file_sha256_hex, ingest, squash, tampering
-from hub.db.schema import audit_events, audit_head
+from hub.db.schema import audit_checkpoints, audit_events, audit_head
 from hub.errors import AuditWriteError
 
 
@@ -178,9 +178,8 @@ def test_an_undeclared_event_type_is_refused(hub, event):
     assert verify(hub) is None
 
 
-def test_a_log_written_before_the_searchable_columns_still_verifies_after_the_upgrade(settings):
-    """Events of a hub at migration 0005 hash six fields (format 1); upgrading keeps them verifiable and
-    new events chain on in format 2."""
+def _upgraded_hub(settings):
+    """A hub whose log began at migration 0005 (three format 1 events), upgraded by opening it."""
     from alembic import command
     from sqlalchemy import insert
 
@@ -203,7 +202,13 @@ def test_a_log_written_before_the_searchable_columns_still_verifies_after_the_up
             prev = digest
         conn.execute(insert(audit_head).values(id=1, seq=3, hash=prev))
     engine.dispose()
-    hub, _ = Hub.init(settings)
+    return Hub.init(settings)[0]
+
+
+def test_a_log_written_before_the_searchable_columns_still_verifies_after_the_upgrade(settings):
+    """Events of a hub at migration 0005 hash six fields (format 1); upgrading keeps them verifiable and
+    new events chain on in format 2, the first of them under the first checkpoint."""
+    hub = _upgraded_hub(settings)
     try:
         assert [e.format for e in events(hub)] == [1, 1, 1, 2]  # the upgraded hub's own keys.created
         assert verify(hub) is None
@@ -217,24 +222,109 @@ def test_a_log_written_before_the_searchable_columns_still_verifies_after_the_up
 
 
 def test_checkpoints_are_signed_every_n_events_and_after_t_seconds(settings):
+    """Each checkpoint signs the cadence until the next: a changed setting takes effect from the next."""
+    from audit.checkpoints import unverified_claims
     from audit.verify import stored_checkpoints
     from hub.context import Hub
 
     hub, _ = Hub.init(settings.model_copy(update={"audit_checkpoint_every": 5}))  # keys.created: event 1
     try:
-        batch = [KeysCreated(resource="keys", kek_id=f"k{i}", secrets=[]) for i in range(12)]
-        with hub.engine.begin() as conn:
-            assert hub.audit.append_many(conn, batch, actor="test:pytest") == list(range(2, 14))
-        with hub.engine.connect() as conn:
-            assert [c.seq for c in stored_checkpoints(conn)] == [1, 6, 11]
-        hub.audit.seconds = 0.0  # any later append is "T seconds after the last checkpoint"
-        with hub.engine.begin() as conn:
-            hub.audit.append(conn, KeysCreated(resource="keys", kek_id="late", secrets=[]), actor="test:pytest")
-        with hub.engine.connect() as conn:
-            assert [c.seq for c in stored_checkpoints(conn)] == [1, 6, 11, 14]
+        def append(count: int) -> None:
+            with hub.engine.begin() as conn:
+                hub.audit.append_many(conn, [KeysCreated(resource="keys", kek_id=f"k{i}", secrets=[])
+                                             for i in range(count)], actor="test:pytest")
+
+        def checkpoints():
+            with hub.engine.connect() as conn:
+                return stored_checkpoints(conn)
+
+        append(12)  # events 2-13
+        assert [c.seq for c in checkpoints()] == [1, 6, 11]
+        hub.audit.seconds = 0.0  # from the next checkpoint on, any later event is "T seconds after" it
+        append(3)  # events 14-16: checkpoint 11 said "every 5 events or 300 s"
+        append(1)  # event 17: checkpoint 16 said "every 5 events or 0 s"
+        signed = checkpoints()
+        assert [c.seq for c in signed] == [1, 6, 11, 16, 17]
+        claims = [unverified_claims(c.jws) for c in signed]
+        assert [c.prev for c in claims] == [None, *((c.seq, c.head) for c in signed[:-1])]
+        assert [(c.every, c.seconds) for c in claims] == [(5, 300.0)] * 3 + [(5, 0.0)] * 2
         assert verify(hub) is None
     finally:
         hub.engine.dispose()
+
+
+def test_a_format_1_event_may_not_gain_the_later_columns(settings):
+    """Format 1 hashes six fields: the columns added later must stay empty, or they could be edited."""
+    hub = _upgraded_hub(settings)
+    try:
+        with tampering(hub) as conn:
+            conn.execute(update(audit_events).where(audit_events.c.seq == 2).values(partner="mallory"))
+        assert verify(hub) == Problem(2, "a format 1 event has values in columns its hash does not cover (edited)")
+    finally:
+        hub.engine.dispose()
+
+
+def test_an_empty_log_does_not_verify(hub):
+    with tampering(hub) as conn:
+        for table in (audit_checkpoints, audit_events, audit_head):
+            conn.execute(delete(table))
+    assert verify(hub) == Problem(1, "the log is empty, but a hub records its own initialisation (deleted)")
+
+
+def test_verification_during_appends_raises_no_false_alarm(hub):
+    """Verifying reads one snapshot: events, head, checkpoints and reads appended meanwhile are not mistaken
+    for tampering."""
+    import threading
+
+    hub.audit.every = 3
+    stop, alarms = threading.Event(), []
+
+    def appender():
+        while not stop.is_set():
+            with hub.engine.begin() as conn:
+                hub.audit.append(conn, KeysCreated(resource="keys", kek_id="k", secrets=[]), actor="test:pytest")
+
+    thread = threading.Thread(target=appender)
+    thread.start()
+    verifications = 0
+    try:
+        while verifications < 20 or len(events(hub)) < 40:  # appends (and checkpoints) went on throughout
+            verifications += 1
+            if problem := verify(hub):
+                alarms.append(problem)
+    finally:
+        stop.set()
+        thread.join()
+    assert alarms == []
+
+
+def test_an_append_after_a_write_does_not_wait_behind_a_queued_appender(hub):
+    """A transaction that wrote before appending holds SQLite's write lock; an appender that queued first
+    waits for that lock. The writer must not queue behind it (a deadlock until the busy timeout)."""
+    import threading
+    import time
+
+    if hub.engine.dialect.name != "sqlite":
+        pytest.skip("the append queue is SQLite's")
+    took = {}
+    with hub.engine.begin() as writer:
+        writer.execute(update(audit_head).values(seq=audit_head.c.seq))  # any write takes the lock
+
+        def other():
+            start = time.monotonic()
+            with hub.engine.begin() as conn:
+                hub.audit.append(conn, KeysCreated(resource="keys", kek_id="other", secrets=[]), actor="test:pytest")
+            took["other"] = time.monotonic() - start
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        time.sleep(0.3)  # the other appender now holds the queue and waits for the write lock
+        start = time.monotonic()
+        hub.audit.append(writer, KeysCreated(resource="keys", kek_id="writer", secrets=[]), actor="test:pytest")
+        took["writer"] = time.monotonic() - start
+    thread.join()
+    assert took["writer"] < 5 and took["other"] < 10  # not the 30 s busy timeout
+    assert verify(hub) is None
 
 
 def test_concurrent_appenders_are_serialised_and_none_fails(hub):
@@ -262,3 +352,25 @@ def test_concurrent_appenders_are_serialised_and_none_fails(hub):
         thread.join()
     assert failures == []
     assert len(events(hub)) == 1 + 8 * 25 and verify(hub) is None
+
+
+@pytest.mark.parametrize("reason", ["called about 1-1014-00123-45-1", "ตามคำขอของ นายสมชาย1101400123451",
+                                    "เลข ๑๑๐๑๔๐๐๑๒๓๔๕๑"])
+def test_a_reason_holding_a_citizen_id_is_refused_and_nothing_is_read(busy_hub, cli, reason):
+    before = len(events(busy_hub))
+    result = cli("quarantine", "show", 1, "--reason", reason)
+    assert result.exit_code != 0
+    assert squash("may not hold a citizen ID in clear") in squash(result.stderr)
+    assert len(events(busy_hub)) == before and verify(busy_hub) is None
+
+
+@pytest.mark.parametrize("text,found", [
+    ("1101400123451", True), ("1 1014 00123 45 1", True), ("๑๑๐๑๔๐๐๑๒๓๔๕๑", True),
+    ("1101400123452", False),  # its check digit fails: not read as an ID
+    ("11014001234510", False),  # fourteen digits
+    ("a1101400123451", False), ("1234567890123abcdef0123456789", False),  # parts of a hash or a code
+])
+def test_citizen_ids_are_found_in_text(text, found):
+    from hub.thai.citizen_id import mentions_citizen_id
+
+    assert mentions_citizen_id(text) is found

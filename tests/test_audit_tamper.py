@@ -16,19 +16,21 @@ import random
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from audit.access import audit_public_key, export_checkpoint
 from audit.access import verify as verify_hub
 from audit.chain import HASHED, canonical, chain_hash
-from audit.checkpoints import TOKEN_TYPE, read_witness
-from audit.verify import COLUMNS, Witness, check_log, stored_checkpoints
+from audit.checkpoints import TOKEN_TYPE, read_witness, unverified_claims
+from audit.events import CheckpointExported
+from audit.verify import COLUMNS, READ_COLUMNS, Witness, check_log, stored_checkpoints, stored_reads
 from helpers import ACTOR, ingest_all, isolated_database_url, squash, tampering
 from hub.context import Hub
-from hub.db.schema import audit_checkpoints, audit_events, audit_head
+from hub.db.schema import audit_area_reads, audit_checkpoints, audit_events, audit_head
+from hub.errors import AuditWriteError
 from hub.linking.run import link
 from hub.settings import Settings
-from hub.signing import sign
+from hub.signing import public_pem, sign
 from hub.views.publish import publish
 from hub.views.read import current_versions, read_view
 
@@ -60,16 +62,34 @@ def real_log(tmp_path_factory):
         hub.engine.dispose()
 
 
-def snapshot(hub: Hub):
+@dataclasses.dataclass
+class Log:
+    """A copy of a log: its events (lists, in :data:`COLUMNS` order), head, checkpoints, witnesses and
+    area reads (lists, in :data:`READ_COLUMNS` order)."""
+
+    rows: list[list]
+    head: tuple[int, bytes]
+    checkpoints: list
+    witnesses: list
+    reads: list[list]
+
+    def copy(self) -> Log:
+        return Log([list(r) for r in self.rows], self.head, list(self.checkpoints), list(self.witnesses),
+                   [list(r) for r in self.reads])
+
+
+def snapshot(hub: Hub, witness_files=()) -> Log:
     with hub.engine.connect() as conn:
         rows = [list(r) for r in conn.execute(select(*(audit_events.c[c] for c in COLUMNS)).order_by(
             audit_events.c.seq))]
         head = conn.execute(select(audit_head.c.seq, audit_head.c.hash)).one()
-        return rows, (head.seq, bytes(head.hash)), stored_checkpoints(conn)
+        return Log(rows, (head.seq, bytes(head.hash)), stored_checkpoints(conn),
+                   [Witness(p.name, read_witness(p)) for p in witness_files], [list(r) for r in stored_reads(conn)])
 
 
-def check(rows, head, checkpoints, witnesses, key):
-    return check_log([tuple(r) for r in rows], head=head, checkpoints=checkpoints, witnesses=witnesses,
+def check(log: Log, hub: Hub, key: str):
+    return check_log([tuple(r) for r in log.rows], head=log.head, checkpoints=log.checkpoints,
+                     witnesses=log.witnesses, reads=[tuple(r) for r in log.reads], event_types=hub.audit.declared,
                      public_key=key).problem
 
 
@@ -99,13 +119,15 @@ class Case:
     expected: int
 
 
-def tamper_once(rng, rows, head, checkpoints, witnesses, attacker_key) -> tuple[Case, tuple]:
-    """One random tampering of copies of the log; returns what was done, the first seq that can no longer
-    be trusted, and the tampered (rows, head, checkpoints, witnesses)."""
-    rows = [list(r) for r in rows]
-    checkpoints, witnesses = list(checkpoints), list(witnesses)
-    last = len(rows)
-    kind = rng.choice(("edit", "delete", "insert", "reorder", "truncate", "forge", "rewrite"))
+KINDS = ("edit", "delete", "insert", "reorder", "truncate", "forge", "rewrite", "uncheckpoint", "usage")
+
+
+def tamper_once(rng: random.Random, log: Log, attacker_key) -> tuple[Case, Log]:
+    """One random tampering of a copy of ``log``; returns what was done, with the first seq that can no
+    longer be trusted, and the tampered copy."""
+    log = log.copy()
+    rows, last = log.rows, len(log.rows)
+    kind = rng.choice(KINDS)
     i = rng.randrange(last)  # index; seq i + 1
     if kind == "edit":
         column = rng.randrange(len(COLUMNS))
@@ -113,10 +135,10 @@ def tamper_once(rng, rows, head, checkpoints, witnesses, attacker_key) -> tuple[
         if COLUMNS[column] == "seq" and rows[i][0] in {r[0] for k, r in enumerate(rows) if k != i}:
             rows[i][0] = last + 5  # a database keeps seq unique: the edit moves it past the end
             rows.sort(key=lambda r: r[0])
-        return Case(f"edit {COLUMNS[column]}", i + 1), (rows, head, checkpoints, witnesses)
+        return Case(f"edit {COLUMNS[column]}", i + 1), log
     if kind == "delete":
         del rows[i]
-        return Case("delete", i + 1), (rows, head, checkpoints, witnesses)
+        return Case("delete", i + 1), log
     if kind == "insert":
         i = rng.randrange(last - 1)  # before an existing event (appending at the end is what appending is)
         forged = list(rows[i])
@@ -126,8 +148,8 @@ def tamper_once(rng, rows, head, checkpoints, witnesses, attacker_key) -> tuple[
             row[_SEQ] = k
         forged[_PREV] = rows[i][_HASH]
         forged[_HASH] = chain_hash(forged[_PREV], canonical(forged, forged[COLUMNS.index("format")]))
-        head = (head[0] + 1, head[1])
-        return Case("insert", i + 2), (rows, head, checkpoints, witnesses)
+        log.head = (log.head[0] + 1, log.head[1])
+        return Case("insert", i + 2), log
     if kind == "reorder":
         j = rng.randrange(last)
         while j == i:
@@ -135,61 +157,80 @@ def tamper_once(rng, rows, head, checkpoints, witnesses, attacker_key) -> tuple[
         i, j = min(i, j), max(i, j)
         rows[i][_SEQ], rows[j][_SEQ] = rows[j][_SEQ], rows[i][_SEQ]
         rows[i], rows[j] = rows[j], rows[i]
-        return Case("reorder", i + 1), (rows, head, checkpoints, witnesses)
-    if kind == "truncate":
-        witnessed = max(w.checkpoint.seq for w in witnesses)
-        keep = rng.randrange(1, witnessed)  # events 1..keep stay
-        rows = rows[:keep]
-        head = (keep, rows[-1][_HASH])
-        checkpoints = [c for c in checkpoints if c.seq <= keep]
-        return Case("truncate", keep + 1), (rows, head, checkpoints, witnesses)
+        return Case("reorder", i + 1), log
+    if kind == "truncate":  # the events, their reads and checkpoints after some event; the head moved back
+        keep = rng.randrange(1, max(w.checkpoint.seq for w in log.witnesses))  # events 1..keep stay
+        log.rows = rows[:keep]
+        log.head = (keep, rows[keep - 1][_HASH])
+        log.checkpoints = [c for c in log.checkpoints if c.seq <= keep]
+        log.reads = [r for r in log.reads if r[0] <= keep]
+        return Case("truncate", keep + 1), log
     if kind == "forge":
-        k = rng.randrange(len(checkpoints))
-        c = checkpoints[k]
+        k = rng.randrange(len(log.checkpoints))
+        c = log.checkpoints[k]
         how = rng.choice(("head", "seq", "resign"))
         if how == "head":
             forged = dataclasses.replace(c, head=hashlib.sha256(c.head.encode()).hexdigest())
-        elif how == "seq":
+        elif how == "seq":  # the checkpoint moves: the seq it left lacks it
             forged = dataclasses.replace(c, seq=c.seq + rng.choice((-1, 1)))
         else:
-            claims = {"seq": c.seq, "head": c.head, "signed_at": c.signed_at}
+            claims = {**dataclasses.asdict(unverified_claims(c.jws)), "prev": None}
             forged = dataclasses.replace(c, jws=sign(attacker_key, claims, token_type=TOKEN_TYPE))
-        checkpoints[k] = forged
-        return Case(f"forge checkpoint ({how})", forged.seq), (rows, head, checkpoints, witnesses)
+        log.checkpoints[k] = forged
+        return Case(f"forge checkpoint ({how})", min(c.seq, forged.seq)), log
+    if kind == "uncheckpoint":  # a run of stored checkpoints deleted, the events left alone
+        k = rng.randrange(len(log.checkpoints))
+        gone = log.checkpoints[k:k + rng.randint(1, 3)]
+        log.checkpoints = [c for c in log.checkpoints if c not in gone]
+        return Case("uncheckpoint", gone[0].seq), log
+    if kind == "usage":  # a community's "who used our data" entries changed
+        k = rng.randrange(len(log.reads))
+        read = log.reads[k]
+        how = rng.choice(("records", "area", "partner", "delete", "duplicate", "move"))
+        if how == "delete":
+            del log.reads[k]
+        elif how == "duplicate":
+            log.reads.insert(k, [*read[:1], read[1] + "0", *read[2:]])
+        elif how == "move":  # onto an event that read no personal data
+            quiet = rng.choice(sorted({r[0] for r in rows} - {r[0] for r in log.reads}))
+            log.reads[k] = [quiet, *read[1:]]
+            log.reads.sort(key=lambda r: r[0])
+            return Case("usage move", min(quiet, read[0])), log
+        else:
+            column = READ_COLUMNS.index(how)
+            log.reads[k] = [*read[:column], _other(read[column], rng), *read[column + 1:]]
+        return Case(f"usage {how}", read[0]), log
     # rewrite: edit one event and recompute every hash after it, and the head
     rows[i][HASHED.index("actor")] = "cli:mallory"
-    head = (head[0], rehash(rows, i))
-    signed = [c.seq for c in checkpoints] + [w.checkpoint.seq for w in witnesses]
-    return Case("rewrite", max((s for s in signed if s < i + 1), default=0) + 1), (rows, head, checkpoints,
-                                                                                    witnesses)
+    log.head = (log.head[0], rehash(rows, i))
+    signed = [c.seq for c in log.checkpoints] + [w.checkpoint.seq for w in log.witnesses]
+    return Case("rewrite", max((s for s in signed if s < i + 1), default=0) + 1), log
 
 
 def test_an_untouched_real_log_verifies(real_log):
     hub, witness_files = real_log
-    rows, head, checkpoints = snapshot(hub)
-    witnesses = [Witness(p.name, read_witness(p)) for p in witness_files]
-    assert len(rows) >= 100 and len(checkpoints) >= 6
-    assert check(rows, head, checkpoints, witnesses, audit_public_key(hub)) is None
+    log = snapshot(hub, witness_files)
+    assert len(log.rows) >= 100 and len(log.checkpoints) >= 6 and len(log.reads) >= 10
+    assert check(log, hub, audit_public_key(hub)) is None
     result = verify_hub(hub, witness_files)
-    assert result.intact and result.events == len(rows) and result.witnesses == 2
+    assert result.intact and result.events == len(log.rows) and result.witnesses == 2
 
 
 def test_a_thousand_random_tamperings_are_each_detected_at_the_first_bad_event(real_log):
     hub, witness_files = real_log
-    rows, head, checkpoints = snapshot(hub)
-    witnesses = [Witness(p.name, read_witness(p)) for p in witness_files]
+    log = snapshot(hub, witness_files)
     key, attacker = audit_public_key(hub), Ed25519PrivateKey.generate()
     rng = random.Random(2567)
     missed, kinds = [], {}
     for _ in range(TAMPERINGS):
-        case, tampered = tamper_once(rng, rows, head, checkpoints, witnesses, attacker)
+        case, tampered = tamper_once(rng, log, attacker)
         kinds[case.kind.split()[0]] = kinds.get(case.kind.split()[0], 0) + 1
-        problem = check(*tampered, key)
+        problem = check(tampered, hub, key)
         if problem is None or problem.seq != case.expected:
             missed.append((case, problem))
     assert [(c.kind, c.expected, p) for c, p in missed] == []
-    assert set(kinds) == {"edit", "delete", "insert", "reorder", "truncate", "forge", "rewrite"}
-    assert check(rows, head, checkpoints, witnesses, key) is None  # the copies were tampered, not the log
+    assert set(kinds) == set(KINDS)
+    assert check(log, hub, key) is None  # the copies were tampered, not the log
 
 
 def test_a_forged_witness_file_is_refused(real_log, tmp_path):
@@ -209,28 +250,29 @@ def test_a_forged_witness_file_is_refused(real_log, tmp_path):
 def log_copy(real_log, tmp_path):
     """A fresh hub whose audit tables hold a copy of the real log (every other table stays empty)."""
     hub, witness_files = real_log
-    rows, head, checkpoints = snapshot(hub)
+    log = snapshot(hub)
     home = tmp_path / "copy"
     with isolated_database_url(home) as url:
         settings = Settings(home=home, database_url=url, keys_dir=hub.settings.resolved_keys_dir)
         copy, _ = Hub.init(settings)
         with tampering(copy) as conn:
-            for table in (audit_checkpoints, audit_events, audit_head):
+            for table in (audit_checkpoints, audit_area_reads, audit_events, audit_head):
                 conn.execute(delete(table))
-            conn.execute(insert(audit_events), [dict(zip(COLUMNS, r)) for r in rows])
+            conn.execute(insert(audit_events), [dict(zip(COLUMNS, r)) for r in log.rows])
             conn.execute(insert(audit_checkpoints), [
                 {"seq": c.seq, "head_hash": bytes.fromhex(c.head), "signed_at": c.signed_at, "jws": c.jws}
-                for c in checkpoints])
-            conn.execute(insert(audit_head).values(id=1, seq=head[0], hash=head[1]))
+                for c in log.checkpoints])
+            conn.execute(insert(audit_area_reads), [dict(zip(READ_COLUMNS, r)) for r in log.reads])
+            conn.execute(insert(audit_head).values(id=1, seq=log.head[0], hash=log.head[1]))
         yield copy, witness_files, settings
         copy.engine.dispose()
 
 
-def run_verify(cli, monkeypatch, settings, witness_files):
+def run_verify(cli, monkeypatch, settings, witness_files, *options):
     for name, value in (("HOME", settings.home), ("DATABASE_URL", settings.database_url),
                         ("KEYS_DIR", settings.keys_dir)):
         monkeypatch.setenv(f"HUB_{name}", str(value))
-    return cli("audit", "verify", *(a for p in witness_files for a in ("--witness", p)))
+    return cli("audit", "verify", *(a for p in witness_files for a in ("--witness", p)), *options)
 
 
 def test_the_copy_verifies_through_the_cli(log_copy, cli, monkeypatch):
@@ -241,10 +283,21 @@ def test_the_copy_verifies_through_the_cli(log_copy, cli, monkeypatch):
     assert squash("the 2 witnessed head(s) agree") in squash(result.stdout)
 
 
-@pytest.mark.parametrize("kind", ["edit", "delete", "reorder", "truncate", "forge", "rewrite"])
+def test_an_auditor_verifies_with_the_key_they_pinned(log_copy, cli, monkeypatch, tmp_path):
+    copy, witness_files, settings = log_copy
+    pinned = tmp_path / "audit-key.pem"
+    pinned.write_text(audit_public_key(copy))
+    assert run_verify(cli, monkeypatch, settings, witness_files, "--public-key", pinned).exit_code == 0
+    pinned.write_text(public_pem(Ed25519PrivateKey.generate()))  # another hub's key: nothing verifies
+    result = run_verify(cli, monkeypatch, settings, witness_files, "--public-key", pinned)
+    assert result.exit_code == 1 and "bad signature" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["edit", "delete", "reorder", "truncate", "forge", "rewrite", "usage"])
 def test_tampering_in_the_database_is_named_by_hub_audit_verify(log_copy, cli, monkeypatch, kind):
     copy, witness_files, settings = log_copy
-    rows, head, checkpoints = snapshot(copy)
+    log = snapshot(copy)
+    rows, checkpoints = log.rows, log.checkpoints
     target = len(rows) // 3
     e, c = audit_events, audit_checkpoints
     with tampering(copy) as conn:
@@ -268,6 +321,11 @@ def test_tampering_in_the_database_is_named_by_hub_audit_verify(log_copy, cli, m
             forged = checkpoints[len(checkpoints) // 2]
             conn.execute(update(c).where(c.c.seq == forged.seq).values(head_hash=bytes(32)))
             expected = forged.seq
+        elif kind == "usage":
+            read = log.reads[len(log.reads) // 2]
+            conn.execute(update(audit_area_reads).where(audit_area_reads.c.seq == read[0],
+                                                        audit_area_reads.c.area == read[1]).values(records=0))
+            expected = read[0]
         else:
             conn.execute(update(e).where(e.c.seq == target).values(actor="cli:mallory"))
             prev = rows[target - 2][_HASH]
@@ -281,3 +339,31 @@ def test_tampering_in_the_database_is_named_by_hub_audit_verify(log_copy, cli, m
     result = run_verify(cli, monkeypatch, settings, witness_files)
     assert result.exit_code == 1
     assert squash(f"audit log broken at event {expected}:") in squash(result.stderr)
+
+
+def test_the_hub_refuses_to_sign_over_a_rewrite_whose_checkpoints_were_deleted(log_copy, cli, monkeypatch):
+    """The attack: delete the checkpoints after some point, rewrite the events after it with every hash
+    recomputed, and wait for the hub to sign the rewritten head."""
+    copy, witness_files, settings = log_copy
+    log = snapshot(copy)
+    kept = log.checkpoints[len(log.checkpoints) // 2]
+    first_gone = log.checkpoints[len(log.checkpoints) // 2 + 1]
+    e = audit_events
+    with tampering(copy) as conn:
+        conn.execute(delete(audit_checkpoints).where(audit_checkpoints.c.seq > kept.seq))
+        conn.execute(update(e).where(e.c.seq == kept.seq + 2).values(actor="cli:mallory"))
+        prev = log.rows[kept.seq][_HASH]
+        for seq in range(kept.seq + 2, len(log.rows) + 1):
+            row = conn.execute(select(*(e.c[n] for n in COLUMNS)).where(e.c.seq == seq)).one()
+            digest = chain_hash(prev, canonical(row, row.format))
+            conn.execute(update(e).where(e.c.seq == seq).values(prev_hash=prev, hash=digest))
+            prev = digest
+        conn.execute(update(audit_head).values(hash=prev))
+    with pytest.raises(AuditWriteError, match="refusing to sign a checkpoint"):
+        with copy.engine.begin() as conn:
+            copy.audit.append(conn, CheckpointExported(resource="audit", file="x.json"), actor="cli:operator")
+    with copy.engine.connect() as conn:
+        assert conn.scalar(select(func.max(audit_checkpoints.c.seq))) == kept.seq  # nothing was signed
+    result = run_verify(cli, monkeypatch, settings, [])
+    assert result.exit_code == 1
+    assert squash(f"audit log broken at event {first_gone.seq}: a checkpoint was due") in squash(result.stderr)

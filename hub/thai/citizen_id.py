@@ -8,12 +8,16 @@ positions, such as the third, keeps the checksum valid), so a failing ID is kept
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from operator import mul
 
 _SEPARATORS = str.maketrans("", "", " -\u00a0\t")
 _WEIGHTS = tuple(range(13, 1, -1))  # 13 for the first digit down to 2 for the twelfth
 _ASCII_ZERO_TOTAL = ord("0") * sum(_WEIGHTS)
+_THAI_DIGITS = str.maketrans("๐๑๒๓๔๕๖๗๘๙", "0123456789")
+#: Thirteen digits (Arabic or Thai), perhaps grouped by dashes or spaces, not part of a longer word or number.
+_IN_TEXT = re.compile(r"(?<![0-9A-Za-z๐-๙])[0-9๐-๙](?:[- ]?[0-9๐-๙]){12}(?![0-9A-Za-z๐-๙])")
 
 
 class IdStatus(enum.StrEnum):
@@ -59,3 +63,13 @@ def parse_citizen_id(raw: str | None) -> CitizenId | None:
 def with_check_digit(first_twelve: str) -> str:
     """A full valid ID from twelve digits (used by the demo and tests to make IDs)."""
     return first_twelve + str(check_digit(first_twelve))
+
+
+def mentions_citizen_id(text: str) -> bool:
+    """Whether ``text`` holds what reads as a citizen ID: thirteen digits, Thai digits too, perhaps
+    grouped (1-1017-00203-45-1), whose check digit holds."""
+    for found in _IN_TEXT.finditer(text):
+        parsed = parse_citizen_id(found.group().translate(_THAI_DIGITS))
+        if parsed is not None and parsed.status is IdStatus.VALID:
+            return True
+    return False
