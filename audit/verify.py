@@ -27,6 +27,7 @@ before it signs, and refuses to sign over a changed one.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -80,118 +81,135 @@ def check_log(rows: Iterable[Sequence], *, head: tuple[int, bytes] | None, check
     """Verify ``rows`` (tuples in :data:`COLUMNS` order, by seq) against the ``head`` row, the stored
     ``checkpoints``, the ``witnesses`` and the area ``reads`` (tuples in :data:`READ_COLUMNS` order, by
     seq), with the audit key ``public_key`` (PEM); ``event_types`` are the declared types by action."""
-    valid, signed, problems = _signatures(checkpoints, witnesses, public_key)
-    problems.extend(_chain_of_checkpoints(valid))
-    problems.extend(_witnesses_held(witnesses, valid))
-    scan = _Scan(valid, event_types, reads)
-    hashes = scan.run(rows, wanted=set(valid) | {w.checkpoint.seq for w in witnesses})
-    problems.extend(scan.problems)
-    last, broken = scan.last, scan.broken_at is not None
-    if not broken:
-        problems.extend(_head_problem(head, last, scan.prev))
-    trusted = scan.broken_at - 1 if broken else last  # a signed head beyond a broken link says nothing more
-    problems.extend(_signed_problems(signed, hashes, trusted, broken=broken))
-    first = min(problems, key=lambda p: p.seq, default=None)
-    return Verification(last, len(checkpoints), len(witnesses), first)
+    signatures = Signatures.check(checkpoints, witnesses, public_key)
+    part = scan(rows, reads, valid=signatures.valid, readers=readers_of(event_types), wanted=signatures.wanted)
+    return conclude(signatures, [part], head)
 
 
-def _signatures(checkpoints: Sequence[Checkpoint], witnesses: Sequence[Witness], public_key: str
-                ) -> tuple[dict[int, Claims], list[tuple[str, Checkpoint]], list[Problem]]:
-    """The claims of each validly signed stored checkpoint by seq; every validly signed checkpoint and
-    witness, labelled; a problem for each of the others."""
-    valid: dict[int, Claims] = {}
-    signed: list[tuple[str, Checkpoint]] = []
+@dataclass(frozen=True)
+class Signatures:
+    """The stored checkpoints and witnesses, their signatures checked."""
+
+    valid: dict[int, Claims]  # the claims of each validly signed stored checkpoint, by seq
+    signed: list[tuple[str, Checkpoint]]  # every validly signed checkpoint and witness, labelled
+    problems: list[Problem]  # bad signatures, breaks in the chain of checkpoints, witnesses no longer held
+    checkpoints: int
+    witnesses: int
+    wanted: frozenset[int]  # the seqs whose chain hash a signed head is compared with
+
+    @classmethod
+    def check(cls, checkpoints: Sequence[Checkpoint], witnesses: Sequence[Witness], public_key: str) -> Signatures:
+        valid: dict[int, Claims] = {}
+        signed: list[tuple[str, Checkpoint]] = []
+        problems: list[Problem] = []
+        labelled = [(f"checkpoint {c.seq}", c, True) for c in checkpoints] + \
+            [(f"witness {w.name} (seq {w.checkpoint.seq})", w.checkpoint, False) for w in witnesses]
+        for label, checkpoint, stored in labelled:
+            claims = checked_claims(checkpoint, public_key)
+            if isinstance(claims, str):
+                problems.append(Problem(checkpoint.seq, f"{label}: {claims}"))
+                continue
+            signed.append((label, checkpoint))
+            if stored:
+                valid[checkpoint.seq] = claims
+        problems.extend(_chain_of_checkpoints(valid))
+        problems.extend(_witnesses_held(witnesses, valid))
+        return cls(valid, signed, problems, len(checkpoints), len(witnesses),
+                   frozenset(valid) | {w.checkpoint.seq for w in witnesses})
+
+
+@dataclass
+class Scanned:
+    """What a pass over a range of the events found."""
+
+    problems: list[Problem]
+    broken_at: int | None  # the seq at which the chain broke
+    last: int  # the last event the pass checked
+    prev: bytes  # its hash
+    hashes: dict[int, bytes]  # the chain's hash at the wanted seqs the pass reached
+
+
+def readers_of(event_types: Mapping[str, type[EventType]]) -> dict[str, type[EventType]]:
+    """The event types that read personal data by area (they override :meth:`EventType.reads_in`)."""
+    return {name: t for name, t in event_types.items() if t.reads_in.__func__ is not EventType.reads_in.__func__}
+
+
+def scan(rows: Iterable[Sequence], reads: Iterable[Sequence], *, valid: dict[int, Claims],
+         readers: Mapping[str, type[EventType]], wanted: frozenset[int], start: int = 1,
+         end: int | None = None) -> Scanned:
+    """One pass over the events ``start``-``end`` (to the last, without ``end``): the chain, formats,
+    checkpoint cadence and area reads. A pass from a later ``start`` gets the event before it first, to
+    chain from (checked by the pass before); ``reads`` cover the same range. Stops at the first broken
+    link (nothing after it can be placed); other problems are collected and the pass goes on."""
     problems: list[Problem] = []
-    labelled = [(f"checkpoint {c.seq}", c, True) for c in checkpoints] + \
-        [(f"witness {w.name} (seq {w.checkpoint.seq})", w.checkpoint, False) for w in witnesses]
-    for label, checkpoint, stored in labelled:
-        claims = checked_claims(checkpoint, public_key)
-        if isinstance(claims, str):
-            problems.append(Problem(checkpoint.seq, f"{label}: {claims}"))
-            continue
-        signed.append((label, checkpoint))
-        if stored:
-            valid[checkpoint.seq] = claims
-    return valid, signed, problems
-
-
-class _Scan:
-    """One pass over the events: the chain, formats, checkpoint cadence and area reads. Stops at the first
-    broken link (nothing after it can be placed); other problems are collected and the pass goes on."""
-
-    def __init__(self, valid: dict[int, Claims], event_types: Mapping[str, type[EventType]],
-                 reads: Iterable[Sequence]):
-        self.valid = valid
-        self.readers = {name: t for name, t in event_types.items()
-                        if t.reads_in.__func__ is not EventType.reads_in.__func__}
-        self.reads = iter(reads)
-        self.problems: list[Problem] = []
-        self.broken_at: int | None = None  # the seq at which the chain broke
-        self.last, self.prev = 0, GENESIS
-
-    def run(self, rows: Iterable[Sequence], *, wanted: set[int]) -> dict[int, bytes]:
-        """Check ``rows``; returns the chain's hash at each ``wanted`` seq it reached."""
-        hashes: dict[int, bytes] = {}
-        valid, readers, problems = self.valid, self.readers, self.problems
-        prev, prev_link, expected, top_format = GENESIS, None, 1, 1
-        cadence, cadence_checked = None, True
-        reads = self.reads
-        read = next(reads, None)
-        for row in rows:
-            seq = row[0]
-            if seq != expected:
-                self._break(Problem(expected, f"event {expected} is missing (the next one is {seq})"))
-                break
-            if row[_PREV] != prev:
-                self._break(Problem(seq - 1, f"event {seq - 1} was inserted: event {seq} links past it")
-                            if row[_PREV] == prev_link else
-                            Problem(seq, "it does not link to the event before it (events were reordered, or "
-                                         "one was removed or inserted here)"))
-                break
-            fmt = row[_FORMAT]
-            if fmt != top_format and not (fmt == FORMAT and top_format == 1):
-                self._break(Problem(seq, f"its format {fmt!r} cannot follow format {top_format} (edited)"))
-                break
-            top_format = fmt
-            if chain_hash(prev, canonical(row, fmt)) != row[_HASH]:
-                self._break(Problem(seq, "its content does not match its hash (edited)"))
-                break
-            if fmt == 1 and any(v is not None for v in row[_LATER]):
-                self._break(Problem(seq, "a format 1 event has values in columns its hash does not cover (edited)"))
-                break
-            if fmt == FORMAT and cadence_checked:
-                if seq in valid:
-                    cadence = valid[seq].cadence
-                elif cadence is None or cadence.due(seq, row[1]):
-                    problems.append(Problem(seq, "a checkpoint was due at this event and there is none (deleted)"))
-                    cadence_checked = False
-            while read is not None and read[0] < seq:
-                problems.append(Problem(read[0], f"'who used our data' lists reads by event {read[0]}, which "
-                                                 f"read no personal data (added)"))
-                read = next(reads, None)
-            found = []
-            while read is not None and read[0] == seq:
-                found.append(read)
-                read = next(reads, None)
-            reader = readers.get(row[_ACTION])
-            if (reader or found) and not _reads_match(row, reader, found):
-                problems.append(Problem(seq, "its 'who used our data' entries differ from what the event "
-                                             "records (edited, added or removed)"))
-            if seq in wanted:
-                hashes[seq] = row[_HASH]
-            prev, prev_link, expected = row[_HASH], row[_PREV], expected + 1
-        if self.broken_at is None and read is not None:
-            problems.append(Problem(read[0], f"'who used our data' lists reads by event {read[0]}, beyond the "
-                                             f"log (added)"))
-        self.last, self.prev = expected - 1, prev
-        if self.broken_at is None and self.last == 0:
-            problems.append(Problem(1, "the log is empty, but a hub records its own initialisation (deleted)"))
-        return hashes
-
-    def _break(self, problem: Problem) -> None:
-        self.problems.append(problem)
-        self.broken_at = problem.seq
-
+    hashes: dict[int, bytes] = {}
+    rows, reads = iter(rows), iter(reads)
+    prev, prev_link, top_format = GENESIS, None, 1
+    if start > 1:
+        before = next(rows, None)
+        if before is None or before[0] != start - 1:  # the pass before names it missing
+            return Scanned([], None, start - 1, GENESIS, {})
+        prev, prev_link, top_format = before[_HASH], before[_PREV], before[_FORMAT]
+    signed_before = [seq for seq in valid if seq < start]
+    cadence = valid[max(signed_before)].cadence if signed_before else None
+    cadence_checked, expected, broken_at = True, start, None
+    read = next(reads, None)
+    for row in rows:
+        seq = row[0]
+        if seq != expected:
+            broken_at = expected
+            problems.append(Problem(expected, f"event {expected} is missing (the next one is {seq})"))
+            break
+        if row[_PREV] != prev:
+            problem = Problem(seq - 1, f"event {seq - 1} was inserted: event {seq} links past it") \
+                if row[_PREV] == prev_link else \
+                Problem(seq, "it does not link to the event before it (events were reordered, or one was removed "
+                             "or inserted here)")
+            broken_at = problem.seq
+            problems.append(problem)
+            break
+        fmt = row[_FORMAT]
+        if fmt != top_format and not (fmt == FORMAT and top_format == 1):
+            broken_at = seq
+            problems.append(Problem(seq, f"its format {fmt!r} cannot follow format {top_format} (edited)"))
+            break
+        top_format = fmt
+        if chain_hash(prev, canonical(row, fmt)) != row[_HASH]:
+            broken_at = seq
+            problems.append(Problem(seq, "its content does not match its hash (edited)"))
+            break
+        if fmt == 1 and any(v is not None for v in row[_LATER]):
+            broken_at = seq
+            problems.append(Problem(seq, "a format 1 event has values in columns its hash does not cover (edited)"))
+            break
+        if fmt == FORMAT and cadence_checked:
+            if seq in valid:
+                cadence = valid[seq].cadence
+            elif cadence is None or cadence.due(seq, row[1]):
+                problems.append(Problem(seq, "a checkpoint was due at this event and there is none (deleted)"))
+                cadence_checked = False
+        while read is not None and read[0] < seq:
+            problems.append(Problem(read[0], f"'who used our data' lists reads by event {read[0]}, which read no "
+                                             f"personal data (added)"))
+            read = next(reads, None)
+        found = []
+        while read is not None and read[0] == seq:
+            found.append(read)
+            read = next(reads, None)
+        reader = readers.get(row[_ACTION])
+        if (reader or found) and not _reads_match(row, reader, found):
+            problems.append(Problem(seq, "its 'who used our data' entries differ from what the event records "
+                                         "(edited, added or removed)"))
+        if seq in wanted:
+            hashes[seq] = row[_HASH]
+        prev, prev_link, expected = row[_HASH], row[_PREV], expected + 1
+    if broken_at is None and end is not None and expected <= end:
+        broken_at = expected
+        problems.append(Problem(expected, f"event {expected} is missing"))
+    if broken_at is None and read is not None:
+        problems.append(Problem(read[0], f"'who used our data' lists reads by event {read[0]}, beyond the log "
+                                         f"(added)"))
+    return Scanned(problems, broken_at, expected - 1, prev, hashes)
 
 
 def _reads_match(row: Sequence, reader: type[EventType] | None, found: list[Sequence]) -> bool:
@@ -204,6 +222,30 @@ def _reads_match(row: Sequence, reader: type[EventType] | None, found: list[Sequ
     event = (row[_ACTION], row[_PARTNER], row[_PURPOSE], row[1])
     return len(found) == len(counts) == len({r[1] for r in found}) and \
         all(counts.get(r[1]) == r[2] and (r[3], r[4], r[5], r[6]) == event for r in found)
+
+
+def conclude(signatures: Signatures, parts: Sequence[Scanned], head: tuple[int, bytes] | None,
+             more: Sequence[Problem] = ()) -> Verification:
+    """The verification of the log whose consecutive ranges ``parts`` are, with its ``head`` row and the
+    ``more`` problems found besides: the problem with the lowest seq, if any."""
+    problems = [*signatures.problems, *more]
+    hashes: dict[int, bytes] = {}
+    broken_at, last, prev = None, 0, GENESIS
+    for part in parts:
+        problems.extend(part.problems)
+        hashes.update(part.hashes)
+        last, prev, broken_at = part.last, part.prev, part.broken_at
+        if broken_at is not None:
+            break
+    broken = broken_at is not None
+    if not broken:
+        if last == 0:
+            problems.append(Problem(1, "the log is empty, but a hub records its own initialisation (deleted)"))
+        problems.extend(_head_problem(head, last, prev))
+    trusted = broken_at - 1 if broken else last  # a signed head beyond a broken link says nothing more
+    problems.extend(_signed_problems(signatures.signed, hashes, trusted, broken=broken))
+    first = min(problems, key=lambda p: p.seq, default=None)
+    return Verification(last, signatures.checkpoints, signatures.witnesses, first)
 
 
 def _chain_of_checkpoints(valid: dict[int, Claims]) -> Iterator[Problem]:
@@ -259,15 +301,18 @@ def _signed_problems(signed: list[tuple[str, Checkpoint]], hashes: dict[int, byt
             agreed = max(agreed, checkpoint.seq)
 
 
-def _stream(conn: Connection, table: str, columns: Sequence[str], key: Sequence[str], batch: int) -> Iterator[tuple]:
-    """Every row of ``table`` as a tuple of ``columns`` (which include the ``key`` columns), by ``key``,
-    read ``batch`` at a time by the driver (a million rows through the ORM layer would cost more than
-    checking them). On PostgreSQL the next batch is fetched, in the binary protocol, while this one is
-    checked."""
+def stream(conn: Connection, table: str, columns: Sequence[str], key: Sequence[str], batch: int, *,
+           low: int | None = None, high: int | None = None) -> Iterator[tuple]:
+    """The rows of ``table`` (with seq ``low``-``high``, where given) as tuples of ``columns`` (which
+    include the ``key`` columns), by ``key``, read ``batch`` at a time by the driver (a million rows
+    through the ORM layer would cost more than checking them). On PostgreSQL the next batch is fetched, in
+    the binary protocol, while this one is checked."""
     at = [columns.index(k) for k in key]
-    marks = ", ".join([placeholder(conn)] * len(key))
-    sql = (f"SELECT {', '.join(columns)} FROM {table} WHERE ({', '.join(key)}) > ({marks}) "
-           f"ORDER BY {', '.join(key)} LIMIT {int(batch)}")
+    mark = placeholder(conn)
+    bounds = (f" AND seq >= {int(low)}" if low is not None else "") + \
+        (f" AND seq <= {int(high)}" if high is not None else "")
+    sql = (f"SELECT {', '.join(columns)} FROM {table} WHERE ({', '.join(key)}) > ({', '.join([mark] * len(key))})"
+           f"{bounds} ORDER BY {', '.join(key)} LIMIT {int(batch)}")
     driver = conn.connection.driver_connection
     postgres = conn.dialect.name == "postgresql"
     cursor = driver.cursor(binary=True) if postgres else driver.cursor()
@@ -292,28 +337,60 @@ def _stream(conn: Connection, table: str, columns: Sequence[str], key: Sequence[
         cursor.close()
 
 
+def stored_events(conn: Connection, batch: int = 50_000, **bounds) -> Iterator[tuple]:
+    """The events (seq ``low``-``high``, where given), as tuples in :data:`COLUMNS` order, by seq."""
+    return stream(conn, "audit_events", COLUMNS, ("seq",), batch, **bounds)
+
+
+def stored_reads(conn: Connection, batch: int = 50_000, **bounds) -> Iterator[tuple]:
+    """The area reads (seq ``low``-``high``, where given), as tuples in :data:`READ_COLUMNS` order, by seq
+    and area."""
+    return stream(conn, "audit_area_reads", READ_COLUMNS, ("seq", "area"), batch, **bounds)
+
+
 def stored_checkpoints(conn: Connection) -> list[Checkpoint]:
     t = audit_checkpoints
     return [Checkpoint(r.seq, bytes(r.head_hash).hex(), r.signed_at, r.jws)
             for r in conn.execute(select(t).order_by(t.c.seq))]
 
 
-def stored_reads(conn: Connection, batch: int = 50_000) -> Iterator[tuple]:
-    """Every area read, as tuples in :data:`READ_COLUMNS` order, by seq and area."""
-    return _stream(conn, "audit_area_reads", READ_COLUMNS, ("seq", "area"), batch)
+#: Below this many events, one process verifies sooner than several can start.
+PARALLEL_FROM = 200_000
 
 
 def verify_log(conn: Connection, *, public_key: str, event_types: Mapping[str, type[EventType]],
-               witness_files: Sequence[Path] = (), batch: int = 50_000) -> Verification:
+               witness_files: Sequence[Path] = (), batch: int = 50_000, processes: int | None = None,
+               parallel_from: int = PARALLEL_FROM) -> Verification:
     """Verify the log in the database ``conn`` reaches (see :func:`check_log`), in one snapshot: ``conn``
-    must not have begun a transaction."""
+    must not have begun a transaction. A log of ``parallel_from`` events or more is split into ranges
+    checked by ``processes`` processes (default: one per core), each reading the same snapshot."""
     witnesses = [Witness(path.name, read_witness(path)) for path in witness_files]
     if conn.dialect.name == "postgresql":
         conn.execution_options(isolation_level="REPEATABLE READ")
     else:  # SQLite starts no transaction for reads by itself; inside one, every read sees one snapshot
         conn.exec_driver_sql("BEGIN")
     head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
-    return check_log(_stream(conn, "audit_events", COLUMNS, ("seq",), batch),
-                     head=None if head is None else (head.seq, bytes(head.hash)),
-                     checkpoints=stored_checkpoints(conn), witnesses=witnesses, reads=stored_reads(conn, batch),
-                     event_types=event_types, public_key=public_key)
+    head_row = None if head is None else (head.seq, bytes(head.hash))
+    signatures = Signatures.check(stored_checkpoints(conn), witnesses, public_key)
+    readers = readers_of(event_types)
+    processes = processes or os.cpu_count() or 1
+    if head is None or processes < 2 or head.seq < parallel_from:
+        part = scan(stored_events(conn, batch), stored_reads(conn, batch), valid=signatures.valid, readers=readers,
+                    wanted=signatures.wanted)
+        return conclude(signatures, [part], head_row)
+    from audit.parallel import scan_in_processes
+
+    parts = scan_in_processes(conn, head.seq, processes, signatures, readers, batch)
+    return conclude(signatures, parts, head_row, more=_beyond_head(conn, head.seq))
+
+
+def _beyond_head(conn: Connection, head: int) -> list[Problem]:
+    """Events or area reads past the head, which the ranges (bounded by the head) did not read."""
+    problems = []
+    low, high = conn.exec_driver_sql(f"SELECT min(seq), max(seq) FROM audit_events WHERE seq > {int(head)}").one()
+    if low is not None:
+        problems.append(Problem(head + 1, f"events {low}-{high} lie beyond the head (added behind the hub's back)"))
+    read = conn.exec_driver_sql(f"SELECT min(seq) FROM audit_area_reads WHERE seq > {int(head)}").scalar()
+    if read is not None:
+        problems.append(Problem(read, f"'who used our data' lists reads by event {read}, beyond the log (added)"))
+    return problems

@@ -1,19 +1,18 @@
 """The audit log: how fast events are appended (one per transaction, and in batches) and how long a full
-verification of 1,000,000 events takes, on the embedded SQLite default (or ``--database-url``).
+verification of 1,000,000 events takes, on the embedded SQLite default (or PostgreSQL, ``--pg-url``).
 
 Events are real event types with realistic details (view reads with a village breakdown, consent checks,
 ingest reports), appended through :class:`audit.chain.AuditLog` exactly as the hub does, with signed
 checkpoints every 1,000 events. Verification is ``hub audit verify``'s: the chain, every stored
 checkpoint's signature and head, and a witness file exported at the end.
 
-    python bench/audit.py [--events 1000000] [--single 5000] [--batch 1000] [--database-url URL]
+    python bench/audit.py [--events 1000000] [--single 5000] [--batch 1000] [--pg-url URL]
 """
 from __future__ import annotations
 
 import argparse
 import os
 import random
-import shutil
 import sys
 import tempfile
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_database  # noqa: E402
 
 from audit.access import export_checkpoint, verify  # noqa: E402
 from audit.events import EventType, IngestCompleted, ViewRead  # noqa: E402
@@ -57,18 +58,18 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="events in the log to verify")
     parser.add_argument("--single", type=int, default=5_000, help="events appended one per transaction")
     parser.add_argument("--batch", type=int, default=1_000, help="events per batched transaction")
-    parser.add_argument("--database-url", help="default: SQLite in a temporary directory")
+    parser.add_argument("--pg-url", help="measure on a fresh schema of this PostgreSQL server (default: SQLite in a "
+                                         "temporary directory)")
     parser.add_argument("--seed", type=int, default=2567)
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="saphan-bench-audit-"))
-    try:
-        run(home, args)
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="saphan-bench-audit-") as work:
+        home = Path(work)
+        with scratch_database("postgresql" if args.pg_url else "sqlite", home, args.pg_url) as url:
+            run(home, url, args)
 
 
-def run(home: Path, args) -> None:
-    hub, _ = Hub.init(Settings(home=home, database_url=args.database_url))
+def run(home: Path, url: str, args) -> None:
+    hub, _ = Hub.init(Settings(home=home, database_url=url))
     rng = random.Random(args.seed)
     print(f"database: {hub.engine.url.render_as_string(hide_password=True)}; {os.cpu_count()} cores", flush=True)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import random
 import statistics
 import sys
@@ -35,6 +34,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_database  # noqa: E402
 
 from consent.decisions import Ground, Question, Recipient, Standing, decide_bulk, decide_one  # noqa: E402
 from consent.population import Population  # noqa: E402
@@ -190,22 +191,9 @@ def main() -> None:
               f"({figures['allowed']:,} allowed)")
     single = {}
     for backend in args.backends.split(","):
-        if backend == "sqlite":
-            home = tempfile.mkdtemp(prefix="saphan-consent-bench-")
-            url = f"sqlite:///{os.path.join(home, 'bench.db')}"
-        else:
-            from sqlalchemy import create_engine, text
-
-            schema = f"bench_{uuid.uuid4().hex[:8]}"
-            with create_engine(args.pg_url).begin() as conn:
-                conn.execute(text(f"CREATE SCHEMA {schema}"))
-            url = f"{args.pg_url}?options=-csearch_path%3D{schema}"
-        try:
+        with tempfile.TemporaryDirectory(prefix="saphan-consent-bench-") as work, \
+                scratch_database(backend, Path(work), args.pg_url) as url:
             single[backend] = bench_single(url, frame, rows, args.reads, args.seed)
-        finally:
-            if backend == "postgresql":
-                with create_engine(args.pg_url).begin() as conn:
-                    conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         s = single[backend]
         print(f"single read on {backend}: decide_one {s['decide_one_us']} µs vs primary-key select "
               f"{s['primary_key_select_us']} µs ({s['ratio']}x)")

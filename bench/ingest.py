@@ -23,12 +23,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch import scratch_database  # noqa: E402
 
 from hub.db.engine import SQLITE_CACHE_KIB  # noqa: E402
 from hub.thai.citizen_id import with_check_digit  # noqa: E402
@@ -132,25 +132,6 @@ def run_worker(*args: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def backend_url(backend: str, work: Path, pg_url: str) -> tuple[str, Callable[[], None]]:
-    """A database URL for one measurement, and how to drop it afterwards."""
-    if backend == "sqlite":
-        work.mkdir(parents=True, exist_ok=True)
-        return f"sqlite:///{work / 'bench.db'}", lambda: None
-    from sqlalchemy import create_engine, text
-
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-
-    def drop():
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-
-    return f"{pg_url}?options=-csearch_path%3D{schema}", drop
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -174,12 +155,9 @@ def main() -> None:
         for backend in args.backends.split(","):
             ingests, plains = [], []
             for attempt in range(args.repeat):
-                url, cleanup = backend_url(backend, work / f"{backend}-{attempt}", args.pg_url)
-                try:
+                with scratch_database(backend, work / f"{backend}-{attempt}", args.pg_url) as url:
                     ingests.append(run_worker("ingest", url, str(work / f"home-{backend}-{attempt}"), str(source)))
                     plains.append(run_worker("plain", url))
-                finally:
-                    cleanup()
             rate = statistics.median(r["rate"] for r in ingests)
             plain = statistics.median(r["rate"] for r in plains)
             rss = max(r["peak_rss_mb"] for r in ingests)

@@ -23,7 +23,7 @@ from audit.access import verify as verify_hub
 from audit.chain import HASHED, canonical, chain_hash
 from audit.checkpoints import TOKEN_TYPE, read_witness, unverified_claims
 from audit.events import CheckpointExported
-from audit.verify import COLUMNS, READ_COLUMNS, Witness, check_log, stored_checkpoints, stored_reads
+from audit.verify import COLUMNS, READ_COLUMNS, Witness, check_log, stored_checkpoints, stored_reads, verify_log
 from helpers import ACTOR, ingest_all, isolated_database_url, squash, tampering
 from hub.context import Hub
 from hub.db.schema import audit_area_reads, audit_checkpoints, audit_events, audit_head
@@ -280,6 +280,7 @@ def test_the_copy_verifies_through_the_cli(log_copy, cli, monkeypatch):
     result = run_verify(cli, monkeypatch, settings, witness_files)
     assert result.exit_code == 0, result.stderr
     assert squash("audit log intact") in squash(result.stdout)
+    assert in_parallel(copy, witness_files) == verify_hub(copy, witness_files)
     assert squash("the 2 witnessed head(s) agree") in squash(result.stdout)
 
 
@@ -293,7 +294,7 @@ def test_an_auditor_verifies_with_the_key_they_pinned(log_copy, cli, monkeypatch
     assert result.exit_code == 1 and "bad signature" in result.stderr
 
 
-@pytest.mark.parametrize("kind", ["edit", "delete", "reorder", "truncate", "forge", "rewrite", "usage"])
+@pytest.mark.parametrize("kind", ["edit", "delete", "reorder", "truncate", "forge", "rewrite", "usage", "beyond"])
 def test_tampering_in_the_database_is_named_by_hub_audit_verify(log_copy, cli, monkeypatch, kind):
     copy, witness_files, settings = log_copy
     log = snapshot(copy)
@@ -321,6 +322,11 @@ def test_tampering_in_the_database_is_named_by_hub_audit_verify(log_copy, cli, m
             forged = checkpoints[len(checkpoints) // 2]
             conn.execute(update(c).where(c.c.seq == forged.seq).values(head_hash=bytes(32)))
             expected = forged.seq
+        elif kind == "beyond":  # an event appended without moving the head, with a read of a village
+            forged = dict(zip(COLUMNS, rows[-1]), seq=len(rows) + 1, prev_hash=rows[-1][_HASH])
+            conn.execute(insert(e).values(forged))
+            conn.execute(insert(audit_area_reads).values(dict(zip(READ_COLUMNS, log.reads[0]), seq=len(rows) + 1)))
+            expected = len(rows) + 1
         elif kind == "usage":
             read = log.reads[len(log.reads) // 2]
             conn.execute(update(audit_area_reads).where(audit_area_reads.c.seq == read[0],
@@ -339,6 +345,20 @@ def test_tampering_in_the_database_is_named_by_hub_audit_verify(log_copy, cli, m
     result = run_verify(cli, monkeypatch, settings, witness_files)
     assert result.exit_code == 1
     assert squash(f"audit log broken at event {expected}:") in squash(result.stderr)
+    assert verdict(in_parallel(copy, witness_files)) == verdict(verify_hub(copy, witness_files))
+
+
+def verdict(result) -> tuple:
+    """What a verification concluded: events checked and the first untrustworthy event (a problem may be
+    worded differently by one pass and by ranges: an event past the head is read, or not)."""
+    return result.events, result.checkpoints, result.witnesses, result.problem and result.problem.seq
+
+
+def in_parallel(hub: Hub, witness_files):
+    """The verification of ``hub``'s log by processes splitting it into ranges (a long log's way)."""
+    with hub.engine.connect() as conn:
+        return verify_log(conn, public_key=audit_public_key(hub), event_types=hub.audit.declared,
+                          witness_files=witness_files, processes=3, parallel_from=0)
 
 
 def test_the_hub_refuses_to_sign_over_a_rewrite_whose_checkpoints_were_deleted(log_copy, cli, monkeypatch):
