@@ -22,7 +22,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import SQLAlchemyError
 
-from audit.checkpoints import Cadence, Checkpoint, checked_claims, last_checkpoint, sign_checkpoint, unverified_claims
+from audit.checkpoints import Cadence, Checkpoint, checked_claims, last_checkpoint, sign_checkpoint
 from audit.context import current_request_id, role_of
 from audit.events import EventType
 from hub.db.bulk import bulk_insert
@@ -132,7 +132,7 @@ class AuditLog:
             seq, prev = (head.seq, bytes(head.hash)) if head else (0, GENESIS)
             at, role, request_id = now_text(), role_of(actor), current_request_id()
             last = last_checkpoint(conn)
-            cadence = None if last is None else _cadence_after(last)
+            cadence = None if last is None else self._cadence_after(last)
             rows, reads, heads_to_sign = [], [], []
             for event in events:
                 seq += 1
@@ -172,10 +172,20 @@ class AuditLog:
         head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).one()
         last = last_checkpoint(conn)
         if last is not None and last.seq == head.seq:
+            self._cadence_after(last)  # its signature checked before it goes to a witness
             return last
         self._refuse_unless_tail_verifies(conn, last, head)
         at = conn.scalar(select(audit_events.c.occurred_at).where(audit_events.c.seq == head.seq))
         return self._sign(conn, seq=head.seq, head=bytes(head.hash), at=at, prev=last)
+
+    def _cadence_after(self, last: Checkpoint) -> Cadence:
+        """The cadence the newest checkpoint signed, once its signature is checked (a forged row could
+        otherwise stop checkpoints altogether)."""
+        claims = checked_claims(last, public_pem(self._signer()))
+        if isinstance(claims, str):
+            raise AuditWriteError(f"checkpoint {last.seq}: {claims}; the log was changed behind the hub's back "
+                                  f"(run `hub audit verify`)")
+        return claims.cadence
 
     def _sign(self, conn: Connection, *, seq: int, head: bytes, at: str, prev: Checkpoint | None) -> Checkpoint:
         return sign_checkpoint(conn, self._signer(), seq=seq, head=head, at=at, prev=prev, every=self.every,
@@ -189,13 +199,6 @@ class AuditLog:
         if problem:
             raise AuditWriteError(f"refusing to sign a checkpoint: {problem}; the log was changed behind the "
                                   f"hub's back (run `hub audit verify`)")
-
-
-def _cadence_after(last: Checkpoint) -> Cadence:
-    try:
-        return unverified_claims(last.jws).cadence
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise AuditWriteError(f"checkpoint {last.seq} cannot be read ({exc!r}); run `hub audit verify`") from exc
 
 
 def _text(value) -> str | None:

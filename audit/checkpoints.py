@@ -86,8 +86,8 @@ class WitnessError(HubError):
 
 
 def unverified_claims(jws: str) -> Claims:
-    """The claims of a checkpoint the hub itself stored, read without checking the signature (the hub
-    checks it before signing the next one; the verifier always checks it)."""
+    """The claims of a checkpoint, read without checking its signature (to look at one; the hub and the
+    verifier use :func:`checked_claims`)."""
     payload = jws.split(".")[1]
     return Claims.of(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 

@@ -21,14 +21,18 @@ def audit_verify(witness: Annotated[list[Path] | None, typer.Option(
             help="The audit key (PEM) the auditor pinned (GET /api/v1/audit/public-key); without it, the "
                  "hub's own key is used, which needs the keys directory.")] = None) -> None:
     """Check the chain, the signed checkpoints and the witnesses; exits 1 naming the first bad event."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     from audit.access import verify
 
     hub = open_hub()
     try:
         pinned = None if public_key is None else public_key.read_text(encoding="ascii")
+        if pinned is not None:
+            load_pem_public_key(pinned.encode())  # a file that is not a key is the auditor's error, not the log's
         result = verify(hub, witness or [], public_key=pinned)
-    except (HubError, OSError, UnicodeDecodeError) as exc:
-        fail(str(exc), code=2)
+    except (HubError, OSError, ValueError, TypeError) as exc:
+        fail(f"{exc}", code=2)
     if result.problem:
         fail(f"audit log broken at event {result.problem.seq}: {result.problem.what}")
     witnessed = f", and the {result.witnesses} witnessed head(s) agree" if result.witnesses else ""

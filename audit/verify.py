@@ -154,55 +154,59 @@ def scan(rows: Iterable[Sequence], reads: Iterable[Sequence], *, valid: dict[int
     cadence = valid[max(signed_before)].cadence if signed_before else None
     cadence_checked, expected, broken_at = True, start, None
     read = next(reads, None)
-    for row in rows:
-        seq = row[0]
-        if seq != expected:
-            broken_at = expected
-            problems.append(Problem(expected, f"event {expected} is missing (the next one is {seq})"))
-            break
-        if row[_PREV] != prev:
-            problem = Problem(seq - 1, f"event {seq - 1} was inserted: event {seq} links past it") \
-                if row[_PREV] == prev_link else \
-                Problem(seq, "it does not link to the event before it (events were reordered, or one was removed "
-                             "or inserted here)")
-            broken_at = problem.seq
-            problems.append(problem)
-            break
-        fmt = row[_FORMAT]
-        if fmt != top_format and not (fmt == FORMAT and top_format == 1):
-            broken_at = seq
-            problems.append(Problem(seq, f"its format {fmt!r} cannot follow format {top_format} (edited)"))
-            break
-        top_format = fmt
-        if chain_hash(prev, canonical(row, fmt)) != row[_HASH]:
-            broken_at = seq
-            problems.append(Problem(seq, "its content does not match its hash (edited)"))
-            break
-        if fmt == 1 and any(v is not None for v in row[_LATER]):
-            broken_at = seq
-            problems.append(Problem(seq, "a format 1 event has values in columns its hash does not cover (edited)"))
-            break
-        if fmt == FORMAT and cadence_checked:
-            if seq in valid:
-                cadence = valid[seq].cadence
-            elif cadence is None or cadence.due(seq, row[1]):
-                problems.append(Problem(seq, "a checkpoint was due at this event and there is none (deleted)"))
-                cadence_checked = False
-        while read is not None and read[0] < seq:
-            problems.append(Problem(read[0], f"'who used our data' lists reads by event {read[0]}, which read no "
-                                             f"personal data (added)"))
-            read = next(reads, None)
-        found = []
-        while read is not None and read[0] == seq:
-            found.append(read)
-            read = next(reads, None)
-        reader = readers.get(row[_ACTION])
-        if (reader or found) and not _reads_match(row, reader, found):
-            problems.append(Problem(seq, "its 'who used our data' entries differ from what the event records "
-                                         "(edited, added or removed)"))
-        if seq in wanted:
-            hashes[seq] = row[_HASH]
-        prev, prev_link, expected = row[_HASH], row[_PREV], expected + 1
+    try:
+        for row in rows:
+            seq = row[0]
+            if seq != expected:
+                broken_at = expected
+                problems.append(Problem(expected, f"event {expected} is missing (the next one is {seq})"))
+                break
+            if row[_PREV] != prev:
+                problem = Problem(seq - 1, f"event {seq - 1} was inserted: event {seq} links past it") \
+                    if row[_PREV] == prev_link else \
+                    Problem(seq, "it does not link to the event before it (events were reordered, or one was removed "
+                                 "or inserted here)")
+                broken_at = problem.seq
+                problems.append(problem)
+                break
+            fmt = row[_FORMAT]
+            if fmt != top_format and not (fmt == FORMAT and top_format == 1):
+                broken_at = seq
+                problems.append(Problem(seq, f"its format {fmt!r} cannot follow format {top_format} (edited)"))
+                break
+            top_format = fmt
+            if chain_hash(prev, canonical(row, fmt)) != row[_HASH]:
+                broken_at = seq
+                problems.append(Problem(seq, "its content does not match its hash (edited)"))
+                break
+            if fmt == 1 and any(v is not None for v in row[_LATER]):
+                broken_at = seq
+                problems.append(Problem(seq, "a format 1 event has values in columns its hash does not cover (edited)"))
+                break
+            if fmt == FORMAT and cadence_checked:
+                if seq in valid:
+                    cadence = valid[seq].cadence
+                elif cadence is None or cadence.due(seq, row[1]):
+                    problems.append(Problem(seq, "a checkpoint was due at this event and there is none (deleted)"))
+                    cadence_checked = False
+            while read is not None and read[0] < seq:
+                problems.append(Problem(read[0], f"'who used our data' lists reads by event {read[0]}, which read no "
+                                                 f"personal data (added)"))
+                read = next(reads, None)
+            found = []
+            while read is not None and read[0] == seq:
+                found.append(read)
+                read = next(reads, None)
+            reader = readers.get(row[_ACTION]) if fmt == FORMAT else None  # format 1: before area reads
+            if (reader or found) and not _reads_match(row, reader, found):
+                problems.append(Problem(seq, "its 'who used our data' entries differ from what the event records "
+                                             "(edited, added or removed)"))
+            if seq in wanted:
+                hashes[seq] = row[_HASH]
+            prev, prev_link, expected = row[_HASH], row[_PREV], expected + 1
+    except (TypeError, ValueError, IndexError, RecursionError) as exc:  # a value the hub never writes
+        broken_at = expected
+        problems.append(Problem(expected, f"a stored value is of the wrong kind (edited): {exc}"))
     if broken_at is None and end is not None and expected <= end:
         broken_at = expected
         problems.append(Problem(expected, f"event {expected} is missing"))
@@ -217,7 +221,7 @@ def _reads_match(row: Sequence, reader: type[EventType] | None, found: list[Sequ
     those its details give, each with the event's action, partner, purpose and time."""
     try:
         counts = reader.reads_in(json.loads(row[_DETAILS])) if reader else {}
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return False
     event = (row[_ACTION], row[_PARTNER], row[_PURPOSE], row[1])
     return len(found) == len(counts) == len({r[1] for r in found}) and \
@@ -238,6 +242,9 @@ def conclude(signatures: Signatures, parts: Sequence[Scanned], head: tuple[int, 
         if broken_at is not None:
             break
     broken = broken_at is not None
+    if broken and head is not None and head[0] < broken_at - 1:  # the head stops short of the break
+        problems.append(Problem(head[0] + 1, f"events from {head[0] + 1} on lie beyond the head (added behind "
+                                             f"the hub's back, or the head was moved back)"))
     if not broken:
         if last == 0:
             problems.append(Problem(1, "the log is empty, but a hub records its own initialisation (deleted)"))
@@ -272,7 +279,7 @@ def _witnesses_held(witnesses: Sequence[Witness], valid: dict[int, Claims]) -> I
 
 def _head_problem(head: tuple[int, bytes] | None, last: int, prev: bytes) -> list[Problem]:
     if head is None:
-        return [Problem(last, "the chain's head record is missing")] if last else []
+        return [Problem(last, "the chain's head record is missing or unreadable")] if last else []
     seq, digest = head
     if seq > last:
         return [Problem(last + 1, f"the log ends at event {last} but its head says {seq} (truncated)")]
@@ -350,8 +357,8 @@ def stored_reads(conn: Connection, batch: int = 50_000, **bounds) -> Iterator[tu
 
 def stored_checkpoints(conn: Connection) -> list[Checkpoint]:
     t = audit_checkpoints
-    return [Checkpoint(r.seq, bytes(r.head_hash).hex(), r.signed_at, r.jws)
-            for r in conn.execute(select(t).order_by(t.c.seq))]
+    return [Checkpoint(r.seq, bytes(r.head_hash).hex() if isinstance(r.head_hash, bytes | memoryview) else "",
+                       str(r.signed_at), str(r.jws)) for r in conn.execute(select(t).order_by(t.c.seq))]
 
 
 #: Below this many events, one process verifies sooner than several can start.
@@ -370,11 +377,12 @@ def verify_log(conn: Connection, *, public_key: str, event_types: Mapping[str, t
     else:  # SQLite starts no transaction for reads by itself; inside one, every read sees one snapshot
         conn.exec_driver_sql("BEGIN")
     head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
-    head_row = None if head is None else (head.seq, bytes(head.hash))
+    readable = head is not None and isinstance(head.seq, int) and isinstance(head.hash, bytes | memoryview)
+    head_row = (head.seq, bytes(head.hash)) if readable else None
     signatures = Signatures.check(stored_checkpoints(conn), witnesses, public_key)
     readers = readers_of(event_types)
     processes = processes or os.cpu_count() or 1
-    if head is None or processes < 2 or head.seq < parallel_from:
+    if head_row is None or processes < 2 or head.seq < parallel_from:
         part = scan(stored_events(conn, batch), stored_reads(conn, batch), valid=signatures.valid, readers=readers,
                     wanted=signatures.wanted)
         return conclude(signatures, [part], head_row)

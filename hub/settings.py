@@ -31,7 +31,7 @@ class Settings(BaseSettings):
                                   "upload through the API.")
     audit_checkpoint_every: int = Field(default=1000, ge=1, description="Sign a checkpoint of the audit "
                                         "log's head at least every this many events...")
-    audit_checkpoint_seconds: float = Field(default=300.0, gt=0, description="...and when an event is "
+    audit_checkpoint_seconds: float = Field(default=300.0, gt=0, le=366 * 86400, description="...and when an event is "
                                             "appended this many seconds after the last checkpoint.")
 
     @cached_property

@@ -134,7 +134,7 @@ def test_deleting_the_last_events_is_detected_by_the_head(busy_hub, cli):
 def test_deleting_the_head_record_is_detected(busy_hub):
     with tampering(busy_hub) as conn:
         conn.execute(delete(audit_head))
-    assert verify(busy_hub) == Problem(15, "the chain's head record is missing")
+    assert verify(busy_hub) == Problem(15, "the chain's head record is missing or unreadable")
 
 
 def test_appending_continues_the_chain_after_verification(busy_hub):
@@ -374,3 +374,56 @@ def test_citizen_ids_are_found_in_text(text, found):
     from hub.thai.citizen_id import mentions_citizen_id
 
     assert mentions_citizen_id(text) is found
+
+
+def test_a_head_moved_back_is_named_before_a_later_edit(busy_hub):
+    log = events(busy_hub)
+    with tampering(busy_hub) as conn:
+        conn.execute(update(audit_head).values(seq=10, hash=log[9].hash))
+        conn.execute(update(audit_events).where(audit_events.c.seq == 13).values(actor="cli:mallory"))
+    assert verify(busy_hub).seq == 11
+
+
+@pytest.mark.parametrize("statement,seq", [
+    ("UPDATE audit_events SET actor = X'00' WHERE seq = 5", 5),
+    ("UPDATE audit_head SET hash = 'x'", 15),
+    ("UPDATE audit_checkpoints SET head_hash = 'x' WHERE seq = 1", 1),
+    ("INSERT INTO audit_area_reads VALUES ('x', '340101-04', 1, 'view.read', 'p', 'r', '2026')", 1),
+])
+def test_values_of_the_wrong_kind_are_named_not_crashed_on(busy_hub, statement, seq):
+    if busy_hub.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL keeps every column to its type")
+    from sqlalchemy import text
+
+    with tampering(busy_hub) as conn:
+        conn.execute(text(statement))
+    assert verify(busy_hub).seq == seq
+
+
+def test_a_forged_newest_checkpoint_stops_the_hub_instead_of_its_checkpoints(busy_hub):
+    """A checkpoint row signed by someone else, saying "next checkpoint in a billion events", is not
+    believed: appends fail until the log is looked at."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from sqlalchemy import insert
+
+    from audit.checkpoints import TOKEN_TYPE
+    from hub.signing import sign
+
+    head = events(busy_hub)[-1]
+    claims = {"seq": head.seq, "head": head.hash.hex(), "signed_at": head.occurred_at, "prev": None,
+              "every": 10**9, "seconds": 10**9}
+    with tampering(busy_hub) as conn:
+        conn.execute(insert(audit_checkpoints).values(seq=head.seq, head_hash=head.hash, signed_at=head.occurred_at,
+                                                      jws=sign(Ed25519PrivateKey.generate(), claims,
+                                                               token_type=TOKEN_TYPE)))
+    with pytest.raises(AuditWriteError, match="bad signature"):
+        with busy_hub.engine.begin() as conn:
+            busy_hub.audit.append(conn, KeysCreated(resource="keys", kek_id="k", secrets=[]), actor="test:pytest")
+    assert verify(busy_hub).seq == head.seq
+
+
+def test_a_pinned_key_that_is_not_a_key_is_the_auditors_error(busy_hub, cli, tmp_path):
+    bad = tmp_path / "key.pem"
+    bad.write_text("not a key")
+    result = cli("audit", "verify", "--public-key", bad)
+    assert result.exit_code == 2
