@@ -104,6 +104,7 @@ class AuditLog:
         self.every = every
         self.seconds = seconds
         self._queue = _AppendQueue()
+        self._trusted: tuple[Checkpoint, Cadence] | None = None  # the newest checkpoint seen, signature checked
 
     @property
     def declared(self) -> dict[str, type[EventType]]:
@@ -181,10 +182,14 @@ class AuditLog:
     def _cadence_after(self, last: Checkpoint) -> Cadence:
         """The cadence the newest checkpoint signed, once its signature is checked (a forged row could
         otherwise stop checkpoints altogether)."""
+        trusted = self._trusted
+        if trusted is not None and trusted[0] == last:  # checked before: a signature stays valid
+            return trusted[1]
         claims = checked_claims(last, public_pem(self._signer()))
         if isinstance(claims, str):
             raise AuditWriteError(f"checkpoint {last.seq}: {claims}; the log was changed behind the hub's back "
                                   f"(run `hub audit verify`)")
+        self._trusted = (last, claims.cadence)
         return claims.cadence
 
     def _sign(self, conn: Connection, *, seq: int, head: bytes, at: str, prev: Checkpoint | None) -> Checkpoint:
