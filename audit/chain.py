@@ -138,7 +138,8 @@ class AuditLog:
             for event in events:
                 seq += 1
                 facets = event.facets()
-                details = _compact_sorted(event.details())
+                fields = event.details()
+                details = _compact_sorted(fields)
                 if mentions_citizen_id(details) or mentions_citizen_id(event.resource):
                     raise ClearCitizenIdInAudit(f"{event.name}: the audit log may not hold a citizen ID in clear; "
                                                 f"write the reason or note without it")
@@ -148,7 +149,7 @@ class AuditLog:
                 digest = chain_hash(prev, canonical(values))
                 rows.append((*values, FORMAT, prev, digest))
                 reads.extend((seq, area, int(count), event.name, values[7], values[8], at)
-                             for area, count in event.area_reads().items())
+                             for area, count in event.reads_in(fields).items())
                 prev = digest
                 if cadence is None or cadence.due(seq, at):
                     heads_to_sign.append((seq, digest))

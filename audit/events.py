@@ -33,9 +33,6 @@ class EventType:
         ``records``, where the event has them."""
         return Facets(*(getattr(self, name, None) for name in ("partner", "purpose", "area", "records")))
 
-    def area_reads(self) -> dict[str, int]:
-        return self.reads_in(self.details())
-
     @classmethod
     def reads_in(cls, details: dict[str, Any]) -> dict[str, int]:
         """Records of personal data an event with these ``details`` read, by village (``TTTTTT-MM``) or
