@@ -39,11 +39,13 @@ def audit_public_key(hub: Hub) -> str:
 
 
 def verify(hub: Hub, witness_files: Sequence[Path] = (), *, public_key: str | None = None) -> Verification:
-    """This hub's log checked (:func:`audit.verify.check_log`) with the witness files, against
-    ``public_key`` (PEM) when the auditor pins one, else the hub's own audit key."""
+    """This hub's log checked (:func:`audit.verify.check_log`) with the witness files and the hub's own
+    witness (:mod:`audit.hub_witness`), against ``public_key`` (PEM) when the auditor pins one, else the
+    hub's own audit key."""
+    own = hub.audit.witness.path
     with hub.engine.connect() as conn:
         return verify_log(conn, public_key=public_key or audit_public_key(hub), event_types=hub.audit.declared,
-                          witness_files=witness_files)
+                          witness_files=[*witness_files, *([own] if own.exists() else [])])
 
 
 def export_checkpoint(hub: Hub, out: Path, *, actor: str) -> int:

@@ -6,7 +6,8 @@ their role, the action, the resource, the details, and the searchable columns (p
 record count, request id). The single ``audit_head`` row is updated in the appending transaction, so
 concurrent appenders are serialised and an event commits with the work it records, or not at all. When
 the last checkpoint's cadence says so (:class:`audit.checkpoints.Cadence`), the appending transaction also
-signs a checkpoint of the head, after checking that the events since the last checkpoint still chain from
+signs a checkpoint of the head, after checking that the checkpoint the hub last saw committed
+(:mod:`audit.hub_witness`) is still held and that the events since the newest checkpoint still chain from
 its signed head: the hub never signs over a log that was changed behind its back.
 """
 from __future__ import annotations
@@ -25,6 +26,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from audit.checkpoints import Cadence, Checkpoint, checked_claims, last_checkpoint, sign_checkpoint
 from audit.context import current_request_id, role_of
 from audit.events import EventType
+from audit.hub_witness import HubWitness
+from hub.db.after_commit import after_commit
 from hub.db.bulk import bulk_insert
 from hub.db.schema import audit_area_reads, audit_events, audit_head
 from hub.errors import AuditWriteError, ClearCitizenIdInAudit
@@ -95,12 +98,14 @@ class _AppendQueue:
 
 class AuditLog:
     """Appends declared event types; an undeclared type is a programming error and is refused.
-    ``signer`` gives the checkpoint key (kept outside the database)."""
+    ``signer`` gives the checkpoint key and ``witness`` the hub's own witness (both kept outside the
+    database)."""
 
     def __init__(self, event_types: Iterable[type[EventType]], *, signer: Callable[[], Ed25519PrivateKey],
-                 every: int = 1000, seconds: float = 300.0):
+                 witness: HubWitness, every: int = 1000, seconds: float = 300.0):
         self._declared = {t.name: t for t in event_types}
         self._signer = signer
+        self._witness = witness
         self.every = every
         self.seconds = seconds
         self._queue = _AppendQueue()
@@ -109,6 +114,10 @@ class AuditLog:
     @property
     def declared(self) -> dict[str, type[EventType]]:
         return dict(self._declared)
+
+    @property
+    def witness(self) -> HubWitness:
+        return self._witness
 
     def signing_key(self) -> Ed25519PrivateKey:
         return self._signer()
@@ -194,14 +203,17 @@ class AuditLog:
         return claims.cadence
 
     def _sign(self, conn: Connection, *, seq: int, head: bytes, at: str, prev: Checkpoint | None) -> Checkpoint:
-        return sign_checkpoint(conn, self._signer(), seq=seq, head=head, at=at, prev=prev, every=self.every,
-                               seconds=self.seconds)
+        checkpoint = sign_checkpoint(conn, self._signer(), seq=seq, head=head, at=at, prev=prev, every=self.every,
+                                     seconds=self.seconds)
+        after_commit(conn, lambda: self._witness.remember(checkpoint))
+        return checkpoint
 
     def _refuse_unless_tail_verifies(self, conn: Connection, last: Checkpoint | None, head) -> None:
         """Raise :class:`AuditWriteError` unless the stored log since checkpoint ``last`` up to ``head``
-        (its seq and hash row) is what the hub appended: ``last`` validly signed, the events after it
-        chaining from its signed head, none of them due for a checkpoint, the head naming the last."""
-        problem = _tail_problem(conn, last, head, public_pem(self._signer()))
+        (its seq and hash row) is what the hub appended: the checkpoint the hub's own witness names still
+        held, ``last`` validly signed, the events after it chaining from its signed head, none of them due
+        for a checkpoint, the head naming the last."""
+        problem = self._witness.problem(conn) or _tail_problem(conn, last, head, public_pem(self._signer()))
         if problem:
             raise AuditWriteError(f"refusing to sign a checkpoint: {problem}; the log was changed behind the "
                                   f"hub's back (run `hub audit verify`)")

@@ -122,10 +122,14 @@ def checked_claims(checkpoint: Checkpoint, public_key: str) -> Claims | str:
     return claims
 
 
+def witness_text(checkpoint: Checkpoint, key: Ed25519PrivateKey) -> str:
+    """``checkpoint`` as a witness file's content."""
+    return json.dumps({**asdict(checkpoint), "public_key": public_pem(key)}, indent=2) + "\n"
+
+
 def write_witness(path: Path, checkpoint: Checkpoint, key: Ed25519PrivateKey) -> None:
     """Write ``checkpoint`` as a witness file for an auditor to keep."""
-    body = {**asdict(checkpoint), "public_key": public_pem(key)}
-    path.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
+    path.write_text(witness_text(checkpoint, key), encoding="utf-8")
 
 
 def read_witness(path: Path) -> Checkpoint:

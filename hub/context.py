@@ -10,6 +10,8 @@ from sqlalchemy import Engine
 
 from audit.chain import AuditLog
 from audit.events import KeysCreated
+from audit.hub_witness import FILE as WITNESS_FILE
+from audit.hub_witness import HubWitness
 from contracts.checks import check_contracts
 from contracts.load import BUILT_IN, ContractSet, load_contracts
 from hub.adapter_kit import Adapter
@@ -107,9 +109,12 @@ class Hub:
 
     @cached_property
     def audit(self) -> AuditLog:
+        def signer():
+            return self.keyring.signing_key("audit")
+
         return AuditLog((t for types in self.plugins.hook.saphan_register_event_types() for t in types),
-                        signer=lambda: self.keyring.signing_key("audit"), every=self.settings.audit_checkpoint_every,
-                        seconds=self.settings.audit_checkpoint_seconds)
+                        signer=signer, witness=HubWitness(self.settings.resolved_keys_dir / WITNESS_FILE, signer),
+                        every=self.settings.audit_checkpoint_every, seconds=self.settings.audit_checkpoint_seconds)
 
     @cached_property
     def cipher(self) -> FieldCipher:

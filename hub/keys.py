@@ -37,8 +37,8 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically with mode 0600."""
+def write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically and durably (fsync, then rename) with mode 0600."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -47,6 +47,11 @@ def _write_private(path: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a crash
+    finally:
+        os.close(directory)
 
 
 def _wrap(kek: bytes, name: str, secret: bytes) -> str:
@@ -100,7 +105,7 @@ class Keyring:
                    signing={use: _new_signing_key() for use in SIGNING_KEYS},
                    subject_wraps={1: AESGCM.generate_key(256)})
         kek = AESGCM.generate_key(256)
-        _write_private(directory / f"kek-{ring.kek_id}.key", kek)
+        write_private(directory / f"kek-{ring.kek_id}.key", kek)
         ring._save(kek)
         return ring
 
@@ -171,7 +176,7 @@ class Keyring:
         wrapped.update({f"sign-{use}": _wrap(kek, f"sign-{use}", key) for use, key in sorted(self.signing.items())})
         wrapped.update({f"swk-{n}": _wrap(kek, f"swk-{n}", key) for n, key in sorted(self.subject_wraps.items())})
         doc = {"format": _FORMAT, "kek_id": self.kek_id, "active_dek": self.active_dek, "keys": wrapped}
-        _write_private(self.directory / KEYRING_FILE, json.dumps(doc, indent=2).encode())
+        write_private(self.directory / KEYRING_FILE, json.dumps(doc, indent=2).encode())
 
     @staticmethod
     def new_kek_id() -> str:
@@ -183,7 +188,7 @@ class Keyring:
         old_file = self.directory / f"kek-{self.kek_id}.key"
         rotated = dataclasses.replace(self, kek_id=new_kek_id)
         kek = AESGCM.generate_key(256)
-        _write_private(self.directory / f"kek-{rotated.kek_id}.key", kek)
+        write_private(self.directory / f"kek-{rotated.kek_id}.key", kek)
         rotated._save(kek)
         old_file.unlink(missing_ok=True)
         return rotated

@@ -26,8 +26,6 @@ def verify(hub) -> Problem | None:
     return verify_hub(hub).problem
 
 
-
-
 @pytest.fixture
 def busy_hub(hub, cli, tmp_path):
     """A hub whose log has init, ingests, quarantines, a failed ingest, a quarantine read and a rotation."""
@@ -268,6 +266,8 @@ def test_an_empty_log_does_not_verify(hub):
     with tampering(hub) as conn:
         for table in (audit_checkpoints, audit_events, audit_head):
             conn.execute(delete(table))
+    assert verify(hub) == Problem(1, "witness audit-witness.json: the hub no longer holds its checkpoint 1 (deleted)")
+    hub.audit.witness.path.unlink()  # a copy of the database verified without the hub's keys directory
     assert verify(hub) == Problem(1, "the log is empty, but a hub records its own initialisation (deleted)")
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import random
+import shutil
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -213,7 +214,8 @@ def test_an_untouched_real_log_verifies(real_log):
     assert len(log.rows) >= 100 and len(log.checkpoints) >= 6 and len(log.reads) >= 10
     assert check(log, hub, audit_public_key(hub)) is None
     result = verify_hub(hub, witness_files)
-    assert result.intact and result.events == len(log.rows) and result.witnesses == 2
+    assert result.intact and result.events == len(log.rows) and result.witnesses == 3  # and the hub's own
+    assert hub.audit.witness.remembered() == max(log.checkpoints, key=lambda c: c.seq)
 
 
 def test_a_thousand_random_tamperings_are_each_detected_at_the_first_bad_event(real_log):
@@ -248,12 +250,14 @@ def test_a_forged_witness_file_is_refused(real_log, tmp_path):
 
 @pytest.fixture
 def log_copy(real_log, tmp_path):
-    """A fresh hub whose audit tables hold a copy of the real log (every other table stays empty)."""
+    """A fresh hub whose audit tables hold a copy of the real log (every other table stays empty), with a
+    copy of the real hub's keys directory (its keys and its own witness)."""
     hub, witness_files = real_log
     log = snapshot(hub)
     home = tmp_path / "copy"
+    shutil.copytree(hub.settings.resolved_keys_dir, home / "keys")
     with isolated_database_url(home) as url:
-        settings = Settings(home=home, database_url=url, keys_dir=hub.settings.resolved_keys_dir)
+        settings = Settings(home=home, database_url=url, keys_dir=home / "keys")
         copy, _ = Hub.init(settings)
         with tampering(copy) as conn:
             for table in (audit_checkpoints, audit_area_reads, audit_events, audit_head):
@@ -281,7 +285,7 @@ def test_the_copy_verifies_through_the_cli(log_copy, cli, monkeypatch):
     assert result.exit_code == 0, result.stderr
     assert squash("audit log intact") in squash(result.stdout)
     assert in_parallel(copy, witness_files) == verify_hub(copy, witness_files)
-    assert squash("the 2 witnessed head(s) agree") in squash(result.stdout)
+    assert squash("the 3 witnessed head(s) agree") in squash(result.stdout)  # and the hub's own
 
 
 def test_an_auditor_verifies_with_the_key_they_pinned(log_copy, cli, monkeypatch, tmp_path):
@@ -334,13 +338,7 @@ def test_tampering_in_the_database_is_named_by_hub_audit_verify(log_copy, cli, m
             expected = read[0]
         else:
             conn.execute(update(e).where(e.c.seq == target).values(actor="cli:mallory"))
-            prev = rows[target - 2][_HASH]
-            for seq in range(target, len(rows) + 1):
-                row = conn.execute(select(*(e.c[n] for n in COLUMNS)).where(e.c.seq == seq)).one()
-                digest = chain_hash(prev, canonical(row, row.format))
-                conn.execute(update(e).where(e.c.seq == seq).values(prev_hash=prev, hash=digest))
-                prev = digest
-            conn.execute(update(audit_head).values(hash=prev))
+            conn.execute(update(audit_head).values(hash=rechain(conn, target, len(rows), rows[target - 2][_HASH])))
             expected = max(s.seq for s in checkpoints if s.seq < target) + 1
     result = run_verify(cli, monkeypatch, settings, witness_files)
     assert result.exit_code == 1
@@ -356,15 +354,35 @@ def verdict(result) -> tuple:
 
 def in_parallel(hub: Hub, witness_files):
     """The verification of ``hub``'s log by processes splitting it into ranges (a long log's way)."""
+    own = [hub.audit.witness.path] if hub.audit.witness.path.exists() else []
     with hub.engine.connect() as conn:
         return verify_log(conn, public_key=audit_public_key(hub), event_types=hub.audit.declared,
-                          witness_files=witness_files, processes=3, parallel_from=0)
+                          witness_files=[*witness_files, *own], processes=3, parallel_from=0)
+
+
+def rechain(conn, first: int, last: int, prev: bytes) -> bytes:
+    """Recompute, as a rewriter would, the hashes of events ``first``..``last`` from ``prev``; the new head."""
+    e = audit_events
+    for seq in range(first, last + 1):
+        row = conn.execute(select(*(e.c[n] for n in COLUMNS)).where(e.c.seq == seq)).one()
+        digest = chain_hash(prev, canonical(row, row.format))
+        conn.execute(update(e).where(e.c.seq == seq).values(prev_hash=prev, hash=digest))
+        prev = digest
+    return prev
+
+
+def append_one(hub: Hub) -> None:
+    with hub.engine.begin() as conn:
+        hub.audit.append(conn, CheckpointExported(resource="audit", file="x.json"), actor="cli:operator")
 
 
 def test_the_hub_refuses_to_sign_over_a_rewrite_whose_checkpoints_were_deleted(log_copy, cli, monkeypatch):
     """The attack: delete the checkpoints after some point, rewrite the events after it with every hash
-    recomputed, and wait for the hub to sign the rewritten head."""
+    recomputed, and wait for the hub to sign the rewritten head. Here the hub has no witness of its own (it
+    lost the file, or a crash came between a commit and its write): a checkpoint falls due among the
+    rewritten events, and the hub's check of the events since its newest checkpoint finds that."""
     copy, witness_files, settings = log_copy
+    copy.audit.witness.path.unlink()
     log = snapshot(copy)
     kept = log.checkpoints[len(log.checkpoints) // 2]
     first_gone = log.checkpoints[len(log.checkpoints) // 2 + 1]
@@ -372,18 +390,81 @@ def test_the_hub_refuses_to_sign_over_a_rewrite_whose_checkpoints_were_deleted(l
     with tampering(copy) as conn:
         conn.execute(delete(audit_checkpoints).where(audit_checkpoints.c.seq > kept.seq))
         conn.execute(update(e).where(e.c.seq == kept.seq + 2).values(actor="cli:mallory"))
-        prev = log.rows[kept.seq][_HASH]
-        for seq in range(kept.seq + 2, len(log.rows) + 1):
-            row = conn.execute(select(*(e.c[n] for n in COLUMNS)).where(e.c.seq == seq)).one()
-            digest = chain_hash(prev, canonical(row, row.format))
-            conn.execute(update(e).where(e.c.seq == seq).values(prev_hash=prev, hash=digest))
-            prev = digest
-        conn.execute(update(audit_head).values(hash=prev))
-    with pytest.raises(AuditWriteError, match="refusing to sign a checkpoint"):
-        with copy.engine.begin() as conn:
-            copy.audit.append(conn, CheckpointExported(resource="audit", file="x.json"), actor="cli:operator")
+        head = rechain(conn, kept.seq + 2, len(log.rows), log.rows[kept.seq][_HASH])
+        conn.execute(update(audit_head).values(hash=head))
+    with pytest.raises(AuditWriteError, match="refusing to sign a checkpoint: a checkpoint was due"):
+        append_one(copy)
     with copy.engine.connect() as conn:
         assert conn.scalar(select(func.max(audit_checkpoints.c.seq))) == kept.seq  # nothing was signed
     result = run_verify(cli, monkeypatch, settings, [])
     assert result.exit_code == 1
     assert squash(f"audit log broken at event {first_gone.seq}: a checkpoint was due") in squash(result.stderr)
+
+
+def test_the_hub_refuses_to_sign_after_its_newest_checkpoint_was_deleted(log_copy, cli, monkeypatch):
+    """The attack the hub's own witness stops: delete the newest checkpoint, drop the events after it so
+    that fewer than ``every`` follow the one before, rewrite those (none falls due), and wait for the hub's
+    next checkpoint. The events after the checkpoint left chain from its signed head, so only the witness
+    beside the keys shows that a later checkpoint existed."""
+    copy, witness_files, settings = log_copy
+    log = snapshot(copy)
+    newest, kept = log.checkpoints[-1], log.checkpoints[-2]
+    assert copy.audit.witness.remembered() == newest
+    e = audit_events
+    with tampering(copy) as conn:
+        conn.execute(delete(audit_checkpoints).where(audit_checkpoints.c.seq == newest.seq))
+        conn.execute(delete(audit_area_reads).where(audit_area_reads.c.seq >= newest.seq))
+        conn.execute(delete(e).where(e.c.seq >= newest.seq))
+        conn.execute(update(e).where(e.c.seq == kept.seq + 1).values(actor="cli:mallory"))
+        head = rechain(conn, kept.seq + 1, newest.seq - 1, bytes.fromhex(kept.head))
+        conn.execute(update(audit_head).values(seq=newest.seq - 1, hash=head))
+    with pytest.raises(AuditWriteError, match=f"checkpoint {newest.seq}, which the hub signed and saw committed"):
+        for _ in range(20):  # until the cadence of the checkpoint left says one is due
+            append_one(copy)
+    with copy.engine.connect() as conn:
+        assert conn.scalar(select(func.max(audit_checkpoints.c.seq))) == kept.seq  # nothing was signed
+    result = run_verify(cli, monkeypatch, settings, [])
+    assert result.exit_code == 1
+    assert squash(f"audit log broken at event {kept.seq + 1}:") in squash(result.stderr)
+
+
+def test_the_hub_refuses_to_sign_a_log_rewritten_without_checkpoints(log_copy, cli, monkeypatch):
+    """The other attack: every checkpoint deleted and every event rewritten in the oldest format (which has
+    no checkpoints), hashes recomputed from the start."""
+    copy, witness_files, settings = log_copy
+    e = audit_events
+    with tampering(copy) as conn:
+        conn.execute(delete(audit_checkpoints))
+        conn.execute(delete(audit_area_reads))
+        conn.execute(update(e).values(format=1, role=None, partner=None, purpose=None, area=None,
+                                      record_count=None, request_id=None))
+        last = conn.scalar(select(func.max(e.c.seq)))
+        conn.execute(update(audit_head).values(hash=rechain(conn, 1, last, bytes(32))))
+    gone = r"which the hub signed and saw committed \(audit-witness.json\), is no longer in the database"
+    with pytest.raises(AuditWriteError, match=gone):
+        append_one(copy)
+    with copy.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(audit_checkpoints)) == 0
+    result = run_verify(cli, monkeypatch, settings, [])
+    assert result.exit_code == 1
+    assert squash("audit log broken at event 1: witness audit-witness.json") in squash(result.stderr)
+
+
+def test_a_checkpoint_rolled_back_is_not_remembered(log_copy):
+    """The hub's witness names only committed checkpoints: one signed in a transaction that rolls back is
+    forgotten with it, and the hub goes on signing."""
+    copy, _, _ = log_copy
+    before = copy.audit.witness.remembered()
+    every = 20
+    with pytest.raises(RuntimeError), copy.engine.begin() as conn:
+        copy.audit.append_many(conn, [CheckpointExported(resource="audit", file=f"{i}.json")
+                                      for i in range(every)], actor="cli:operator")
+        assert conn.scalar(select(func.max(audit_checkpoints.c.seq))) > before.seq  # signed, not committed
+        raise RuntimeError("the work this audit records failed")
+    assert copy.audit.witness.remembered() == before
+    for _ in range(every):
+        append_one(copy)
+    with copy.engine.connect() as conn:
+        newest = conn.scalar(select(func.max(audit_checkpoints.c.seq)))
+    assert copy.audit.witness.remembered().seq == newest > before.seq
+    assert verify_hub(copy).intact

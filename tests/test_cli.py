@@ -14,7 +14,7 @@ def test_hub_init_creates_keys_and_schema(settings, cli):
     assert "(created)" in result.stdout
     assert "eef_students, msdhs_logbook, tpmap, university_survey" in result.stdout
     keys = sorted(p.name for p in settings.resolved_keys_dir.iterdir())
-    assert len(keys) == 2 and "keyring.json" in keys and keys[0].startswith("kek-")
+    assert keys[0] == "audit-witness.json" and keys[1].startswith("kek-") and keys[2:] == ["keyring.json"]
 
 
 def test_hub_init_twice_is_safe_and_keeps_the_existing_keys(settings, cli):

@@ -139,7 +139,7 @@ def test_keys_are_private_files_under_hub_home_keys(hub):
     keys_dir = hub.settings.resolved_home / "keys"
     assert hub.settings.resolved_keys_dir == keys_dir
     names = sorted(p.name for p in keys_dir.iterdir())
-    assert names == sorted(["keyring.json", f"kek-{hub.keyring.kek_id}.key"])
+    assert names == sorted(["keyring.json", f"kek-{hub.keyring.kek_id}.key", "audit-witness.json"])
     for path in keys_dir.iterdir():
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
     assert stat.S_IMODE(os.stat(keys_dir).st_mode) & 0o077 == 0
