@@ -79,5 +79,16 @@ def problems_of(loaded: LoadedContract, *, adapters: Mapping[str, Adapter], purp
 def check_contracts(contracts: ContractSet, *, adapters: Mapping[str, Adapter], purposes: Mapping[str, str]) -> None:
     """Raise :class:`ContractViolation` listing every problem of every contract, if there is one."""
     problems = [p for loaded in contracts for p in problems_of(loaded, adapters=adapters, purposes=purposes)]
+    problems.extend(_schedule_conflicts(contracts))
     if problems:
         raise ContractViolation("contracts do not fit this hub:\n  " + "\n  ".join(problems))
+
+
+def _schedule_conflicts(contracts: ContractSet) -> list[str]:
+    given: dict[str, dict[str, str]] = {}
+    for loaded in contracts:
+        for source, terms in loaded.contract.sources.items():
+            if terms.schedule:
+                given.setdefault(source, {})[loaded.path.name] = terms.schedule
+    return [f"source {source}: contracts give different schedules ({', '.join(f'{n}: {s!r}' for n, s in by.items())})"
+            for source, by in given.items() if len(set(by.values())) > 1]

@@ -53,6 +53,11 @@ class ContractSet:
         terms = [c.contract.sources[source] for c in self.in_force(on) if source in c.contract.sources]
         return frozenset(f for t in terms for f in t.fields)
 
+    def schedules(self, on: dt.date | None = None) -> dict[str, str]:
+        """Each scheduled source's schedule, from the contracts in force."""
+        return {source: terms.schedule for c in self.in_force(on) for source, terms in c.contract.sources.items()
+                if terms.schedule}
+
     def views(self, on: dt.date | None = None) -> list[tuple[LoadedContract, View]]:
         return [(c, v) for c in self.in_force(on) for v in c.contract.views]
 

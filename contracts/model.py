@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from consent.vocabulary import BASES, PARTNER_TYPES
 
@@ -57,6 +57,18 @@ class SourceTerms(_Strict):
 
     fields: list[str] = Field(min_length=1)
     retention_days: int = Field(gt=0)
+    #: When the hub syncs the source (``"every 6h"`` or a cron line in Thai time, :mod:`hub.sync.schedule`);
+    #: none: only when asked (``hub sync``). Contracts naming one for the same source must agree.
+    schedule: str | None = None
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_reads(cls, value: str | None) -> str | None:
+        if value is not None:
+            from hub.sync.schedule import trigger
+
+            trigger(value)
+        return value
 
 
 class FieldRule(_Strict):

@@ -12,6 +12,7 @@ import json
 import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +20,7 @@ import pluggy
 
 from hub.errors import AdapterError, RecordError
 from hub.records import Household, Item, PersonRecord, Rejected, SourceRecord, Tombstone
+from hub.sync.partner_http import PartnerClient
 from hub.thai.areas import is_known_tambon, parse_moo, parse_tambon_code
 from hub.thai.citizen_id import CitizenId, IdStatus, parse_citizen_id
 from hub.thai.dates import PartialDate, parse_be_dmy, parse_iso_date, parse_ymd
@@ -32,7 +34,7 @@ __all__ = [
     "is_known_tambon", "iter_delimited", "iter_ndjson", "make_person", "parse_be_dmy",
     "parse_citizen_id", "parse_iso_date", "parse_moo", "parse_tambon_code", "parse_ymd",
     "require", "optional_str", "parse_address", "parse_house_code", "parse_int", "parse_members",
-    "parse_sex", "parse_timestamp", "person_from_member",
+    "parse_sex", "parse_timestamp", "person_from_member", "Page", "PartnerClient",
 ]
 
 hookimpl = pluggy.HookimplMarker("saphan")
@@ -74,6 +76,29 @@ class Adapter(abc.ABC):
         Raise :class:`AdapterError` only when the file cannot be read at all (missing, wrong header);
         a bad row is yielded as :class:`Rejected`, never raised, so the rest of the file goes in.
         """
+
+    def fetch_page(self, client: PartnerClient, *, since: str | None, token: str | None,
+                   page_size: int) -> Page:
+        """One page of what changed at the partner since ``since`` (``None``: everything), starting at
+        ``token`` (``None``: the first page). Adapters of partners with an API override it; the hub stores
+        each page as an NDJSON file of its items, which :meth:`read_file` must read. ``client`` retries
+        rate limits and outages itself; raise :class:`AdapterError` for an answer of the wrong shape."""
+        raise AdapterError(f"{self.name} has no API to pull from; deliver its files to an inbox or upload them")
+
+    @classmethod
+    def pulls(cls) -> bool:
+        """Whether the partner has an API the hub pulls from (the adapter overrides :meth:`fetch_page`)."""
+        return cls.fetch_page is not Adapter.fetch_page
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of a partner's API: its items (as the API gives them), the token of the next page (``None``
+    on the last) and the greatest change time among the items (ISO-8601; ``None`` for an empty page)."""
+
+    items: list[dict[str, Any]]
+    next_token: str | None
+    high_water: str | None
 
 
 # --------------------------------------------------------------------------------------------------

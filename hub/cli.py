@@ -15,6 +15,7 @@ from consent.cli import consent_app, rights_app
 from contracts.cli import contracts_app
 from hub.console import actor, console, err, fail, open_hub, print_rows
 from hub.errors import HubError
+from hub.sync.cli import scheduler_app, status_command, sync_command
 from hub.views.cli import publish_command, views_app
 
 app = typer.Typer(help="Saphan (สะพาน): the poverty-data hub.", no_args_is_help=True, add_completion=False)
@@ -34,6 +35,9 @@ app.add_typer(token_app, name="token")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(views_app, name="views")
 app.command("publish")(publish_command)
+app.command("sync")(sync_command)
+app.command("status")(status_command)
+app.add_typer(scheduler_app, name="scheduler")
 
 
 @app.callback()

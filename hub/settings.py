@@ -3,7 +3,8 @@
 ``HUB_HOME`` holds the keys and, by default, the SQLite database. ``HUB_DATABASE_URL`` points the hub
 at another database (PostgreSQL in production). ``HUB_KEYS_DIR`` moves the keys elsewhere (a mounted
 secret volume, for example); they never live in the database. ``HUB_CONTRACTS_DIR`` names the directory of
-the data-sharing contracts in force (default: the agreements shipped with the hub).
+the data-sharing contracts in force (default: the agreements shipped with the hub). ``HUB_SOURCES_FILE``
+says how to reach each source (its API or its inbox directory; default ``HOME/sources.toml``).
 ``HUB_AUDIT_CHECKPOINT_EVERY`` and ``HUB_AUDIT_CHECKPOINT_SECONDS`` set how often the audit log's head
 is signed; ``HUB_UPLOAD_MAX_BYTES`` caps a file uploaded through the API.
 """
@@ -26,6 +27,8 @@ class Settings(BaseSettings):
                             description="The data controller named on consent receipts.")
     contracts_dir: Path | None = Field(default=None, description="Directory of contract files (*.toml); "
                                        "default: the agreements shipped in contracts/agreements.")
+    sources_file: Path | None = Field(default=None, description="How to reach each source (TOML); default "
+                                      "HOME/sources.toml.")
     ingest_batch_size: int = Field(default=2000, ge=1, le=20000, description="Records per write batch.")
     upload_max_bytes: int = Field(default=256 * 2**20, ge=1, description="The largest file a partner may "
                                   "upload through the API.")
@@ -41,6 +44,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_keys_dir(self) -> Path:
         return (self.keys_dir or self.resolved_home / "keys").expanduser().resolve()
+
+    @cached_property
+    def resolved_sources_file(self) -> Path:
+        return (self.sources_file or self.resolved_home / "sources.toml").expanduser().resolve()
 
     @cached_property
     def resolved_database_url(self) -> str:

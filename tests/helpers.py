@@ -3,16 +3,20 @@ the partner files contain (collected straight from the files, independently of t
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import json
 import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
 
 from hub.context import Hub
@@ -297,3 +301,51 @@ def refuse_audit_writes(hub) -> None:
         else:
             conn.execute(text("CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events "
                               "BEGIN SELECT RAISE(ABORT, 'audit storage unavailable'); END"))
+
+
+@dataclasses.dataclass
+class PartnerSimulator:
+    """A simulator process (:mod:`simulators.msdhs_api`) and its control endpoints."""
+
+    process: subprocess.Popen
+    url: str
+
+    def items(self) -> list[dict]:
+        return httpx.get(f"{self.url}/_sim/items").json()
+
+    def requests(self) -> list[dict]:
+        return httpx.get(f"{self.url}/_sim/requests").json()
+
+    def upsert(self, items: list[dict]) -> None:
+        httpx.post(f"{self.url}/_sim/items", json=items).raise_for_status()
+
+    def faults(self, retry_after: int | None = None, **rates: float) -> None:
+        body = {"rates": {k.removeprefix("f"): v for k, v in rates.items()}}
+        if retry_after is not None:
+            body["retry_after"] = retry_after
+        httpx.post(f"{self.url}/_sim/faults", json=body).raise_for_status()
+
+
+@contextmanager
+def logbook_simulator(data: list[Path], *, api_key: str, faults: str = "", retry_after: int = 0,
+                      seed: int = 1) -> Iterator[PartnerSimulator]:
+    """The MSDHS logbook API simulator, started as its own process on a free port."""
+    args = [sys.executable, "-m", "simulators.msdhs_api", "--api-key", api_key, "--faults", faults,
+            "--retry-after", str(retry_after), "--seed", str(seed)]
+    for path in data:
+        args += ["--data", str(path)]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("listening on "), line
+        yield PartnerSimulator(process, line.split()[-1])
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def logbook_sources_file(path: Path, url: str, *, key_file: Path, page_size: int) -> Path:
+    """A ``sources.toml`` pointing the logbook source at ``url``, with short waits between retries."""
+    path.write_text(f'[msdhs_logbook.api]\nbase_url = "{url}"\napi_key_file = "{key_file}"\npage_size = {page_size}\n'
+                    f'attempts = 40\nbackoff_seconds = 0.01\nmax_backoff_seconds = 0.05\n', encoding="utf-8")
+    return path

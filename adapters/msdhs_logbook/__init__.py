@@ -1,6 +1,8 @@
 """MSDHS family logbook (สมุดพกครอบครัว): households from the ministry's paginated JSON API.
 
-The file form is NDJSON, one API ``household`` item per line. Quirks handled: ISO (Christian-era) birth
+The hub pulls the API page by page (:meth:`MsdhsLogbookAdapter.fetch_page`, asking only for what changed
+since the last pull); the file form is NDJSON, one API ``household`` item per line, which is also how each
+pulled page is stored before ingest. Quirks handled: ISO (Christian-era) birth
 dates; tombstones ``{"logbook_id": ..., "deleted": true}`` that remove a household; unknown extra fields
 from newer API versions (ignored); members no longer listed leave the household; an older ``updated_at``
 never overwrites a newer one.
@@ -14,7 +16,10 @@ from hub.adapter_kit import (
     DIMENSIONS,
     IDENTITY_FIELDS,
     Adapter,
+    AdapterError,
     Household,
+    Page,
+    PartnerClient,
     RecordError,
     SourceRecord,
     Tombstone,
@@ -100,6 +105,18 @@ def parse_household(obj: dict[str, Any], line: int) -> SourceRecord | Tombstone:
     return SourceRecord(line=line, household=household, persons=persons, version=updated_at)
 
 
+def latest_change(items: list[dict[str, Any]]) -> str | None:
+    """The greatest ``updated_at`` among ``items``, in UTC; items whose time cannot be read are left out
+    (ingest quarantines them)."""
+    times = []
+    for item in items:
+        try:
+            times.append(parse_timestamp(item.get("updated_at"), field="updated_at"))
+        except RecordError:
+            continue
+    return max(times, default=None)
+
+
 class MsdhsLogbookAdapter(Adapter):
     name = "msdhs_logbook"
     title = "MSDHS family logbook (สมุดพกครอบครัว, กระทรวงการพัฒนาสังคมฯ)"
@@ -118,6 +135,16 @@ class MsdhsLogbookAdapter(Adapter):
 
     def read_file(self, path: Path):
         return iter_ndjson(path, parse_household)
+
+    def fetch_page(self, client: PartnerClient, *, since: str | None, token: str | None, page_size: int) -> Page:
+        body = client.get_json("/api/v1/households",
+                               {"updated_since": since, "page_size": page_size, "page_token": token})
+        items = body.get("items") if isinstance(body, dict) else None
+        next_token = body.get("next_page_token") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items) or \
+                not isinstance(next_token, (str, type(None))):
+            raise AdapterError("the logbook API answered a page without an items list and a next_page_token")
+        return Page(items, next_token or None, latest_change(items))
 
 
 @hookimpl

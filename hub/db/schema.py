@@ -366,3 +366,41 @@ view_rows = Table(
     Column("fields", Json, nullable=False),
     Column("home", String(16)),  # the unit's own village (never served): reads are counted by it
 )
+
+#: Where a source's pull stands: ``since`` is the greatest change time of its completed walks (asked for
+#: as ``updated_since`` next), ``token`` the next page of the walk in progress (null between walks) and
+#: ``walk_high`` the greatest change time stored in that walk. Written with each page's records.
+source_cursors = Table(
+    "source_cursors", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("since", Text),
+    Column("token", Text),
+    Column("walk_high", Text),
+    Column("pages", BigInteger, nullable=False, default=0),
+    Column("items", BigInteger, nullable=False, default=0),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: One scheduled run of one job at one fire time; the unique pair is what keeps two schedulers from
+#: running it twice. ``coalesced`` marks fire times missed while no scheduler ran, folded into the next run.
+job_runs = Table(
+    "job_runs", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("job", String(96), nullable=False),
+    Column("fire_time", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),  # running, succeeded, failed, coalesced
+    Column("holder", String(96), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("detail", Text),  # what failed, or what the run did
+    UniqueConstraint("job", "fire_time", name="uq_job_runs_job_fire_time"),
+    Index("ix_job_runs_job_status", "job", "status"),
+)
+
+#: Which process runs the scheduler: the holder renews ``expires_at``; another may take over after it.
+scheduler_lease = Table(
+    "scheduler_lease", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(96), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

@@ -470,7 +470,8 @@ class _BatchWriter:
 
 
 def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
-                progress: Callable[[int], None] | None = None) -> FileReport:
+                progress: Callable[[int], None] | None = None,
+                also: Callable[[Connection], None] | None = None) -> FileReport:
     """Ingest one file through ``source``'s adapter, atomically; returns what happened.
 
     Only the fields some contract lets the hub take from ``source`` are stored (the others are named in
@@ -478,7 +479,8 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
     Raises :class:`UnknownSource` for an unregistered source, :class:`AdapterError` when the file
     cannot be read at all and :class:`IngestError` when storing it fails; nothing of the file is then
     stored, and the failure is audited.
-    ``progress(n)`` is called after each batch with the rows read in it.
+    ``progress(n)`` is called after each batch with the rows read in it; ``also(conn)`` writes, in the
+    file's transaction, what must commit with it or not at all (a pull's cursor).
     """
     adapter = hub.adapter(source)
     path = Path(path)
@@ -510,6 +512,8 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
                 if progress:
                     progress(batch.rows_read)
             writer.close()
+            if also:
+                also(conn)
             _finish(hub, conn, report, actor)
     except (OSError, AdapterError) as exc:
         message = str(exc) if isinstance(exc, HubError) else f"{path}: cannot read ({exc.strerror or exc})"

@@ -1,0 +1,85 @@
+"""What a scheduled run of a source does: sync it (pull its API or take its inbox), then, when that stored
+anything, link and publish. Every source is its own job, so one failing holds back no other."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import insert, update
+
+from hub.context import Hub
+from hub.db.schema import job_runs
+from hub.errors import ConfigurationError
+from hub.linking.run import link
+from hub.sync.access import load_access
+from hub.sync.events import JobRunFailed
+from hub.sync.inbox import sync_inbox
+from hub.sync.pull import pull
+from hub.views.publish import publish
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    source: str
+    changed: int  # records inserted, updated or deleted
+    summary: str
+
+
+def sync_source(hub: Hub, source: str, *, actor: str) -> SyncResult:
+    """Pull ``source`` from its API, or ingest what waits in its inbox, as ``sources.toml`` says."""
+    access = load_access(hub.settings.resolved_sources_file).get(source)
+    if access is None:
+        raise ConfigurationError(f"{source} is not in {hub.settings.resolved_sources_file}: say how to reach it "
+                                 f"(its API or its inbox)")
+    if access.api is not None:
+        report = pull(hub, source, actor=actor)
+        changed = report.inserted + report.updated + report.deleted
+        return SyncResult(source, changed, f"{report.pages} page(s), {report.items} item(s): {report.inserted} new, "
+                                           f"{report.updated} updated, {report.deleted} deleted, "
+                                           f"{report.quarantined} quarantined")
+    done = sync_inbox(hub, source, actor=actor)
+    changed = sum(r.inserted + r.updated + r.deleted for r in done.ingested)
+    return SyncResult(source, changed, f"{len(done.ingested)} file(s), {changed} record(s) changed")
+
+
+def run_source_job(hub: Hub, source: str, *, actor: str) -> str:
+    """Sync ``source``; link and publish when it brought changes. What happened, in a line."""
+    result = sync_source(hub, source, actor=actor)
+    if not result.changed:
+        return f"{result.summary}; nothing to link or publish"
+    linked = link(hub, actor=actor)
+    published = publish(hub, actor=actor)
+    return (f"{result.summary}; linked {linked.records_in_play} record(s) into {linked.persons} person(s); "
+            f"published {sum(1 for p in published if not p.unchanged)} view(s)")
+
+
+def job_names(source: str) -> tuple[str, str]:
+    """The scheduled job of ``source`` and its runs asked for by hand (``hub sync``)."""
+    return f"sync:{source}", f"manual:{source}"
+
+
+def finish_run(hub: Hub, job: str, fire_time: dt.datetime, status: str, detail: str, *, actor: str) -> None:
+    """Record how the run of ``job`` at ``fire_time`` ended; a failure is audited."""
+    with hub.engine.begin() as conn:
+        conn.execute(update(job_runs).where(job_runs.c.job == job, job_runs.c.fire_time == fire_time)
+                     .values(status=status, finished_at=dt.datetime.now(dt.UTC), detail=detail[:4000]))
+        if status == "failed":
+            hub.audit.append(conn, JobRunFailed(resource=job, job=job, fire_time=fire_time.isoformat(),
+                                                reason=detail[:1000]), actor=actor)
+
+
+def run_by_hand(hub: Hub, source: str, *, actor: str, link_and_publish: bool = True) -> str:
+    """What ``hub sync`` does: the source's job (or its sync alone), recorded as a run of
+    ``manual:SOURCE``. Raises what the job raised, after recording the failure."""
+    job, started = job_names(source)[1], dt.datetime.now(dt.UTC)
+    with hub.engine.begin() as conn:
+        conn.execute(insert(job_runs).values(job=job, fire_time=started, status="running", holder=actor,
+                                             started_at=started))
+    try:
+        detail = run_source_job(hub, source, actor=actor) if link_and_publish else \
+            sync_source(hub, source, actor=actor).summary
+    except Exception as exc:
+        finish_run(hub, job, started, "failed", f"{type(exc).__name__}: {exc}", actor=actor)
+        raise
+    finish_run(hub, job, started, "succeeded", detail, actor=actor)
+    return detail

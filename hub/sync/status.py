@@ -1,0 +1,95 @@
+"""Each source's state for operators: how it is reached and scheduled, its last success and last failure
+(and why), its backlog and whether its data is stale.
+
+A source is **stale** when its newest run failed, or when its last success is older than two of its
+schedule's intervals (or it never succeeded). Its last good data stays published; views name their stale
+sources so that readers know.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import Connection, select
+
+from hub.context import Hub
+from hub.db.schema import job_runs, source_cursors
+from hub.sync.access import SourceAccess, load_access
+from hub.sync.inbox import waiting
+from hub.sync.jobs import job_names
+from hub.sync.schedule import fire_times, trigger, utc
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    source: str
+    reached_by: str  # "api <url>", "inbox <dir>" or "not configured"
+    schedule: str | None
+    last_success: str | None
+    last_failure: str | None
+    last_failure_reason: str | None
+    running_since: str | None
+    backlog: str
+    stale: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _iso(value) -> str | None:
+    return None if value is None else utc(value).isoformat(timespec="seconds")
+
+
+def interval_of(schedule: str) -> dt.timedelta:
+    """The gap between two fire times of ``schedule`` (the next two from now)."""
+    trig, moment = trigger(schedule), dt.datetime.now(dt.UTC)
+    upcoming = []
+    for fire_time in fire_times(trig, moment, moment + dt.timedelta(days=400)):
+        upcoming.append(fire_time)
+        if len(upcoming) == 2:
+            break
+    return upcoming[1] - upcoming[0] if len(upcoming) == 2 else dt.timedelta(days=365)
+
+
+def source_statuses(hub: Hub, conn: Connection) -> list[SourceStatus]:
+    """Every source that is configured, scheduled or registered, by name."""
+    access = load_access(hub.settings.resolved_sources_file)
+    schedules = hub.contracts.schedules()
+    return [_status(conn, source, access.get(source), schedules.get(source))
+            for source in sorted(set(hub.adapters) | set(access) | set(schedules))]
+
+
+def _status(conn: Connection, source: str, access: SourceAccess | None, schedule: str | None) -> SourceStatus:
+    runs = select(job_runs).where(job_runs.c.job.in_(job_names(source)))
+    last = conn.execute(runs.where(job_runs.c.status.in_(("succeeded", "failed")))
+                        .order_by(job_runs.c.finished_at.desc()).limit(1)).first()
+    success = conn.execute(runs.where(job_runs.c.status == "succeeded")
+                           .order_by(job_runs.c.finished_at.desc()).limit(1)).first()
+    failure = conn.execute(runs.where(job_runs.c.status == "failed")
+                           .order_by(job_runs.c.finished_at.desc()).limit(1)).first()
+    running = conn.execute(runs.where(job_runs.c.status == "running")
+                           .order_by(job_runs.c.started_at.desc()).limit(1)).first()
+    if access is None:
+        reached_by, backlog = "not configured", "-"
+    elif access.api is not None:
+        reached_by = f"api {access.api.base_url}"
+        cursor = conn.execute(select(source_cursors).where(source_cursors.c.source == source)).first()
+        backlog = (f"a pull stopped after {cursor.pages} page(s); the next resumes there" if cursor and cursor.token
+                   else f"changes since {cursor.since}" if cursor and cursor.since else "everything (never pulled)")
+    else:
+        reached_by = f"inbox {access.inbox}"
+        backlog = f"{len(waiting(access.inbox))} file(s) waiting"
+    stale = False
+    if schedule is not None:
+        finished = success.finished_at if success else None
+        too_old = finished is None or dt.datetime.now(dt.UTC) - utc(finished) > 2 * interval_of(schedule)
+        stale = too_old or (last is not None and last.status == "failed")
+    return SourceStatus(source, reached_by, schedule, _iso(success.finished_at if success else None),
+                        _iso(failure.finished_at if failure else None), failure.detail if failure else None,
+                        _iso(running.started_at if running else None), backlog, stale)
+
+
+def stale_sources(hub: Hub) -> list[str]:
+    """The sources whose data is stale now."""
+    with hub.engine.connect() as conn:
+        return [s.source for s in source_statuses(hub, conn) if s.stale]
