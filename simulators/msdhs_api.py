@@ -100,6 +100,11 @@ class Simulator(ThreadingHTTPServer):
         self.requests: list[dict] = []
         self.lock = threading.Lock()
 
+    def handle_error(self, request, client_address) -> None:
+        """A client that hangs up (or is killed) mid-answer is part of the job, not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
     def draw_fault(self) -> str | None:
         with self.lock:
             roll, edge = self.random.random(), 0.0

@@ -66,6 +66,11 @@ def members_in(items: list[dict]) -> int:
     return sum(len(i["members"]) for i in items if not i.get("deleted"))
 
 
+def pages_stored(hub: Hub) -> int:
+    with hub.engine.connect() as conn:
+        return read_cursor(conn, "msdhs_logbook").pages
+
+
 def stored_member_count(hub: Hub) -> int:
     with hub.engine.connect() as conn:
         return conn.scalar(select(func.count()).select_from(source_records)
@@ -169,8 +174,12 @@ def test_kill_9_during_pulls_loses_and_duplicates_nothing(settings, tmp_path, ke
         command = [str(Path(sys.executable).parent / "hub"), "sync", "msdhs_logbook", "--only-sync"]
         kills, stopped_at = 0, set()
         while kills < 20:
+            before = pages_stored(hub)
             process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.9, 2.4))  # past start-up (~0.8 s), into the pull
+            deadline = time.monotonic() + 60
+            while pages_stored(hub) == before and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)  # until the pull is under way, however slow the machine
+            time.sleep(rng.uniform(0, 0.5))
             if process.poll() is not None:  # finished before the kill: start another walk next time
                 sim.upsert([dict(i, updated_at=dt.datetime.now(dt.UTC).isoformat()) for i in
                             rng.sample(sim.items(), 30)])
@@ -178,8 +187,7 @@ def test_kill_9_during_pulls_loses_and_duplicates_nothing(settings, tmp_path, ke
             process.send_signal(signal.SIGKILL)
             process.wait()
             kills += 1
-            with hub.engine.connect() as conn:
-                stopped_at.add(read_cursor(conn, "msdhs_logbook").pages)
+            stopped_at.add(pages_stored(hub))
         assert len(stopped_at) >= 10  # the kills landed at many points of the walks
         final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
         assert final.returncode == 0, final.stdout + final.stderr

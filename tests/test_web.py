@@ -141,3 +141,27 @@ def test_a_bad_token_stays_on_the_login_page(site, browser):
     assert page.inner_text(".error") == "โทเค็นไม่ถูกต้องหรือหมดอายุ"
     page.goto("/community")
     assert page.url.endswith("/login")
+
+
+def test_an_operator_sees_each_sources_last_failure_and_why(site, browser, tmp_path):
+    base, tokens, hub = site
+    from hub.errors import HubError
+    from hub.sync.jobs import run_by_hand
+
+    inbox = tmp_path / "tpmap-inbox"
+    inbox.mkdir()
+    (inbox / "broken.csv").write_text("not,a,tpmap,header\n")
+    hub.settings.resolved_sources_file.write_text(f'[tpmap]\ninbox = "{inbox}"\n', encoding="utf-8")
+    try:
+        with pytest.raises(HubError):
+            run_by_hand(hub, "tpmap", actor=ACTOR)
+        admin = issue(hub, role="admin", subject="ผู้ดูแลระบบ", actor=ACTOR)
+        page = logged_in(browser, base, admin)
+        page.goto("/sources?lang=en")
+        row = page.locator("#sources tbody tr", has_text="tpmap").inner_text()
+        assert f"inbox {inbox}" in row and "broken.csv" in row and "0 file(s) waiting" in row
+        assert page.locator("#sources tbody tr").count() == len(hub.adapters)
+        policy = logged_in(browser, base, tokens["policy"])
+        assert policy.goto("/sources").status == 404  # the operator's page alone
+    finally:
+        hub.settings.resolved_sources_file.unlink()

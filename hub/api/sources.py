@@ -17,6 +17,7 @@ from hub.api.auth import Admin, CallerDep, HubDep, actor_of
 from hub.db.schema import ingest_runs
 from hub.pipeline.ingest import FileReport, ingest_file
 from hub.quarantine import list_quarantine
+from hub.sync.status import source_statuses
 from hub.views.visibility import writable_sources
 
 router = APIRouter(tags=["sources"])
@@ -64,16 +65,18 @@ def _uploads(hub) -> Path:
     return directory
 
 
-@router.get("/sources", summary="Registered sources and their last ingest runs (admin)")
+@router.get("/sources", summary="Registered sources, their last ingest runs and their sync status: how each "
+                             "is reached, schedule, last success and failure, backlog, staleness (admin)")
 def get_sources(hub: HubDep, who: Admin) -> list[dict[str, Any]]:
     t = ingest_runs
     with hub.engine.connect() as conn:
         last = {r.source: r for r in conn.execute(select(t).where(t.c.id.in_(
             select(func.max(t.c.id)).group_by(t.c.source))))}
+        sync = {s.source: s.as_dict() for s in source_statuses(hub, conn)}
     out = []
     for name, adapter in sorted(hub.adapters.items()):
         run = last.get(name)
-        out.append({"source": name, "title": adapter.title, "record_id": adapter.record_id_doc,
+        out.append({"source": name, "title": adapter.title, "record_id": adapter.record_id_doc, "sync": sync[name],
                     "last_run": None if run is None else {
                         "id": run.id, "file": run.file_name, "status": run.status,
                         "finished_at": run.finished_at.isoformat() if run.finished_at else None,

@@ -11,6 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from contracts.model import View
 from hub.api.auth import CallerDep, HubDep, actor_of
 from hub.context import Hub
+from hub.sync.status import stale_sources
 from hub.thai.areas import area_name
 from hub.tokens import Caller
 from hub.views.files import XLSX_TYPE, csv_bytes, xlsx_bytes
@@ -31,18 +32,26 @@ def _view(hub: Hub, who: Caller, name: str) -> View:
     return found[1]
 
 
-def _summary(spec: View, partner: str, version) -> dict[str, Any]:
+def _stale_inputs(spec: View, stale: list[str]) -> list[str]:
+    """The stale sources among those ``spec`` is built from: its data may be behind theirs."""
+    return [s for s in stale if not spec.scope or s in spec.scope]
+
+
+def _summary(spec: View, partner: str, version, stale: list[str]) -> dict[str, Any]:
     return {"name": spec.name, "partner": partner, "purpose": spec.purpose, "level": spec.level,
             "kind": "microdata" if spec.microdata else "aggregate", "public": spec.public, "columns": columns(spec),
             "version_id": version.version_id if version else None, "rows": version.rows if version else 0,
-            "published_at": version.published_at.isoformat() if version and version.published_at else None}
+            "published_at": version.published_at.isoformat() if version and version.published_at else None,
+            "stale_sources": _stale_inputs(spec, stale)}
 
 
-@router.get("", summary="The views you may read, with the version each serves")
+@router.get("", summary="The views you may read, with the version each serves and the sources it is built "
+                        "from whose data is stale (their last sync failed or is overdue)")
 def get_views(hub: HubDep, who: CallerDep) -> list[dict[str, Any]]:
     with hub.engine.connect() as conn:
         served = {v.view: v for v in current_versions(conn)}
-    return [_summary(spec, loaded.contract.partner.id, served.get(name))
+    stale = stale_sources(hub)
+    return [_summary(spec, loaded.contract.partner.id, served.get(name), stale)
             for name, (loaded, spec) in sorted(visible_views(hub.contracts, who).items())]
 
 
@@ -56,7 +65,8 @@ def get_rows(name: str, hub: HubDep, who: CallerDep, area: AreaQuery = None,
     items = part.rows if spec.microdata else [{**c, "name": area_name(c["area"])} for c in part.cells]
     following = offset + len(items)
     return {"view": name, "version_id": part.version.version_id, "total": total, "offset": offset,
-            "items": items, "next_offset": following if following < total else None}
+            "items": items, "next_offset": following if following < total else None,
+            "stale_sources": _stale_inputs(spec, stale_sources(hub))}
 
 
 def _download(hub: Hub, who: Caller, name: str, area: str | None) -> tuple[list[str], list[list[str]]]:

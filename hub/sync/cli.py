@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import threading
 from typing import Annotated
@@ -43,6 +44,8 @@ def scheduler_run(lease_seconds: Annotated[float, typer.Option(
     one at a time leads (a lease in the database), the others stand by."""
     from hub.sync.scheduler import Scheduler
 
+    # A tick finding the previous one still running (a long job) is expected, not worth a warning each time.
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     hub = open_hub()
     jobs = hub.contracts.schedules()
     if not jobs:

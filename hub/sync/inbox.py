@@ -30,6 +30,13 @@ class InboxReport:
     ingested: list[FileReport] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # file name -> reason
 
+    def raise_failures(self) -> None:
+        """Raise :class:`InboxFilesFailed` naming the files that could not be read, if any."""
+        if self.failed:
+            names = ", ".join(f"{name} ({reason})" for name, reason in self.failed.items())
+            raise InboxFilesFailed(f"{len(self.failed)} file(s) of {self.source} could not be read and were "
+                                   f"moved to failed/: {names}")
+
 
 def inbox_of(hub: Hub, source: str) -> Path:
     access = load_access(hub.settings.resolved_sources_file).get(source)
@@ -39,17 +46,18 @@ def inbox_of(hub: Hub, source: str) -> Path:
 
 
 def waiting(inbox: Path) -> list[Path]:
-    """Complete files in ``inbox``, oldest first."""
+    """Complete files in ``inbox``, oldest first. Raises :class:`ConfigurationError` when it is not a
+    directory."""
     if not inbox.is_dir():
-        return []
+        raise ConfigurationError(f"the inbox {inbox} is not a directory")
     files = [p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")
              and not p.name.endswith(_WRITING)]
     return sorted(files, key=lambda p: (p.stat().st_mtime, p.name))
 
 
 def sync_inbox(hub: Hub, source: str, *, actor: str) -> InboxReport:
-    """Ingest every complete file waiting in ``source``'s inbox. Raises :class:`InboxFilesFailed` after
-    the others went in when some could not be read."""
+    """Ingest every complete file waiting in ``source``'s inbox; those that cannot be read are named in
+    the report's ``failed`` (see :meth:`InboxReport.raise_failures`)."""
     inbox = inbox_of(hub, source)
     report = InboxReport(source)
     for path in waiting(inbox):
@@ -61,10 +69,6 @@ def sync_inbox(hub: Hub, source: str, *, actor: str) -> InboxReport:
             (inbox / "failed" / f"{path.name}.reason.txt").write_text(str(exc) + "\n", encoding="utf-8")
             continue
         _move(path, inbox / "done")
-    if report.failed:
-        names = ", ".join(f"{name} ({reason})" for name, reason in report.failed.items())
-        raise InboxFilesFailed(f"{len(report.failed)} file(s) of {source} could not be read and are in "
-                               f"{inbox / 'failed'}: {names}")
     return report
 
 

@@ -13,7 +13,7 @@ from hub.errors import ConfigurationError
 from hub.linking.run import link
 from hub.sync.access import load_access
 from hub.sync.events import JobRunFailed
-from hub.sync.inbox import sync_inbox
+from hub.sync.inbox import InboxReport, sync_inbox
 from hub.sync.pull import pull
 from hub.views.publish import publish
 
@@ -23,6 +23,7 @@ class SyncResult:
     source: str
     changed: int  # records inserted, updated or deleted
     summary: str
+    inbox: InboxReport | None = None  # an inbox's files, those that failed included
 
 
 def sync_source(hub: Hub, source: str, *, actor: str) -> SyncResult:
@@ -39,18 +40,24 @@ def sync_source(hub: Hub, source: str, *, actor: str) -> SyncResult:
                                            f"{report.quarantined} quarantined")
     done = sync_inbox(hub, source, actor=actor)
     changed = sum(r.inserted + r.updated + r.deleted for r in done.ingested)
-    return SyncResult(source, changed, f"{len(done.ingested)} file(s), {changed} record(s) changed")
+    return SyncResult(source, changed, f"{len(done.ingested)} file(s), {changed} record(s) changed", done)
 
 
 def run_source_job(hub: Hub, source: str, *, actor: str) -> str:
-    """Sync ``source``; link and publish when it brought changes. What happened, in a line."""
+    """Sync ``source``; link and publish when it brought changes. What happened, in a line. Inbox files
+    that could not be read fail the run (:class:`~hub.sync.inbox.InboxFilesFailed`), after the others
+    are linked and published."""
     result = sync_source(hub, source, actor=actor)
     if not result.changed:
-        return f"{result.summary}; nothing to link or publish"
-    linked = link(hub, actor=actor)
-    published = publish(hub, actor=actor)
-    return (f"{result.summary}; linked {linked.records_in_play} record(s) into {linked.persons} person(s); "
-            f"published {sum(1 for p in published if not p.unchanged)} view(s)")
+        outcome = f"{result.summary}; nothing to link or publish"
+    else:
+        linked = link(hub, actor=actor)
+        published = publish(hub, actor=actor)
+        outcome = (f"{result.summary}; linked {linked.records_in_play} record(s) into {linked.persons} person(s); "
+                   f"published {sum(1 for p in published if not p.unchanged)} view(s)")
+    if result.inbox:
+        result.inbox.raise_failures()
+    return outcome
 
 
 def job_names(source: str) -> tuple[str, str]:

@@ -51,6 +51,14 @@ def fire_times(trig: BaseTrigger, after: dt.datetime, until: dt.datetime) -> Ite
         moment = trig.get_next_fire_time(previous, moment + dt.timedelta(microseconds=1))
 
 
-def latest_fire_time(trig: BaseTrigger, until: dt.datetime, *, within: dt.timedelta) -> dt.datetime | None:
-    """The newest fire time at or before ``until``, looking back at most ``within``."""
-    return max(fire_times(trig, until - within, until), default=None)
+#: Windows searched, smallest first, for the newest fire time (so a frequent schedule never enumerates a year).
+_LOOKBACKS = tuple(dt.timedelta(**w) for w in ({"minutes": 1}, {"hours": 1}, {"days": 1}, {"days": 32},
+                                                 {"days": 400}))
+
+
+def latest_fire_time(trig: BaseTrigger, until: dt.datetime) -> dt.datetime | None:
+    """The newest fire time at or before ``until`` (within 400 days)."""
+    for window in _LOOKBACKS:
+        if newest := max(fire_times(trig, until - window, until), default=None):
+            return newest
+    return None

@@ -34,9 +34,8 @@ from hub.sync.schedule import fire_times, latest_fire_time, trigger, utc
 
 LEASE = "scheduler"
 ACTOR = "system:scheduler"
-#: How far back a job never run before looks for its newest fire time (a yearly cron line still has one).
-FIRST_LOOKBACK = dt.timedelta(days=400)
-#: Missed fire times recorded one by one, at most; beyond that the run's detail gives the count.
+#: Missed fire times recorded one by one, at most (after a longer outage, the first ones: the run's detail
+#: says how many more were folded into it).
 MAX_COALESCED_ROWS = 1000
 _log = logging.getLogger(__name__)
 
@@ -148,19 +147,20 @@ class Scheduler:
         with self.hub.engine.connect() as conn:
             last = conn.scalar(select(func.max(job_runs.c.fire_time)).where(job_runs.c.job == job))
         if last is None:
-            newest = latest_fire_time(trig, moment, within=FIRST_LOOKBACK)
-            due = [newest] if newest else []
-        else:
-            due = []
-            for fire_time in fire_times(trig, utc(last), moment):
-                due.append(fire_time)
-                if len(due) > MAX_COALESCED_ROWS:
-                    due = due[-MAX_COALESCED_ROWS:]
+            newest = latest_fire_time(trig, moment)
+            if newest:
+                self._run(job, newest, [])
+            return
+        due = []
+        for fire_time in fire_times(trig, utc(last), moment):
+            due.append(fire_time)
+            if len(due) > MAX_COALESCED_ROWS:  # a long outage: run at the newest, list the first missed
+                self._run(job, latest_fire_time(trig, moment), due)
+                return
         if due:
-            self._run(job, due)
+            self._run(job, due[-1], due[:-1])
 
-    def _run(self, job: str, due: list[dt.datetime]) -> None:
-        fire_time, missed = due[-1], due[:-1]
+    def _run(self, job: str, fire_time: dt.datetime, missed: list[dt.datetime]) -> None:
         try:
             with self.hub.engine.begin() as conn:
                 conn.execute(insert(job_runs).values(job=job, fire_time=fire_time, status="running",

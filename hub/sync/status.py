@@ -78,7 +78,7 @@ def _status(conn: Connection, source: str, access: SourceAccess | None, schedule
                    else f"changes since {cursor.since}" if cursor and cursor.since else "everything (never pulled)")
     else:
         reached_by = f"inbox {access.inbox}"
-        backlog = f"{len(waiting(access.inbox))} file(s) waiting"
+        backlog = f"{len(waiting(access.inbox))} file(s) waiting" if access.inbox.is_dir() else "inbox missing"
     stale = False
     if schedule is not None:
         finished = success.finished_at if success else None

@@ -30,6 +30,9 @@ TEXT: dict[str, dict[str, str]] = {
         "report": "ผลการนำเข้า", "rows_read": "อ่าน", "accepted": "รับเข้า", "quarantined": "กักไว้ตรวจสอบ",
         "line": "บรรทัด", "reason": "เหตุผล", "recent_runs": "การนำเข้าล่าสุด", "status": "สถานะ",
         "not_yours": "ไม่มีหน้านี้สำหรับบทบาทของท่าน",
+        "sources": "แหล่งข้อมูล", "reached_by": "ช่องทาง", "schedule": "รอบการดึงข้อมูล", "by_hand": "สั่งเอง",
+        "last_success": "สำเร็จล่าสุด", "last_failure": "ล้มเหลวล่าสุด", "backlog": "งานค้าง", "never": "ยังไม่เคย",
+        "stale": "ข้อมูลไม่เป็นปัจจุบัน", "fresh": "เป็นปัจจุบัน", "running": "กำลังทำงานตั้งแต่",
     },
     "en": {
         "hub": "Saphan: the poverty-data hub",
@@ -56,6 +59,9 @@ TEXT: dict[str, dict[str, str]] = {
         "report": "Ingest report", "rows_read": "read", "accepted": "accepted", "quarantined": "quarantined",
         "line": "line", "reason": "reason", "recent_runs": "Recent ingests", "status": "status",
         "not_yours": "There is no such page for your role",
+        "sources": "Sources", "reached_by": "Reached by", "schedule": "Schedule", "by_hand": "by hand",
+        "last_success": "Last success", "last_failure": "Last failure", "backlog": "Backlog", "never": "never",
+        "stale": "stale", "fresh": "fresh", "running": "running since",
     },
 }
 

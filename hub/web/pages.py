@@ -34,6 +34,7 @@ from hub.db.schema import ingest_runs
 from hub.errors import HubError
 from hub.pipeline.ingest import ingest_file
 from hub.quarantine import list_quarantine
+from hub.sync.status import source_statuses
 from hub.thai.areas import area_name
 from hub.thai.indicators import DIMENSIONS
 from hub.tokens import Caller, TokenError
@@ -188,6 +189,16 @@ def get_auditor(request: Request, hub: HubDep, who: WebCaller, actor: str | None
         events, problem = [], str(exc)
     return render(request, "auditor.html", who, events=events, filters=filters, problem=problem,
                   verification=verify(hub))
+
+
+@router.get("/sources")
+def get_sources(request: Request, hub: HubDep, who: WebCaller) -> Response:
+    """The operator's view of every source: how it is reached, its schedule, last success and failure,
+    backlog and staleness."""
+    _for(who, "admin")
+    with hub.engine.connect() as conn:
+        statuses = source_statuses(hub, conn)
+    return render(request, "sources.html", who, statuses=statuses)
 
 
 # ------------------------------------------------------------------------------------------------- partner

@@ -1,0 +1,223 @@
+"""The scheduler: schedules in contracts, the lease, coalescing, two hub processes over a compressed day
+(0 duplicate runs, 0 missed runs, a leader killed midway), a failing source that holds back no other and
+stays published but stale, and the database dropping its connections mid-run."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, func, insert, select, text
+
+from audit.access import verify
+from contracts.load import BUILT_IN
+from helpers import TPMAP, is_postgres
+from hub.context import Hub
+from hub.db.schema import job_runs, scheduler_lease, view_versions
+from hub.errors import ContractViolation
+from hub.sync.schedule import fire_times, trigger, utc
+from hub.sync.scheduler import Lease, Scheduler
+from hub.sync.status import source_statuses
+
+INTERVAL = 2  # seconds: a compressed day's hour
+
+
+def scheduled_contracts(directory: Path, schedules: dict[str, str]) -> Path:
+    """The shipped contracts, with ``schedule`` added to the named sources' terms."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in BUILT_IN.glob("*.toml"):
+        body = path.read_text(encoding="utf-8")
+        for source, schedule in schedules.items():
+            header = f"[sources.{source}]\n"
+            if header in body:
+                body = body.replace(header, f'{header}schedule = "{schedule}"\n')
+        (directory / path.name).write_text(body, encoding="utf-8")
+    return directory
+
+
+def inbox_sources(path: Path, inboxes: dict[str, Path]) -> Path:
+    path.write_text("".join(f'[{s}]\ninbox = "{d}"\n' for s, d in inboxes.items()), encoding="utf-8")
+    for folder in inboxes.values():
+        folder.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def scheduled(settings, tmp_path):
+    """A hub whose tpmap and eef_students sources sync every 2 seconds from their inboxes."""
+    inboxes = {"tpmap": tmp_path / "inbox" / "tpmap", "eef_students": tmp_path / "inbox" / "eef"}
+    updated = settings.model_copy(update={
+        "contracts_dir": scheduled_contracts(tmp_path / "contracts", {s: f"every {INTERVAL}s" for s in inboxes}),
+        "sources_file": inbox_sources(tmp_path / "sources.toml", inboxes)})
+    hub, _ = Hub.init(updated)
+    yield hub, inboxes
+    hub.engine.dispose()
+
+
+def runs(hub: Hub, job: str) -> list:
+    with hub.engine.connect() as conn:
+        return conn.execute(select(job_runs).where(job_runs.c.job == job).order_by(job_runs.c.fire_time)).all()
+
+
+def test_a_contract_schedule_must_read(tmp_path, settings):
+    scheduled_contracts(tmp_path / "c", {"tpmap": "now and then"})
+    with pytest.raises(ContractViolation, match="every N"):
+        Hub.init(settings.model_copy(update={"contracts_dir": tmp_path / "c"}))[0].contracts  # noqa: B018
+
+
+def test_interval_fire_times_are_the_same_in_every_process():
+    moment = dt.datetime(2026, 12, 3, 10, 0, 1, tzinfo=dt.UTC)
+    times = list(fire_times(trigger("every 6h"), moment, moment + dt.timedelta(days=1)))
+    assert [t.hour for t in times] == [12, 18, 0, 6]
+    daily = list(fire_times(trigger("0 2 * * *"), moment, moment + dt.timedelta(days=2)))
+    assert [t.isoformat() for t in daily] == ["2026-12-03T19:00:00+00:00", "2026-12-04T19:00:00+00:00"]  # 02:00 ICT
+
+
+def test_one_lease_holder_at_a_time_and_takeover_after_expiry(hub):
+    first, second = Lease(hub.engine, "a", 0.6), Lease(hub.engine, "b", 0.6)
+    assert first.hold() and not second.hold() and first.hold()
+    time.sleep(0.7)
+    assert second.hold() and not first.hold()
+    second.release()
+    assert first.hold()
+
+
+def test_missed_fire_times_are_coalesced_into_one_run(scheduled):
+    hub, _ = scheduled
+    long_ago = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=61 * INTERVAL)
+    long_ago -= dt.timedelta(seconds=long_ago.second % INTERVAL)
+    with hub.engine.begin() as conn:  # the last run the deployment made, two minutes ago
+        conn.execute(insert(job_runs).values(job="sync:tpmap", fire_time=long_ago, status="succeeded", holder="old",
+                                             started_at=long_ago, finished_at=long_ago))
+        conn.execute(delete(scheduler_lease))
+    scheduler = Scheduler(hub, lease_seconds=3)
+    scheduler._keep_lease()
+    scheduler.tick()
+    rows = runs(hub, "sync:tpmap")
+    ran = [r for r in rows if r.status == "succeeded" and r.holder == scheduler.holder]
+    assert len(ran) == 1 and "nothing to link or publish" in ran[0].detail
+    coalesced = [r for r in rows if r.status == "coalesced"]
+    assert len(coalesced) >= 60 and all(utc(r.fire_time) < utc(ran[0].fire_time) for r in coalesced)
+    gaps = {utc(b.fire_time) - utc(a.fire_time) for a, b in zip(rows, rows[1:])}
+    assert gaps == {dt.timedelta(seconds=INTERVAL)}  # every fire time since, once
+
+
+def hub_env(hub: Hub) -> dict[str, str]:
+    s = hub.settings
+    return {**os.environ, "HUB_HOME": str(s.resolved_home), "HUB_DATABASE_URL": s.resolved_database_url,
+            "HUB_CONTRACTS_DIR": str(s.contracts_dir), "HUB_SOURCES_FILE": str(s.resolved_sources_file)}
+
+
+def start_scheduler(hub: Hub, log: Path) -> subprocess.Popen:
+    command = [str(Path(sys.executable).parent / "hub"), "scheduler", "run", "--lease-seconds", "3",
+               "--tick-seconds", "0.25"]
+    return subprocess.Popen(command, env=hub_env(hub), stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def leader(hub: Hub) -> str | None:
+    with hub.engine.connect() as conn:
+        lease = scheduler_lease
+        return conn.scalar(select(lease.c.holder).where(lease.c.expires_at > dt.datetime.now(dt.UTC)))
+
+
+def test_two_hub_processes_over_a_compressed_day_run_each_fire_time_once(scheduled, tmp_path):
+    """Two schedulers on one database for a compressed day (an hour every 2 s); the leader is killed with
+    SIGKILL halfway and the other takes over. Every fire time between the first and the last run has
+    exactly one row: run, or coalesced into the next run while no scheduler led."""
+    hub, inboxes = scheduled
+    shutil.copy(TPMAP, inboxes["tpmap"] / "tpmap_export.csv")  # work for the first run: ingest, link, publish
+    first, second = start_scheduler(hub, tmp_path / "a.log"), start_scheduler(hub, tmp_path / "b.log")
+    processes = {first.pid: first, second.pid: second}
+    try:
+        time.sleep(12)
+        holder = leader(hub)
+        assert holder is not None
+        killed = processes[int(holder.split(":")[1])]
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+        time.sleep(14)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(30)
+    for job in ("sync:tpmap", "sync:eef_students"):
+        rows = runs(hub, job)
+        times = [utc(r.fire_time) for r in rows]
+        assert len(times) == len(set(times))  # 0 duplicate runs (and the key forbids them)
+        expected = list(fire_times(trigger(f"every {INTERVAL}s"), times[0] - dt.timedelta(microseconds=1), times[-1]))
+        assert times == expected, job  # 0 missed runs
+        assert len(times) >= 10
+        assert {r.status for r in rows} <= {"succeeded", "coalesced", "abandoned"}
+        assert len({r.holder for r in rows if r.status == "succeeded"}) == 2  # both led, one after the other
+    assert not list(inboxes["tpmap"].glob("*.csv")) and len(list((inboxes["tpmap"] / "done").iterdir())) == 1
+    assert any("published" in (r.detail or "") for r in runs(hub, "sync:tpmap"))
+    assert verify(hub).intact
+
+
+def test_a_failing_source_holds_back_no_other_and_is_marked_stale(scheduled):
+    hub, inboxes = scheduled
+    shutil.rmtree(inboxes["eef_students"])
+    (inboxes["eef_students"]).write_text("not a directory")  # the EEF inbox is broken
+    shutil.copy(TPMAP, inboxes["tpmap"] / "tpmap_export.csv")
+    (inboxes["tpmap"] / "broken.csv").write_text("not,a,tpmap,header\n")
+    scheduler = Scheduler(hub, lease_seconds=3)
+    scheduler._keep_lease()
+    scheduler.tick()
+    tpmap_run, = [r for r in runs(hub, "sync:tpmap") if r.status != "coalesced"]
+    assert tpmap_run.status == "failed" and "broken.csv" in tpmap_run.detail  # the bad file is named...
+    assert (inboxes["tpmap"] / "done" / "tpmap_export.csv").exists()  # ...and the good one went in
+    assert (inboxes["tpmap"] / "failed" / "broken.csv.reason.txt").exists()
+    eef_run, = [r for r in runs(hub, "sync:eef_students") if r.status != "coalesced"]
+    assert eef_run.status == "failed" and "not a directory" in eef_run.detail
+    with hub.engine.connect() as conn:
+        statuses = {s.source: s for s in source_statuses(hub, conn)}
+        published = conn.scalar(select(func.count()).select_from(view_versions)
+                                .where(view_versions.c.status == "current"))
+    assert published  # tpmap's good file was linked and published although its run failed
+    assert statuses["tpmap"].stale and "broken.csv" in statuses["tpmap"].last_failure_reason
+    assert statuses["eef_students"].stale and statuses["eef_students"].backlog == "inbox missing"
+    time.sleep(INTERVAL)
+    scheduler.tick()  # the next run has nothing broken left
+    with hub.engine.connect() as conn:
+        statuses = {s.source: s for s in source_statuses(hub, conn)}
+    assert not statuses["tpmap"].stale and statuses["tpmap"].last_success
+
+
+def test_the_next_due_job_runs_after_the_database_drops_every_connection(settings, tmp_path):
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("dropping a server's connections is PostgreSQL's; SQLite has none")
+    url = settings.database_url + "&application_name=saphan_drop_test"
+    inbox = tmp_path / "inbox" / "tpmap"
+    hub, _ = Hub.init(settings.model_copy(update={
+        "database_url": url,
+        "contracts_dir": scheduled_contracts(tmp_path / "contracts", {"tpmap": f"every {INTERVAL}s"}),
+        "sources_file": inbox_sources(tmp_path / "sources.toml", {"tpmap": inbox})}))
+    assert is_postgres(hub.engine)
+    shutil.copy(TPMAP, inbox / "tpmap_export.csv")
+    scheduler = Scheduler(hub, lease_seconds=3, tick_seconds=0.25)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any(r.status == "running" for r in runs(hub, "sync:tpmap")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        dropped_at = dt.datetime.now(dt.UTC)
+        with hub.engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE application_name = 'saphan_drop_test' AND pid <> pg_backend_pid()"))
+        while time.monotonic() < deadline:
+            later = [r for r in runs(hub, "sync:tpmap")
+                     if r.status == "succeeded" and utc(r.started_at) > dropped_at]
+            if later:
+                break
+            time.sleep(0.2)
+        assert later, "no job ran after the connections were dropped"
+    finally:
+        scheduler.stop()
+        hub.engine.dispose()
