@@ -282,13 +282,27 @@ def token_issue(role: Annotated[str, typer.Option(help="admin, partner, communit
 
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port.")] = 8000) -> None:
+          port: Annotated[int, typer.Option(help="Port.")] = 8000,
+          scheduler: Annotated[bool, typer.Option(
+              "--scheduler", help="Also run the scheduler in this process (one of all such processes leads).")] = False,
+          ) -> None:
     """Serve the JSON API (``/api/v1``, OpenAPI at ``/api/v1/openapi.json``, docs at ``/api/docs``)."""
     import uvicorn
 
     from hub.api.app import create_app
 
-    uvicorn.run(create_app(open_hub()), host=host, port=port, log_level="info")
+    hub = open_hub()
+    running = None
+    if scheduler:
+        from hub.sync.scheduler import Scheduler
+
+        running = Scheduler(hub)
+        running.start()
+    try:
+        uvicorn.run(create_app(hub), host=host, port=port, log_level="info")
+    finally:
+        if running:
+            running.stop()
 
 
 @app.command()

@@ -17,13 +17,14 @@ from sqlalchemy import delete, func, insert, select, text
 
 from audit.access import verify
 from contracts.load import BUILT_IN
-from helpers import TPMAP, is_postgres
+from helpers import TPMAP, is_postgres, serve_api
 from hub.context import Hub
 from hub.db.schema import job_runs, scheduler_lease, view_versions
 from hub.errors import ContractViolation
 from hub.sync.schedule import fire_times, trigger, utc
 from hub.sync.scheduler import Lease, Scheduler
 from hub.sync.status import source_statuses
+from hub.tokens import issue
 
 INTERVAL = 2  # seconds: a compressed day's hour
 
@@ -183,6 +184,12 @@ def test_a_failing_source_holds_back_no_other_and_is_marked_stale(scheduled):
     assert published  # tpmap's good file was linked and published although its run failed
     assert statuses["tpmap"].stale and "broken.csv" in statuses["tpmap"].last_failure_reason
     assert statuses["eef_students"].stale and statuses["eef_students"].backlog == "inbox missing"
+    token = issue(hub, role="partner", subject="msdhs-desk", partner="msdhs", actor="test:pytest")
+    with serve_api(hub) as api:  # the last good versions are served, marked with their stale sources
+        views = api.get("/views", headers={"Authorization": f"Bearer {token}"}).json()
+        rows = api.get(f"/views/{views[0]['name']}/rows", headers={"Authorization": f"Bearer {token}"}).json()
+    assert all(v["version_id"] and {"tpmap", "eef_students"} <= set(v["stale_sources"]) for v in views)
+    assert {"tpmap", "eef_students"} <= set(rows["stale_sources"])
     time.sleep(INTERVAL)
     scheduler.tick()  # the next run has nothing broken left
     with hub.engine.connect() as conn:
