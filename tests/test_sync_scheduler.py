@@ -21,6 +21,8 @@ from helpers import TPMAP, is_postgres, serve_api
 from hub.context import Hub
 from hub.db.schema import job_runs, scheduler_lease, view_versions
 from hub.errors import ContractViolation
+from hub.pipeline.ingest import ingest_file
+from hub.sync.jobs import run_source_job, unpublished_changes
 from hub.sync.schedule import fire_times, trigger, utc
 from hub.sync.scheduler import Lease, Scheduler
 from hub.sync.status import source_statuses
@@ -228,3 +230,15 @@ def test_the_next_due_job_runs_after_the_database_drops_every_connection(setting
     finally:
         scheduler.stop()
         hub.engine.dispose()
+
+
+def test_a_run_publishes_what_an_earlier_run_stored_but_did_not_publish(scheduled):
+    """An earlier run stored a file and then failed (say, publishing was refused): the next run has nothing
+    new to sync, yet links and publishes what is waiting."""
+    hub, _ = scheduled
+    ingest_file(hub, "tpmap", TPMAP, actor="test:pytest")
+    assert unpublished_changes(hub)
+    outcome = run_source_job(hub, "tpmap", actor="test:pytest")
+    assert outcome.startswith("0 file(s)") and "published" in outcome
+    assert not unpublished_changes(hub)
+    assert "nothing to link or publish" in run_source_job(hub, "tpmap", actor="test:pytest")

@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, select, update
 
 from hub.context import Hub
-from hub.db.schema import job_runs
+from hub.db.schema import ingest_runs, job_runs, view_versions
 from hub.errors import ConfigurationError
 from hub.linking.run import link
 from hub.sync.access import load_access
 from hub.sync.events import JobRunFailed
 from hub.sync.inbox import InboxReport, sync_inbox
 from hub.sync.pull import pull
+from hub.sync.schedule import utc
 from hub.views.publish import publish
 
 
@@ -43,12 +44,23 @@ def sync_source(hub: Hub, source: str, *, actor: str) -> SyncResult:
     return SyncResult(source, changed, f"{len(done.ingested)} file(s), {changed} record(s) changed", done)
 
 
+def unpublished_changes(hub: Hub) -> bool:
+    """Whether some ingest changed records after the newest publish (one that failed to link or publish
+    leaves them so: the next run finishes the job)."""
+    changed = ingest_runs.c.inserted + ingest_runs.c.updated + ingest_runs.c.deleted > 0
+    with hub.engine.connect() as conn:
+        ingested = conn.scalar(select(func.max(ingest_runs.c.finished_at)).where(
+            ingest_runs.c.status == "completed", changed))
+        published = conn.scalar(select(func.max(view_versions.c.published_at)))
+    return ingested is not None and (published is None or utc(ingested) > utc(published))
+
+
 def run_source_job(hub: Hub, source: str, *, actor: str) -> str:
-    """Sync ``source``; link and publish when it brought changes. What happened, in a line. Inbox files
-    that could not be read fail the run (:class:`~hub.sync.inbox.InboxFilesFailed`), after the others
-    are linked and published."""
+    """Sync ``source``; link and publish when it, or an earlier sync whose run failed before publishing,
+    changed records. What happened, in a line. Inbox files that could not be read fail the run
+    (:class:`~hub.sync.inbox.InboxFilesFailed`), after the others are linked and published."""
     result = sync_source(hub, source, actor=actor)
-    if not result.changed:
+    if not (result.changed or unpublished_changes(hub)):
         outcome = f"{result.summary}; nothing to link or publish"
     else:
         linked = link(hub, actor=actor)

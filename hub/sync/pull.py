@@ -21,7 +21,7 @@ from sqlalchemy import Connection, insert, select, update
 from hub.adapter_kit import Page
 from hub.context import Hub
 from hub.db.schema import source_cursors
-from hub.errors import ConfigurationError, HubError
+from hub.errors import AdapterError, ConfigurationError, HubError
 from hub.pipeline.ingest import ingest_file
 from hub.sync.access import load_access
 from hub.sync.events import PullCompleted, PullFailed
@@ -92,6 +92,8 @@ def pull(hub: Hub, source: str, *, actor: str, on_page: Callable[[PullReport], N
         try:
             while True:
                 page = adapter.fetch_page(client, since=cursor.since, token=cursor.token, page_size=api.page_size)
+                if page.next_token is not None and page.next_token == cursor.token:
+                    raise AdapterError(f"{source}'s API gave the same page token twice ({page.next_token!r})")
                 cursor = _store(hub, source, page, cursor, staging, report, actor)
                 if on_page:
                     on_page(report)

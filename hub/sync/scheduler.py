@@ -128,7 +128,8 @@ class Scheduler:
 
     def _abandon_runs_of_others(self) -> None:
         with self.hub.engine.begin() as conn:
-            conn.execute(update(job_runs).where(job_runs.c.status == "running", job_runs.c.holder != self.holder)
+            conn.execute(update(job_runs).where(job_runs.c.status == "running", job_runs.c.holder != self.holder,
+                                                job_runs.c.job.like("sync:%"))
                          .values(status="abandoned", finished_at=now(),
                                  detail="its scheduler stopped during the run"))
 
