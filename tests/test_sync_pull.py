@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from audit.access import verify
 from helpers import logbook_simulator, logbook_sources_file
 from hub.context import Hub
-from hub.db.schema import ingest_runs, source_households, source_records
+from hub.db.schema import ingest_runs, job_runs, source_households, source_records
 from hub.demo.population import generate_population
 from hub.demo.writers import write_partner_files
 from hub.errors import HubError
@@ -197,4 +197,7 @@ def test_kill_9_during_pulls_loses_and_duplicates_nothing(settings, tmp_path, ke
     assert stored_member_count(hub) == members_in(served)
     with hub.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(ingest_runs).where(ingest_runs.c.status == "completed"))
+        statuses = list(conn.scalars(select(job_runs.c.status).where(job_runs.c.job == "manual:msdhs_logbook")))
+    # The killed runs are found out (a kill can also catch a run that had just finished: succeeded).
+    assert set(statuses) == {"abandoned", "succeeded"} and statuses.count("abandoned") >= kills - 3
     assert verify(hub).intact

@@ -3,9 +3,11 @@ anything, link and publish. Every source is its own job, so one failing holds ba
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from hub.context import Hub
 from hub.db.schema import ingest_runs, job_runs, view_versions
@@ -92,7 +94,8 @@ def run_by_hand(hub: Hub, source: str, *, actor: str, link_and_publish: bool = T
     ``manual:SOURCE``. Raises what the job raised, after recording the failure."""
     job, started = job_names(source)[1], dt.datetime.now(dt.UTC)
     with hub.engine.begin() as conn:
-        conn.execute(insert(job_runs).values(job=job, fire_time=started, status="running", holder=actor,
+        _abandon_runs_of_dead_processes(conn, job)
+        conn.execute(insert(job_runs).values(job=job, fire_time=started, status="running", holder=process_name(actor),
                                              started_at=started))
     try:
         detail = run_source_job(hub, source, actor=actor) if link_and_publish else \
@@ -102,3 +105,34 @@ def run_by_hand(hub: Hub, source: str, *, actor: str, link_and_publish: bool = T
         raise
     finish_run(hub, job, started, "succeeded", detail, actor=actor)
     return detail
+
+
+def process_name(label: str) -> str:
+    """``host:pid:label``, naming the process that runs something."""
+    return f"{socket.gethostname()}:{os.getpid()}:{label}"
+
+
+def _abandon_runs_of_dead_processes(conn: Connection, job: str) -> None:
+    """Mark ``abandoned`` the runs of ``job`` left ``running`` by processes of this host that are gone
+    (a ``hub sync`` killed or crashed)."""
+    host = socket.gethostname()
+    rows = conn.execute(select(job_runs.c.id, job_runs.c.holder).where(job_runs.c.job == job,
+                                                                      job_runs.c.status == "running")).all()
+    gone = [r.id for r in rows if _dead_here(r.holder, host)]
+    if gone:
+        conn.execute(update(job_runs).where(job_runs.c.id.in_(gone)).values(
+            status="abandoned", finished_at=dt.datetime.now(dt.UTC), detail="its process stopped during the run"))
+
+
+def _dead_here(holder: str, host: str) -> bool:
+    name, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if name != host or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False

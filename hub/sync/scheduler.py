@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import secrets
-import socket
 import threading
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -29,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from hub.context import Hub
 from hub.db.schema import job_runs, scheduler_lease
-from hub.sync.jobs import finish_run, job_names, run_source_job
+from hub.sync.jobs import finish_run, job_names, process_name, run_source_job
 from hub.sync.schedule import fire_times, latest_fire_time, trigger, utc
 
 LEASE = "scheduler"
@@ -88,7 +86,7 @@ class Scheduler:
 
     def __init__(self, hub: Hub, *, lease_seconds: float = 30.0, tick_seconds: float = 1.0):
         self.hub = hub
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.holder = process_name(f"scheduler-{secrets.token_hex(3)}")
         self.lease = Lease(hub.engine, self.holder, lease_seconds)
         self.leading = threading.Event()
         self._tick_seconds = tick_seconds
