@@ -1,9 +1,13 @@
 """The scheduler: one per deployment, however many hub processes run.
 
-Every process may run :class:`Scheduler`; only the holder of the database lease (:class:`Lease`) runs
-jobs. It renews the lease every third of its term; when it stops (killed, cut off from the database),
-another process takes the lease once the term runs out. APScheduler drives both loops (renewing the lease
-on its own thread, so a long job never lets the lease lapse) and its triggers give the fire times.
+Every process may run :class:`Scheduler`; only the holder of the lease runs jobs. On PostgreSQL the lease
+is a row (:class:`Lease`), renewed every third of its term; when its holder stops (killed, cut off from the
+database), another process takes it once the term runs out. APScheduler drives both loops (renewing the
+lease on its own thread, so a long job never lets it lapse) and its triggers give the fire times. SQLite
+admits one writer at a time, so a renewal would wait behind the leader's own long transactions (ingest,
+link, publish) and the lease would lapse under it; there the lease is an exclusive lock on a file beside
+the database (:class:`FileLease`: SQLite is embedded, so every process is on the same machine), held while
+the process lives and released the moment it dies.
 
 Which fire times have run is in the database, not in memory: each run claims its ``(job, fire time)`` row
 (:data:`hub.db.schema.job_runs`, unique), so no fire time runs twice even if two processes briefly both
@@ -15,9 +19,11 @@ in a row brings nothing. A job never run before runs at once, for its newest fir
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 import secrets
 import threading
+from pathlib import Path
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -75,6 +81,32 @@ class Lease:
                          .values(expires_at=now() - dt.timedelta(seconds=1)))
 
 
+class FileLease:
+    """The scheduler lease of an SQLite hub: an exclusive ``flock`` on ``path``, kept while held."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._handle = None
+
+    def hold(self) -> bool:
+        if self._handle is not None:
+            return True
+        handle = open(self.path, "a+b")  # noqa: SIM115 - kept open while the lease is held
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return False
+        self._handle = handle
+        return True
+
+    def release(self) -> None:
+        if self._handle is not None:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
 def _insert_ignoring_duplicates(conn: Connection, rows: list[dict]) -> None:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(dialect.insert(job_runs).on_conflict_do_nothing(), rows)
@@ -87,7 +119,9 @@ class Scheduler:
     def __init__(self, hub: Hub, *, lease_seconds: float = 30.0, tick_seconds: float = 1.0):
         self.hub = hub
         self.holder = process_name(f"scheduler-{secrets.token_hex(3)}")
-        self.lease = Lease(hub.engine, self.holder, lease_seconds)
+        self.lease_seconds = lease_seconds
+        self.lease = Lease(hub.engine, self.holder, lease_seconds) if hub.engine.dialect.name != "sqlite" else \
+            FileLease(Path(hub.engine.url.database).with_suffix(".scheduler-lock"))
         self.leading = threading.Event()
         self._tick_seconds = tick_seconds
         self._aps = BackgroundScheduler(
@@ -101,7 +135,7 @@ class Scheduler:
         return {job_names(source)[0]: schedule for source, schedule in sorted(self.hub.contracts.schedules().items())}
 
     def start(self) -> None:
-        self._aps.add_job(self._keep_lease, "interval", seconds=self.lease.seconds / 3, executor="lease",
+        self._aps.add_job(self._keep_lease, "interval", seconds=self.lease_seconds / 3, executor="lease",
                           next_run_time=now(), id="lease")
         self._aps.add_job(self.tick, "interval", seconds=self._tick_seconds, next_run_time=now(), id="tick")
         self._aps.start()
@@ -132,11 +166,14 @@ class Scheduler:
                                  detail="its scheduler stopped during the run"))
 
     def tick(self) -> None:
-        """Run every job that is due, while this process leads."""
+        """Run every job that is due, while this process leads (the lease confirmed before each job)."""
         for job, schedule in self.jobs().items():
             if not self.leading.is_set():
                 return
             try:
+                if not self.lease.hold():  # lost while the previous job ran
+                    self.leading.clear()
+                    return
                 self._run_if_due(job, schedule)
             except SQLAlchemyError as exc:
                 _log.warning("job %s could not be started: %s", job, exc)
