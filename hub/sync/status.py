@@ -8,6 +8,7 @@ sources so that readers know.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import Connection, select
@@ -89,7 +90,18 @@ def _status(conn: Connection, source: str, access: SourceAccess | None, schedule
                         _iso(running.started_at if running else None), backlog, stale)
 
 
+_STALE_CACHE: dict[tuple[str, str], tuple[float, list[str]]] = {}
+#: Seconds a reading of which sources are stale is reused (views name them on every page they serve).
+STALE_CACHE_SECONDS = 5.0
+
+
 def stale_sources(hub: Hub) -> list[str]:
-    """The sources whose data is stale now."""
+    """The sources whose data is stale now (as of at most :data:`STALE_CACHE_SECONDS` ago)."""
+    key = (hub.settings.resolved_database_url, str(hub.settings.resolved_sources_file))
+    cached = _STALE_CACHE.get(key)
+    if cached and time.monotonic() - cached[0] < STALE_CACHE_SECONDS:
+        return cached[1]
     with hub.engine.connect() as conn:
-        return [s.source for s in source_statuses(hub, conn) if s.stale]
+        stale = [s.source for s in source_statuses(hub, conn) if s.stale]
+    _STALE_CACHE[key] = (time.monotonic(), stale)
+    return stale
