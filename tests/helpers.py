@@ -319,8 +319,9 @@ class PartnerSimulator:
     def upsert(self, items: list[dict]) -> None:
         httpx.post(f"{self.url}/_sim/items", json=items).raise_for_status()
 
-    def faults(self, retry_after: int | None = None, **rates: float) -> None:
-        body = {"rates": {k.removeprefix("f"): v for k, v in rates.items()}}
+    def faults(self, rates: dict[str, float], retry_after: int | None = None) -> None:
+        """Set the fault rates by fault (``{"503": 1.0}``: every request answered 503)."""
+        body = {"rates": rates}
         if retry_after is not None:
             body["retry_after"] = retry_after
         httpx.post(f"{self.url}/_sim/faults", json=body).raise_for_status()

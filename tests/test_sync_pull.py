@@ -116,13 +116,13 @@ def test_a_failed_pull_resumes_after_the_last_page_it_stored(settings, tmp_path,
 
         def outage_after_three_pages(report):
             if report.pages == 3:
-                sim.faults(f503=1.0)  # the ministry goes down
+                sim.faults({"503": 1.0})  # the ministry goes down
                 stopped_after.append(report.pages)
 
         with pytest.raises(HubError, match="no usable answer"):
             pull(hub, "msdhs_logbook", actor=ACTOR, on_page=outage_after_three_pages)
         assert len(set(stored_households(hub))) == 3 * 25
-        sim.faults(f503=0.0)
+        sim.faults({"503": 0.0})
         resumed = pull(hub, "msdhs_logbook", actor=ACTOR)
         served = sim.items()
         tokens = [r["query"].get("page_token") for r in sim.requests() if r["status"] == 200]
