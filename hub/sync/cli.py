@@ -37,11 +37,13 @@ def sync_command(sources: Annotated[list[str], typer.Argument(help="Sources to s
 
 @scheduler_app.command("run")
 def scheduler_run(lease_seconds: Annotated[float, typer.Option(
-        help="How long the scheduler lease lasts; another process takes over this long after this one stops.")] = 30.0,
+        help="PostgreSQL: how long the scheduler lease lasts; another process takes over this long after this "
+             "one stops (SQLite: at once).")] = 30.0,
                   tick_seconds: Annotated[float, typer.Option(help="How often due jobs are looked for.")] = 1.0
                   ) -> None:
     """Run the scheduler in the foreground until SIGTERM or Ctrl-C. Start it in every hub process you like:
-    one at a time leads (a lease in the database), the others stand by."""
+    one at a time leads (a lease: a row on PostgreSQL, a file lock beside the database on SQLite), the others
+    stand by."""
     from hub.sync.scheduler import Scheduler
 
     # A tick finding the previous one still running (a long job) is expected, not worth a warning each time.
