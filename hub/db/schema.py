@@ -388,7 +388,7 @@ job_runs = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("job", String(96), nullable=False),
     Column("fire_time", DateTime(timezone=True), nullable=False),
-    Column("status", String(16), nullable=False),  # running, succeeded, failed, coalesced
+    Column("status", String(16), nullable=False),  # running, succeeded, failed, coalesced, abandoned
     Column("holder", String(96), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),

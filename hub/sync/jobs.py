@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from consent.clock import utc
 from hub.context import Hub
 from hub.db.schema import ingest_runs, job_runs, view_versions
 from hub.errors import ConfigurationError
@@ -17,7 +18,6 @@ from hub.sync.access import load_access
 from hub.sync.events import JobRunFailed
 from hub.sync.inbox import InboxReport, sync_inbox
 from hub.sync.pull import pull
-from hub.sync.schedule import utc
 from hub.views.publish import publish
 
 

@@ -56,7 +56,6 @@ class PullReport:
     deleted: int = 0
     quarantined: int = 0
     resumed: bool = False
-    since: str | None = None
 
 
 def read_cursor(conn: Connection, source: str) -> Cursor:
@@ -104,7 +103,6 @@ def pull(hub: Hub, source: str, *, actor: str, on_page: Callable[[PullReport], N
                 hub.audit.append(conn, PullFailed(resource=f"source:{source}", source=source, pages=report.pages,
                                                   reason=str(exc)), actor=actor)
             raise
-        report.since = cursor.since
         with hub.engine.begin() as conn:
             hub.audit.append(conn, PullCompleted(resource=f"source:{source}", source=source, pages=report.pages,
                                                  items=report.items, since=cursor.since, retries=client.retries),

@@ -21,11 +21,6 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def utc(value: dt.datetime) -> dt.datetime:
-    """A stored time as aware UTC (SQLite hands times back without their zone)."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
 def trigger(schedule: str) -> BaseTrigger:
     """The trigger of ``schedule``; :class:`ValueError` saying what is accepted when it is neither form."""
     text = schedule.strip()

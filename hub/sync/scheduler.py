@@ -31,21 +31,18 @@ from sqlalchemy import Connection, Engine, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from consent.clock import now, utc
 from hub.context import Hub
 from hub.db.schema import job_runs, scheduler_lease
 from hub.sync.jobs import finish_run, job_names, process_name, run_source_job
-from hub.sync.schedule import fire_times, latest_fire_time, trigger, utc
+from hub.sync.schedule import fire_times, latest_fire_time, trigger
 
 LEASE = "scheduler"
 ACTOR = "system:scheduler"
-#: Missed fire times recorded one by one, at most (after a longer outage, the first ones: the run's detail
-#: says how many more were folded into it).
+#: Missed fire times recorded one by one, at most (after a longer outage, the first ones; the later ones
+#: are folded into the run without a row of their own).
 MAX_COALESCED_ROWS = 1000
 _log = logging.getLogger(__name__)
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class Lease:
@@ -166,14 +163,11 @@ class Scheduler:
                                  detail="its scheduler stopped during the run"))
 
     def tick(self) -> None:
-        """Run every job that is due, while this process leads (the lease confirmed before each job)."""
+        """Run every job that is due, while this process leads (the lease confirmed before each run)."""
         for job, schedule in self.jobs().items():
             if not self.leading.is_set():
                 return
             try:
-                if not self.lease.hold():  # lost while the previous job ran
-                    self.leading.clear()
-                    return
                 self._run_if_due(job, schedule)
             except SQLAlchemyError as exc:
                 _log.warning("job %s could not be started: %s", job, exc)
@@ -197,6 +191,9 @@ class Scheduler:
             self._run(job, due[-1], due[:-1])
 
     def _run(self, job: str, fire_time: dt.datetime, missed: list[dt.datetime]) -> None:
+        if not self.lease.hold():  # lost while an earlier job ran
+            self.leading.clear()
+            return
         try:
             with self.hub.engine.begin() as conn:
                 conn.execute(insert(job_runs).values(job=job, fire_time=fire_time, status="running",

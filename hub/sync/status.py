@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import asdict, dataclass
+from itertools import islice
 
 from sqlalchemy import Connection, select
 
+from consent.clock import utc
 from hub.context import Hub
 from hub.db.schema import job_runs, source_cursors
 from hub.sync.access import SourceAccess, load_access
 from hub.sync.inbox import waiting
 from hub.sync.jobs import job_names
-from hub.sync.schedule import fire_times, trigger, utc
+from hub.sync.schedule import fire_times, trigger
 
 
 @dataclass(frozen=True)
@@ -43,12 +45,8 @@ def _iso(value) -> str | None:
 
 def interval_of(schedule: str) -> dt.timedelta:
     """The gap between two fire times of ``schedule`` (the next two from now)."""
-    trig, moment = trigger(schedule), dt.datetime.now(dt.UTC)
-    upcoming = []
-    for fire_time in fire_times(trig, moment, moment + dt.timedelta(days=400)):
-        upcoming.append(fire_time)
-        if len(upcoming) == 2:
-            break
+    moment = dt.datetime.now(dt.UTC)
+    upcoming = list(islice(fire_times(trigger(schedule), moment, moment + dt.timedelta(days=400)), 2))
     return upcoming[1] - upcoming[0] if len(upcoming) == 2 else dt.timedelta(days=365)
 
 
