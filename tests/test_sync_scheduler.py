@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import delete, func, insert, select, text
 
 from audit.access import verify
-from contracts.load import BUILT_IN
-from helpers import TPMAP, is_postgres, serve_api
+from consent.clock import utc
+from helpers import TPMAP, contracts_with, is_postgres, serve_api, source_contract
 from hub.context import Hub
 from hub.db.schema import job_runs, scheduler_lease, view_versions
 from hub.errors import ContractViolation
 from hub.pipeline.ingest import ingest_file
 from hub.sync.jobs import run_source_job, unpublished_changes
-from hub.sync.schedule import fire_times, trigger, utc
+from hub.sync.schedule import fire_times, trigger
 from hub.sync.scheduler import Lease, Scheduler
 from hub.sync.status import source_statuses
 from hub.tokens import issue
@@ -31,17 +31,17 @@ from hub.tokens import issue
 INTERVAL = 2  # seconds: a compressed day's hour
 
 
-def scheduled_contracts(directory: Path, schedules: dict[str, str]) -> Path:
-    """The shipped contracts, with ``schedule`` added to the named sources' terms."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for path in BUILT_IN.glob("*.toml"):
+def scheduled_contracts(settings, directory: Path, schedules: dict[str, str]):
+    """``settings`` with the shipped contracts copied to ``directory`` (:func:`helpers.contracts_with`),
+    ``schedule`` added to the named sources' terms."""
+    settings = contracts_with(settings, directory)
+    for path in directory.glob("*.toml"):
         body = path.read_text(encoding="utf-8")
         for source, schedule in schedules.items():
             header = f"[sources.{source}]\n"
-            if header in body:
-                body = body.replace(header, f'{header}schedule = "{schedule}"\n')
-        (directory / path.name).write_text(body, encoding="utf-8")
-    return directory
+            body = body.replace(header, f'{header}schedule = "{schedule}"\n')
+        path.write_text(body, encoding="utf-8")
+    return settings
 
 
 def inbox_sources(path: Path, inboxes: dict[str, Path]) -> Path:
@@ -55,10 +55,8 @@ def inbox_sources(path: Path, inboxes: dict[str, Path]) -> Path:
 def scheduled(settings, tmp_path):
     """A hub whose tpmap and eef_students sources sync every 2 seconds from their inboxes."""
     inboxes = {"tpmap": tmp_path / "inbox" / "tpmap", "eef_students": tmp_path / "inbox" / "eef"}
-    updated = settings.model_copy(update={
-        "contracts_dir": scheduled_contracts(tmp_path / "contracts", {s: f"every {INTERVAL}s" for s in inboxes}),
-        "sources_file": inbox_sources(tmp_path / "sources.toml", inboxes)})
-    hub, _ = Hub.init(updated)
+    updated = scheduled_contracts(settings, tmp_path / "contracts", {s: f"every {INTERVAL}s" for s in inboxes})
+    hub, _ = Hub.init(updated.model_copy(update={"sources_file": inbox_sources(tmp_path / "sources.toml", inboxes)}))
     yield hub, inboxes
     hub.engine.dispose()
 
@@ -69,9 +67,9 @@ def runs(hub: Hub, job: str) -> list:
 
 
 def test_a_contract_schedule_must_read(tmp_path, settings):
-    scheduled_contracts(tmp_path / "c", {"tpmap": "now and then"})
+    unreadable = scheduled_contracts(settings, tmp_path / "c", {"tpmap": "now and then"})
     with pytest.raises(ContractViolation, match="every N"):
-        Hub.init(settings.model_copy(update={"contracts_dir": tmp_path / "c"}))[0].contracts  # noqa: B018
+        Hub.init(unreadable)[0].contracts  # noqa: B018
 
 
 def test_interval_fire_times_are_the_same_in_every_process():
@@ -205,10 +203,9 @@ def test_the_next_due_job_runs_after_the_database_drops_every_connection(setting
         pytest.skip("dropping a server's connections is PostgreSQL's; SQLite has none")
     url = settings.database_url + "&application_name=saphan_drop_test"
     inbox = tmp_path / "inbox" / "tpmap"
-    hub, _ = Hub.init(settings.model_copy(update={
-        "database_url": url,
-        "contracts_dir": scheduled_contracts(tmp_path / "contracts", {"tpmap": f"every {INTERVAL}s"}),
-        "sources_file": inbox_sources(tmp_path / "sources.toml", {"tpmap": inbox})}))
+    hub, _ = Hub.init(scheduled_contracts(settings, tmp_path / "contracts", {"tpmap": f"every {INTERVAL}s"})
+                      .model_copy(update={"database_url": url,
+                                          "sources_file": inbox_sources(tmp_path / "sources.toml", {"tpmap": inbox})}))
     assert is_postgres(hub.engine)
     shutil.copy(TPMAP, inbox / "tpmap_export.csv")
     scheduler = Scheduler(hub, lease_seconds=3, tick_seconds=0.25)
@@ -243,3 +240,13 @@ def test_a_run_publishes_what_an_earlier_run_stored_but_did_not_publish(schedule
     assert outcome.startswith("0 file(s)") and "published" in outcome
     assert not unpublished_changes(hub)
     assert "nothing to link or publish" in run_source_job(hub, "tpmap", actor="test:pytest")
+
+
+def test_contracts_giving_one_source_different_schedules_are_refused(settings, tmp_path):
+    directory = tmp_path / "c"
+    scheduled = scheduled_contracts(settings, directory, {"tpmap": "every 6h"})
+    (directory / "second.toml").write_text(
+        source_contract("second", "tpmap", ["tambon_code"]).replace(
+            "retention_days = 365 }", 'retention_days = 365, schedule = "every 1h" }'), encoding="utf-8")
+    with pytest.raises(ContractViolation, match="source tpmap: contracts give different schedules"):
+        Hub.init(scheduled)[0].contracts  # noqa: B018
