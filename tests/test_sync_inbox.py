@@ -2,12 +2,13 @@
 the hub ingests each file once, never one half written, and a file delivered twice writes nothing again."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 from sqlalchemy import select
 
-from helpers import ACTOR, EEF_2566_2, TPMAP, TPMAP_LATER, records, serve_api
+from helpers import ACTOR, EEF_2566_2, TPMAP, TPMAP_LATER, records, serve_api, squash
 from hub.context import Hub
 from hub.db.schema import ingest_runs
 from hub.sync.inbox import sync_inbox
@@ -72,3 +73,24 @@ def test_a_partner_uploads_through_the_api(hub):
     assert f"uploaded {TPMAP.name}" in out
     assert [r.file_name.endswith(TPMAP.name) for r in completed_runs(hub)] == [True]
     assert records(hub, "tpmap")
+
+
+def test_a_sources_file_that_is_wrong_names_the_source_and_the_field(settings, tmp_path, cli, monkeypatch):
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[tpmap]\ninbox = "in"\n\n[msdhs_logbook.api]\nbase_url = "ftp://x"\n', encoding="utf-8")
+    monkeypatch.setenv("HUB_SOURCES_FILE", str(sources))
+    assert cli("init").exit_code == 0
+    result = cli("sync", "msdhs_logbook")
+    assert result.exit_code == 1
+    assert squash("[msdhs_logbook] api.base_url: String should match pattern") in squash(result.stdout)
+
+
+def test_hub_status_reports_a_failed_sync_and_its_reason(settings, tmp_path, cli, monkeypatch):
+    hub, inbox = inbox_hub(settings, tmp_path)
+    monkeypatch.setenv("HUB_SOURCES_FILE", str(hub.settings.resolved_sources_file))
+    (inbox / "broken.csv").write_text("not,a,tpmap,header\n")
+    assert cli("sync", "tpmap").exit_code == 1
+    status = {s["source"]: s for s in json.loads(cli("status", "--json").stdout)}
+    assert "broken.csv" in status["tpmap"]["last_failure_reason"]
+    assert status["tpmap"]["reached_by"] == f"inbox {inbox}" and status["tpmap"]["backlog"] == "0 file(s) waiting"
+    assert status["msdhs_logbook"]["reached_by"] == "not configured"

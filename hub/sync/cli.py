@@ -8,6 +8,7 @@ import threading
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from hub.console import actor, console, fail, open_hub, print_rows
 from hub.errors import HubError
@@ -27,9 +28,10 @@ def sync_command(sources: Annotated[list[str], typer.Argument(help="Sources to s
     failed = False
     for source in sources:
         try:
-            console.print(f"{source}: {run_by_hand(hub, source, actor=actor(), link_and_publish=not only_sync)}")
+            outcome = run_by_hand(hub, source, actor=actor(), link_and_publish=not only_sync)
+            console.print(f"{source}: {escape(outcome)}")
         except HubError as exc:
-            console.print(f"[bold red]{source} failed:[/] {exc}")
+            console.print(f"[bold red]{source} failed:[/] {escape(str(exc))}")
             failed = True
     if failed:
         raise typer.Exit(1)
