@@ -128,36 +128,52 @@ def leader(hub: Hub) -> str | None:
                            .order_by(job_runs.c.started_at.desc()).limit(1))
 
 
+def succeeded(hub: Hub, job: str, pid: int | None = None) -> list:
+    """``job``'s succeeded runs, or only those the scheduler process ``pid`` ran."""
+    return [r for r in runs(hub, job) if r.status == "succeeded" and pid in (None, int(r.holder.split(":")[1]))]
+
+
+def wait_for(condition, deadline_seconds: float, what: str) -> None:
+    """Poll ``condition`` every quarter second; fail naming ``what`` if it is still false at the deadline
+    (a slow machine takes longer, a broken scheduler never gets there)."""
+    deadline = time.monotonic() + deadline_seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {deadline_seconds}s for {what}"
+        time.sleep(0.25)
+
+
 def test_two_hub_processes_over_a_compressed_day_run_each_fire_time_once(scheduled, tmp_path):
     """Two schedulers on one database for a compressed day (an hour every 2 s); the leader is killed with
-    SIGKILL halfway and the other takes over. Every fire time between the first and the last run has
-    exactly one row: run, or coalesced into the next run while no scheduler led."""
+    SIGKILL once it has run both jobs, and the other takes over. Every fire time between the first and the
+    last run has exactly one row: run, or coalesced into the next run while no scheduler led."""
     hub, inboxes = scheduled
+    jobs = ("sync:tpmap", "sync:eef_students")
     shutil.copy(TPMAP, inboxes["tpmap"] / "tpmap_export.csv")  # work for the first run: ingest, link, publish
     first, second = start_scheduler(hub, tmp_path / "a.log"), start_scheduler(hub, tmp_path / "b.log")
     processes = {first.pid: first, second.pid: second}
     try:
-        time.sleep(12)
+        wait_for(lambda: all(len(succeeded(hub, j)) >= 3 for j in jobs), 90, "the first leader to run each job 3 times")
         holder = leader(hub)
-        assert holder is not None
         killed = processes[int(holder.split(":")[1])]
         killed.send_signal(signal.SIGKILL)
         killed.wait()
-        time.sleep(14)
+        survivor = next(pid for pid in processes if pid != killed.pid)
+        wait_for(lambda: all(len(succeeded(hub, j, survivor)) >= 3 for j in jobs), 90,
+                 "the survivor to take over and run each job 3 times")
     finally:
         for process in processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(30)
-    for job in ("sync:tpmap", "sync:eef_students"):
+    for job in jobs:
         rows = runs(hub, job)
         times = [utc(r.fire_time) for r in rows]
         assert len(times) == len(set(times))  # 0 duplicate runs (and the key forbids them)
         expected = list(fire_times(trigger(f"every {INTERVAL}s"), times[0] - dt.timedelta(microseconds=1), times[-1]))
         assert times == expected, job  # 0 missed runs
-        assert len(times) >= 10
+        assert len(times) >= 6
         assert {r.status for r in rows} <= {"succeeded", "coalesced", "abandoned"}
-        assert len({r.holder for r in rows if r.status == "succeeded"}) == 2  # both led, one after the other
+        assert len({r.holder for r in succeeded(hub, job)}) == 2  # both led, one after the other
     assert not list(inboxes["tpmap"].glob("*.csv")) and len(list((inboxes["tpmap"] / "done").iterdir())) == 1
     assert any("published" in (r.detail or "") for r in runs(hub, "sync:tpmap"))
     assert verify(hub).intact
