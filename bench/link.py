@@ -30,6 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "bench"))  # after the packages: bench/audit.py is no package
+
+import snapshot  # noqa: E402
 
 from hub.context import Hub  # noqa: E402
 from hub.settings import Settings  # noqa: E402
@@ -84,7 +87,7 @@ def build(work: Path, records: int, increment: float, seed: int) -> Path:
             ingest_file(hub, source, path, actor="bench")
     hub.engine.dispose()
     print(f"ingested in {time.perf_counter() - start:.0f} s", flush=True)
-    shutil.copy(work / "hub" / "hub.db", work / "ingested.db")
+    snapshot.save(work / "hub", work / "ingested.db")
     done.touch()
     return truth
 
@@ -94,10 +97,8 @@ def late_file(work: Path) -> Path:
 
 
 def fresh_hub(work: Path) -> Hub:
-    """The hub with its database reset to the state right after ingest."""
-    for suffix in ("-wal", "-shm"):
-        (work / "hub" / f"hub.db{suffix}").unlink(missing_ok=True)
-    shutil.copy(work / "ingested.db", work / "hub" / "hub.db")
+    """The hub reset to the state right after ingest."""
+    snapshot.restore(work / "ingested.db", work / "hub")
     return Hub.open(Settings(home=work / "hub"))
 
 

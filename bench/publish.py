@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import time
@@ -20,8 +19,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.append(str(ROOT / "bench"))  # after the packages: bench/audit.py is no package
 
+import snapshot  # noqa: E402
 from link import build, late_file  # noqa: E402
 
 from hub.context import Hub  # noqa: E402
@@ -31,19 +31,17 @@ from hub.settings import Settings  # noqa: E402
 def linked_hub(work: Path) -> Hub:
     """The hub with its database reset to the ingested records, linked once (reused across runs)."""
     linked = work / "linked.db"
-    for suffix in ("-wal", "-shm"):
-        (work / "hub" / f"hub.db{suffix}").unlink(missing_ok=True)
     if not linked.exists():
         from hub.linking.run import link
 
-        shutil.copy(work / "ingested.db", work / "hub" / "hub.db")
+        snapshot.restore(work / "ingested.db", work / "hub")
         hub, _ = Hub.init(Settings(home=work / "hub"))
         start = time.perf_counter()
         link(hub, actor="bench", full=True)
         print(f"linked in {time.perf_counter() - start:.0f} s", flush=True)
         hub.engine.dispose()
-        shutil.copy(work / "hub" / "hub.db", linked)
-    shutil.copy(linked, work / "hub" / "hub.db")
+        snapshot.save(work / "hub", linked)
+    snapshot.restore(linked, work / "hub")
     return Hub.init(Settings(home=work / "hub"))[0]
 
 

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import pluggy
 
 from hub.errors import AdapterError, RecordError
+from hub.nul import NUL, holds_nul
 from hub.records import Household, Item, PersonRecord, Rejected, SourceRecord, Tombstone
 from hub.sync.partner_http import PartnerClient
 from hub.thai.areas import is_known_tambon, parse_moo, parse_tambon_code
@@ -28,7 +29,8 @@ from hub.thai.indicators import DIMENSIONS, crosswalk, dimensions_failed
 from hub.thai.names import parse_name
 
 __all__ = [
-    "DIMENSIONS", "IDENTITY_FIELDS", "Adapter", "AdapterError", "CitizenId", "Household", "IdStatus", "Item",
+    "DIMENSIONS", "IDENTITY_FIELDS", "NUL_REASON", "Adapter", "AdapterError", "CitizenId", "Household", "IdStatus",
+    "Item",
     "PartialDate", "crosswalk", "dimensions_failed",
     "PersonRecord", "RecordError", "Rejected", "SourceRecord", "Tombstone", "hookimpl",
     "is_known_tambon", "iter_delimited", "iter_ndjson", "make_person", "parse_be_dmy",
@@ -230,6 +232,10 @@ def _has_bad_bytes(text: str) -> bool:
     return _UNDECODED.search(text) is not None
 
 
+#: Why a row holding U+0000 is quarantined (no stored field may hold one).
+NUL_REASON = "the row holds a NUL character (U+0000), which no field may hold"
+
+
 def _raw_text(text: str) -> str:
     """Raw input for quarantine, with undecodable bytes shown as U+FFFD."""
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
@@ -349,6 +355,8 @@ def iter_delimited(path: Path, *, delimiter: str, columns: Sequence[str],
                 yield Rejected(line, f"broken row: expected {width} fields, found {len(fields)}", _raw_text(raw))
             elif _has_bad_bytes(raw):
                 yield Rejected(line, "row is not valid UTF-8", _raw_text(raw))
+            elif NUL in raw:
+                yield Rejected(line, NUL_REASON, _raw_text(raw))
             else:
                 yield _parsed(parse_row, dict(zip(header, fields)), line, raw)
         yield from rejected
@@ -378,6 +386,9 @@ def iter_ndjson(path: Path, parse_object: Callable[[dict[str, Any], int], Item])
                 continue
             if not isinstance(obj, dict):
                 yield Rejected(line, f"expected a JSON object, found {type(obj).__name__}", text)
+                continue
+            if holds_nul(obj):
+                yield Rejected(line, NUL_REASON, text)
                 continue
             yield _parsed(parse_object, obj, line, text)
 

@@ -6,8 +6,9 @@
 It serves ``GET /api/v1/households?updated_since=&page_size=&page_token=`` with a bearer key (``401``
 otherwise), items ordered by ``updated_at`` then ``logbook_id``, stable page tokens (the position after a
 page's last item), tombstones and whatever extra fields the data holds. Faults are drawn per request:
-``429`` with ``Retry-After``, ``503``, a connection dropped before any answer, and (``cut``) an answer cut
-off mid-body. It prints ``listening on http://127.0.0.1:PORT`` once ready.
+``429`` with ``Retry-After``, ``503``, a connection dropped before any answer, (``cut``) an answer cut
+off mid-body, and (``stuck``) a page that names the token it was asked with as the next one, as an API
+with a paging bug does. It prints ``listening on http://127.0.0.1:PORT`` once ready.
 
 For tests and the demo, unauthenticated control endpoints under ``/_sim/`` (bind to localhost only):
 ``POST /_sim/items`` upserts items (a JSON list: updates, new households, tombstones), ``POST /_sim/faults``
@@ -28,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-FAULTS = ("429", "503", "drop", "cut")
+FAULTS = ("429", "503", "drop", "cut", "stuck")
 MAX_PAGE = 500
 
 
@@ -167,6 +168,8 @@ class Handler(BaseHTTPRequestHandler):
         if not 1 <= size <= MAX_PAGE:
             return self._json(400, {"error": f"page_size must be 1..{MAX_PAGE}"})
         items, token = self.server.logbook.page(since, after, size)
+        if fault == "stuck" and query.get("page_token"):
+            token = query["page_token"]
         if fault == "cut":
             body = json.dumps({"items": items, "next_page_token": token}, ensure_ascii=False).encode()
             self._head(200, len(body))

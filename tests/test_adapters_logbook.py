@@ -15,7 +15,7 @@ from helpers import (
     ingest,
     records,
 )
-from hub.adapter_kit import PartialDate, Rejected, SourceRecord, Tombstone
+from hub.adapter_kit import NUL_REASON, PartialDate, Rejected, SourceRecord, Tombstone
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +176,16 @@ def test_the_same_member_twice_in_a_household_is_rejected(tmp_path):
     path.write_text(json.dumps(household, ensure_ascii=False) + "\n", encoding="utf-8")
     (item,) = MsdhsLogbookAdapter().read_file(path)
     assert isinstance(item, Rejected) and item.reason == "members: the same member appears twice"
+
+
+def test_a_household_holding_a_nul_character_is_rejected_and_the_next_goes_in(hub, tmp_path):
+    lines = LOGBOOK_JUNE.read_text("utf-8").splitlines()
+    household = json.loads(lines[1])
+    household["members"][0]["first_name"] += "\x00"
+    path = tmp_path / "nul.ndjson"
+    path.write_text(json.dumps(household, ensure_ascii=False) + "\n" + lines[2] + "\n", encoding="utf-8")
+    first, second = MsdhsLogbookAdapter().read_file(path)
+    assert isinstance(first, Rejected) and first.reason == NUL_REASON
+    assert not isinstance(second, Rejected)
+    report = ingest(hub, "msdhs_logbook", path)
+    assert report.quarantined == 1 and report.inserted >= 1

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select, update
-from test_linking_noise import SOURCE_ORDER, Rec, citizen_id, write_partner_rows
+from test_linking_noise import SOURCE_ORDER, Rec, citizen_id, mistyped, write_partner_rows
 
 from audit.access import verify
 from helpers import database_bytes, ingest_all, partner_pii, squash
@@ -36,6 +36,7 @@ from hub.linking.quality import measure, pair_scores, read_truth
 from hub.linking.redirects import current_ids
 from hub.linking.reviews import ReviewError, settle_review
 from hub.linking.run import LinkError, link
+from hub.linking.scope import candidates_of, changed_records
 from hub.pipeline.ingest import ingest_file
 
 ACTOR = "test:linking"
@@ -238,6 +239,36 @@ def test_an_incremental_run_compares_few_records_and_links_as_a_full_run_would(h
     assert partition(person_ids(hub)) == incremental
 
 
+def test_an_incremental_run_decrypts_only_candidates_the_ids_leave_undecided(hub, files, tmp_path):
+    """A new record with a valid ID is compared with the records of its blocks that lack a valid ID, and
+    with those whose valid ID is one edit from its own; a namesake with another valid ID stays encrypted.
+    The incremental run still links as a full run would."""
+    ingest_files(hub, files.first)
+    link(hub, actor=ACTOR)
+    # another สมชาย born in 1960 with his own ID, in another tambon: he shares a block with FATHER (valid ID)
+    # and FATHER_AGAIN (none); and a survey of FATHER whose ID has a third-digit typo the check digit misses
+    namesake = replace(FATHER, source="university_survey", ref="KKU-2566-000901/1", last="ศรีสุขใจ",
+                       cid=citizen_id("namesake"), house=None, house_no="9", tambon="400105")
+    typo = replace(FATHER, source="university_survey", ref="KKU-2566-000902/1", cid=mistyped(FATHER.cid, 2),
+                   house=None)
+    for source, path in write_partner_rows(tmp_path / "late", [namesake, typo]).items():
+        ingest_file(hub, source, path, actor=ACTOR)
+    with hub.engine.connect() as conn:
+        last = conn.execute(select(link_runs).order_by(link_runs.c.id.desc()).limit(1)).one()
+        changed = changed_records(conn, last.ingest_watermark, set())
+        compared = {(r.source, r.record_id) for r in candidates_of(conn, changed).compared}
+    assert {key(namesake), key(typo), key(FATHER_AGAIN), key(FATHER)} <= compared
+    with hub.engine.connect() as conn:  # FATHER is there for the typo's sake: without it, he is not
+        compared_alone = {(r.source, r.record_id) for r in candidates_of(conn, [
+            r for r in changed if r.record_id == namesake.ref]).compared}
+    assert key(FATHER_AGAIN) in compared_alone and key(FATHER) not in compared_alone
+    incremental = link(hub, actor=ACTOR)
+    assert incremental.mode == "incremental" and incremental.records_in_play < incremental.records / 10
+    linked = partition(person_ids(hub))
+    link(hub, actor=ACTOR, full=True)
+    assert partition(person_ids(hub)) == linked
+
+
 def test_redirect_chains_lead_to_the_id_records_carry_now(hub, cli, tmp_path):
     """An id absorbed by one that a later run absorbed in turn redirects straight to the last."""
     with hub.engine.begin() as conn:
@@ -388,12 +419,12 @@ def test_a_failed_run_changes_nothing_and_is_audited(hub, files):
     ingest_files(hub, files.first)
     link(hub, actor=ACTOR)
     before, runs_before = person_ids(hub), link_run_rows(hub)
+    ingest_files(hub, files.second)
     r = source_records
-    with hub.engine.begin() as conn:
-        pk, blob = conn.execute(select(r.c.id, r.c.first_name_enc).where(r.c.record_id == MALAI.ref)).one()
+    with hub.engine.begin() as conn:  # a new record, which every run decrypts, no longer decrypts
+        pk, blob = conn.execute(select(r.c.id, r.c.first_name_enc).where(r.c.record_id == PIYADA_WITH_ID.ref)).one()
         tampered = bytes(blob[:-1]) + bytes([blob[-1] ^ 1])
         conn.execute(update(r).where(r.c.id == pk).values(first_name_enc=tampered))
-    ingest_files(hub, files.second)
     for full in (False, True):
         with pytest.raises(LinkError, match="linking failed"):
             link(hub, actor=ACTOR, full=full)

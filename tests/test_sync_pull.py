@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from audit.access import verify
 from helpers import logbook_simulator, logbook_sources_file
 from hub.context import Hub
-from hub.db.schema import ingest_runs, job_runs, source_households, source_records
+from hub.db.schema import audit_events, ingest_runs, job_runs, source_households, source_records
 from hub.demo.population import generate_population
 from hub.demo.writers import write_partner_files
 from hub.errors import HubError
@@ -128,6 +128,29 @@ def test_a_failed_pull_resumes_after_the_last_page_it_stored(settings, tmp_path,
         tokens = [r["query"].get("page_token") for r in sim.requests() if r["status"] == 200]
     assert resumed.resumed and resumed.pages == -(-len(served) // 25) - 3
     assert tokens.count(None) == 1  # the walk started once; the resumed pull went on from page 4
+    stored = stored_households(hub)
+    assert len(stored) == len(set(stored)) and set(stored) == expected_households(served)
+
+
+def test_an_api_that_repeats_a_page_token_fails_the_pull_and_keeps_the_pages_before(settings, tmp_path, key_file,
+                                                                                     logbook_files):
+    """A paging bug would loop for ever: the pull stops with the reason, the pages before it stay stored,
+    and once the API is mended the next pull goes on from there."""
+    with logbook_simulator([logbook_files[0]], api_key=KEY) as sim:
+        hub = pulled_hub(settings, logbook_sources_file(tmp_path / "sources.toml", sim.url, key_file=key_file,
+                                                        page_size=25))
+        sim.faults({"stuck": 1.0})
+        with pytest.raises(HubError, match="same page token twice"):
+            pull(hub, "msdhs_logbook", actor=ACTOR)
+        assert pages_stored(hub) == 1 and len(set(stored_households(hub))) == 25
+        with hub.engine.connect() as conn:
+            action, details = conn.execute(select(audit_events.c.action, audit_events.c.details)
+                                           .order_by(audit_events.c.seq.desc()).limit(1)).one()
+        assert action == "pull.failed" and "same page token twice" in json.loads(details)["reason"]
+        sim.faults({"stuck": 0.0})
+        resumed = pull(hub, "msdhs_logbook", actor=ACTOR)
+        served = sim.items()
+    assert resumed.resumed
     stored = stored_households(hub)
     assert len(stored) == len(set(stored)) and set(stored) == expected_households(served)
 

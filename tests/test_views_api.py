@@ -137,6 +137,26 @@ def test_a_partner_uploads_to_its_own_source_and_gets_the_quarantine_report(serv
         hub.settings.upload_max_bytes = 256 * 2**20
 
 
+def test_a_nul_character_is_refused_with_the_reason_but_a_file_holding_one_still_goes_in(served):
+    """No field may hold U+0000 (PostgreSQL's text cannot): in a path, a query or a JSON body it is a
+    clear 400, not a server error. A partner's file is not refused for it: the row is ingest's to judge."""
+    api, who, _ = served
+    refused = [api.get("/audit/events.csv", params={"action": "view.read\x00"}, headers=who["admin"]),
+               api.get("/views/msdhs%00households/rows", headers=who["msdhs"]),
+               api.post("/consent/stewards", headers=who["admin"], json={"area": "340101-04", "name": "x\x00"})]
+    for response in refused:
+        assert response.status_code == 400, response.text
+        assert response.json() == {"detail": "the request holds a NUL character (U+0000), which no field may hold"}
+    lines = TPMAP.read_bytes().split(b"\n")
+    lines[3] = lines[3].replace(b",", b"\x00,", 1)
+    done = api.put("/sources/tpmap/files/tpmap_nul.csv", headers=who["tpmap"], content=b"\n".join(lines))
+    assert done.status_code == 200, done.text
+    report = done.json()
+    assert report["rows_read"] == 11 and report["quarantined"] == 3  # the file's two broken rows, and this one
+    assert {"line": 4, "reason": "the row holds a NUL character (U+0000), which no field may hold"} in \
+        [{k: q[k] for k in ("line", "reason")} for q in report["quarantine"]]
+
+
 ENDPOINTS = [
     ("GET", "/views"), ("GET", "/views/msdhs_households/rows"), ("GET", "/views/msdhs_amphoe/export.csv"),
     ("GET", "/views/policy_all_levels/compare?area=TH"), ("GET", "/views/public_province/rows"),

@@ -18,6 +18,7 @@ from audit.context import new_request_id, reset_request_id, set_request_id
 from consent.api import rights_router
 from consent.api import router as consent_router
 from consent.vocabulary import ConsentError
+from hub.api.nul_guard import RefuseNul
 from hub.api.sources import router as sources_router
 from hub.api.views import router as views_router
 from hub.context import Hub
@@ -38,6 +39,7 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(sources_router, prefix="/api/v1")
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
+    app.add_middleware(RefuseNul)
     app.add_middleware(RequestId)
 
     @app.exception_handler(LoginRequired)

@@ -113,12 +113,14 @@ source_records = Table(
     Column("line", Integer, nullable=False),
     UniqueConstraint("source", "record_id", name="uq_source_records_record"),
     Index("ix_source_records_household", "source", "household_ref"),
-    # incremental linking finds a delivery's candidates through these (its rarer lookups, by ID, house,
-    # person or household, scan instead: an index on a random 32-byte key slows every ingest too much)
-    Index("ix_source_records_first_name_block", "first_name_block"),
-    Index("ix_source_records_full_name_block", "full_name_block"),
+    # incremental linking finds a delivery's candidates through these; the blocks carry id_status, so
+    # that their records without a valid ID are found in the index alone (hub.linking.scope)
+    Index("ix_source_records_first_name_block", "first_name_block", "id_status"),
+    Index("ix_source_records_full_name_block", "full_name_block", "id_status"),
     Index("ix_source_records_address_block", "address_block"),
-    Index("ix_source_records_tambon_year", "tambon_code", "birth_year"),
+    Index("ix_source_records_tambon_year", "tambon_code", "birth_year", "id_status"),
+    Index("ix_source_records_linkage_key", "linkage_key"),
+    Index("ix_source_records_house_key", "house_key"),
     # whole persons and households, and what ingest runs wrote since a link run: ids sort by creation
     # (hub.ids), so these indexes grow at one end
     Index("ix_source_records_person", "person_id"),

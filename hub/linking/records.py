@@ -6,9 +6,10 @@ import datetime as dt
 import json
 import multiprocessing
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -81,9 +82,11 @@ def load_keys(conn: Connection, where: str = "", params: tuple = ()) -> list[Key
     ``source_records t``), in primary-key order. Read through the driver: the JSON column is parsed only
     where it holds something (EEF guardians)."""
     columns = ", ".join(f"t.{c}" for c in KEY_COLUMNS)
-    query = f"SELECT {columns} FROM source_records t {'WHERE ' + where if where else ''} ORDER BY t.id"
+    # sorted here, not by the query: an ORDER BY would tempt SQLite to walk the whole table in id order
+    # instead of using the index the condition names
+    query = f"SELECT {columns} FROM source_records t {'WHERE ' + where if where else ''}"
     rows = []
-    as_bytes = _bytes if conn.dialect.name == "postgresql" else _same
+    as_bytes = bytes_reader(conn)
     cursor = conn.exec_driver_sql(query, params)
     while batch := cursor.fetchmany(20000):
         for (pk, source, rid, ref, pid, hid, key, status, variants, linked, sex, year, tambon, house, b1, b2, b3,
@@ -92,7 +95,13 @@ def load_keys(conn: Connection, where: str = "", params: tuple = ()) -> list[Key
             rows.append(KeyRow(pk, source, rid, ref, pid, hid, key, key if status == "valid" else None,
                                as_bytes(variants), _guardian(linked) if linked and linked != "{}" else None,
                                sex, year, tambon, as_bytes(house), b1, b2, b3, created, run))
+    rows.sort(key=attrgetter("pk"))
     return rows
+
+
+def bytes_reader(conn: Connection) -> Callable[[object], bytes | None]:
+    """What turns the driver's value of a binary column into ``bytes`` (or ``None``)."""
+    return _bytes if conn.dialect.name == "postgresql" else _same
 
 
 def _bytes(value: memoryview | None) -> bytes | None:

@@ -1,7 +1,8 @@
 """A linking run: source records to persons and households, with stable ids, in one transaction.
 
 1. Load the keys and coarse facts (no decryption) of the records to compare: all of them in a full run;
-   in an incremental run the records written since the last run and their candidates.
+   in an incremental run the records written since the last run and the stored records they may make an
+   undecided pair with (:mod:`hub.linking.scope`).
 2. Deterministic: the same valid citizen ID is one person, unless sex and birth year both disagree
    (then the pair goes to review). IDs one edit apart are found through their keyed deletion variants.
 3. Probabilistic: decrypt the names and birth dates of those records, score the pairs the IDs leave
@@ -160,7 +161,8 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
     # their candidates
     if incremental:
         changed = changed_records(conn, last.ingest_watermark, decided_since(conn, last.started_at))
-        compared = candidates_of(conn, changed)
+        scope = candidates_of(conn, changed)
+        compared = scope.compared
     else:
         decryption = stack.enter_context(
             BackgroundDecryption(hub.settings.resolved_database_url, hub.settings.resolved_keys_dir))
@@ -190,11 +192,14 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
         timer.stage("score")
 
     # what may change: everything, or whole persons and households tied to the changed records
-    rows = whole(conn, _involved(compared, dirty, ids, pairs)) if incremental else compared
     if incremental:
-        changed_pks = {row.pk for row in changed}
+        involved = _involved(compared, dirty, ids, pairs)
+        rows = whole(conn, scope.persons | {r.person_id for r in involved},
+                     scope.households | {r.household_id for r in involved})
         dirty = [row.pk in changed_pks for row in rows]
         ids = link_by_id(rows)
+    else:
+        rows = compared
     clusters, reviews = _cluster(rows, dirty, ids, load_decisions(conn, rows), pairs, model, report, incremental)
     person_ids, retired_persons = _stable(rows, clusters.roots(), "person_id")
     household_ids, retired_households = _stable(rows, group_households(rows, person_ids), "household_id")

@@ -1,17 +1,27 @@
 """What an incremental run works on, found by the database: the records written since the last run (and
-those a new decision names), the records that share a blocking key with them, and, for what the scores
-and IDs tie to them, whole persons and whole households. A run after a small delivery decrypts and
-compares a small part of the store; its lookups are indexed or single scans inside the database.
+those a new decision names), the stored records that could make an *undecided* pair with one, and the
+persons and households tied to them. A run after a small delivery decrypts and compares a small part of
+the store; its lookups are indexed or single scans inside the database.
+
+A pair of two valid citizen IDs that are not one edit apart is settled by the IDs (two people) and never
+scored (:data:`hub.linking.model.UNDECIDED`). So a stored record with a valid ID is compared with the
+changed records of its blocks only when one of them lacks a valid ID, or when its ID is one edit from a
+changed record's; most of the store has a valid ID, and most candidates need neither decrypting nor scoring.
 """
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
 
+import numpy as np
 from sqlalchemy import Connection
 
 from hub.db.bulk import placeholder
-from hub.linking.records import KeyRow, load_keys
+from hub.linking.candidate_keys import VARIANT_BYTES
+from hub.linking.records import KeyRow, bytes_reader, load_keys
 
 _PG_TYPES = {"BLOB": "BYTEA", "INT": "BIGINT", "TEXT": "TEXT"}
 _names = itertools.count()
@@ -59,46 +69,164 @@ def changed_records(conn: Connection, watermark: int, decided: set[tuple[str, st
         keys.drop()
 
 
-def candidates_of(conn: Connection, dirty: list[KeyRow]) -> list[KeyRow]:
-    """The ``dirty`` records and every record sharing a blocking key, a citizen ID, a house, a household
-    unit or a guardian link with one: indexed lookups for the blocks and units, one scan for the keyed
-    IDs and houses. An ID one edit from a dirty record's is found through the name and area blocks it
-    also shares; a full run compares every variant."""
-    keys = _Keys(conn)
-    found: dict[int, KeyRow] = {r.pk: r for r in dirty}
-    try:
-        def lookup(columns: str, values: list, *kinds: str) -> None:
-            if values:
-                selected = ", ".join(f"v{i}" for i in range(len(kinds)))
-                table = keys.table(values, *kinds)
-                for row in load_keys(conn, f"({columns}) IN (SELECT {selected} FROM {table})"):
-                    found.setdefault(row.pk, row)
+@dataclass
+class Scope:
+    """``compared``: the changed records and the stored records that may make an undecided pair with one in
+    a blocking rule (decrypted and scored). ``persons`` and ``households``: those of the stored records that
+    share a citizen ID, a house, a village house number, a household unit or a guardian link with a changed
+    record (a run that may renumber them must see them whole)."""
 
-        lookup("t.first_name_block", [r.first_name_block for r in dirty if r.first_name_block is not None], "INT")
-        lookup("t.full_name_block", [r.full_name_block for r in dirty if r.full_name_block is not None], "INT")
-        lookup("t.address_block", [r.address_block for r in dirty if r.address_block is not None], "INT")
-        keys_and_houses = keys.table([k for r in dirty for k in (r.any_key, r.guardian_key, r.house_key)
-                                      if k is not None], "BLOB")
-        for row in load_keys(conn, f"t.linkage_key IN (SELECT v0 FROM {keys_and_houses}) "
-                                   f"OR t.house_key IN (SELECT v0 FROM {keys_and_houses})"):
-            found.setdefault(row.pk, row)
-        lookup("t.source, t.household_ref", [(r.source, r.household_ref) for r in dirty if r.household_ref], "TEXT",
-               "TEXT")
-        lookup("t.tambon_code, t.birth_year", [(r.tambon_code, r.birth_year) for r in dirty if r.birth_year],
-               "TEXT", "INT")
+    compared: list[KeyRow]
+    persons: set[str]
+    households: set[str]
+
+
+class _Block(NamedTuple):
+    """A blocking key of :data:`hub.linking.model.BLOCKING_RULES` that an index finds."""
+
+    columns: str
+    kinds: tuple[str, ...]
+    key_of: Callable[[KeyRow], object]
+    near_ids: bool  # whether valid IDs one edit from a changed record's are looked for in the block
+
+
+#: A valid ID with a typo that passes the check digit is looked for among namesakes (phonetic first and
+#: last name) and housemates; not among all who share a first name or a tambon and birth year, which would
+#: read most of those blocks' rows. A full run compares every variant.
+_BLOCKS = (
+    _Block("t.first_name_block", ("INT",), lambda r: r.first_name_block, near_ids=False),
+    _Block("t.full_name_block", ("INT",), lambda r: r.full_name_block, near_ids=True),
+    _Block("t.tambon_code, t.birth_year", ("TEXT", "INT"),
+           lambda r: (r.tambon_code, r.birth_year) if r.birth_year is not None else None, near_ids=False),
+)
+
+
+class _NearIds:
+    """The deletion variants of the changed records' IDs: which stored valid IDs are one edit from one."""
+
+    def __init__(self, changed: list[KeyRow]):
+        self._owners: dict[bytes, set[bytes]] = defaultdict(set)
+        for row in changed:
+            for i in range(0, len(row.variants or b""), VARIANT_BYTES):
+                self._owners[row.variants[i:i + VARIANT_BYTES]].add(row.any_key)
+        self._sorted = np.sort(np.frombuffer(b"".join(self._owners), dtype=np.uint64))
+
+    def among(self, ids: list[tuple[int, bytes | None, bytes | None]]) -> set[int]:
+        """Of ``ids`` (record id, keyed ID, its variants), the records whose ID is one edit from a changed
+        record's other ID. Vectorised: only the records sharing a variant are looked at one by one."""
+        ids = [(pk, key, variants) for pk, key, variants in ids if variants]
+        if not ids or not len(self._sorted):
+            return set()
+        flat = np.frombuffer(b"".join(v for _, _, v in ids), dtype=np.uint64)
+        owner = np.repeat(np.arange(len(ids)), [len(v) // VARIANT_BYTES for _, _, v in ids])
+        at = np.searchsorted(self._sorted, flat).clip(max=len(self._sorted) - 1)
+        return {ids[i][0] for i in np.unique(owner[self._sorted[at] == flat]).tolist() if self._near(*ids[i][1:])}
+
+    def _near(self, key: bytes | None, variants: bytes) -> bool:
+        for i in range(0, len(variants), VARIANT_BYTES):
+            owners = self._owners.get(variants[i:i + VARIANT_BYTES])
+            if owners and (len(owners) > 1 or key not in owners):
+                return True
+        return False
+
+
+class _ScopeFinder:
+    """Gathers the :class:`Scope` of ``changed`` through lookups in the database."""
+
+    def __init__(self, conn: Connection, keys: _Keys, changed: list[KeyRow]):
+        self.conn, self.keys, self.changed = conn, keys, changed
+        self.as_bytes = bytes_reader(conn)
+        self.near = _NearIds(changed)
+        self.compared: set[int] = set()
+        self.persons: set[str] = set()
+        self.households: set[str] = set()
+
+    def _in(self, columns: str, values: set, kinds: tuple[str, ...]) -> str:
+        selected = ", ".join(f"v{i}" for i in range(len(kinds)))
+        return f"({columns}) IN (SELECT {selected} FROM {self.keys.table(values, *kinds)})"
+
+    def block(self, block: _Block) -> None:
+        """The records of ``block`` a changed record may make an undecided pair with: all of a block that
+        holds a changed record without a valid ID; of the other blocks, those without a valid ID (read
+        from the index), and those with an ID one edit away where the block looks for them."""
+        open_keys = {block.key_of(r) for r in self.changed if r.valid_key is None} - {None}
+        settled_keys = {block.key_of(r) for r in self.changed if r.valid_key is not None} - {None} - open_keys
+        if open_keys:
+            where = self._in(block.columns, open_keys, block.kinds)
+            self.compared.update(pk for pk, in self.conn.exec_driver_sql(
+                f"SELECT t.id FROM source_records t WHERE {where}"))
+        if settled_keys:
+            where = self._in(block.columns, settled_keys, block.kinds)
+            self.compared.update(pk for pk, in self.conn.exec_driver_sql(
+                f"SELECT t.id FROM source_records t WHERE {where} AND COALESCE(t.id_status, '') <> 'valid'"))
+            if block.near_ids:
+                self.compared.update(self.near.among([(pk, self.as_bytes(key), self.as_bytes(variants))
+                                                      for pk, key, variants in self.conn.exec_driver_sql(
+                    f"SELECT t.id, t.linkage_key, t.id_variants FROM source_records t "
+                    f"WHERE {where} AND t.id_status = 'valid'")]))
+
+    def ids_and_houses(self) -> None:
+        """The records with a changed record's citizen ID (or its guardian's) or house are tied to it; the
+        house is a blocking rule too, so housemates it may make an undecided pair with are compared."""
+        houses = {r.house_key for r in self.changed if r.house_key is not None}
+        open_houses = {r.house_key for r in self.changed if r.house_key is not None and r.valid_key is None}
+        table = self.keys.table([k for r in self.changed for k in (r.any_key, r.guardian_key, r.house_key)
+                                 if k is not None], "BLOB")
+        housemates = []  # with a valid ID: compared when it is one edit from a changed record's
+        for pk, person, household, house, status, key, variants in self.conn.exec_driver_sql(
+                f"SELECT t.id, t.person_id, t.household_id, t.house_key, t.id_status, t.linkage_key, t.id_variants "
+                f"FROM source_records t WHERE t.linkage_key IN (SELECT v0 FROM {table}) "
+                f"OR t.house_key IN (SELECT v0 FROM {table})"):
+            self.persons.add(person)
+            self.households.add(household)
+            house = self.as_bytes(house)
+            if house in open_houses or (house in houses and status != "valid"):
+                self.compared.add(pk)
+            elif house in houses:
+                housemates.append((pk, self.as_bytes(key), self.as_bytes(variants)))
+        self.compared.update(self.near.among(housemates))
+
+    def tie(self, columns: str, values: set, *kinds: str) -> None:
+        """The records sharing ``columns`` with a changed record are tied to it."""
+        if values:
+            where = self._in(columns, values, kinds)
+            for person, household in self.conn.exec_driver_sql(
+                    f"SELECT t.person_id, t.household_id FROM source_records t WHERE {where}"):
+                self.persons.add(person)
+                self.households.add(household)
+
+    def scope(self) -> Scope:
+        ids = self.compared - {r.pk for r in self.changed}
+        rows = load_keys(self.conn, f"t.id IN (SELECT v0 FROM {self.keys.table(ids, 'INT')})") if ids else []
+        return Scope(sorted([*self.changed, *rows], key=lambda r: r.pk), self.persons, self.households)
+
+
+def candidates_of(conn: Connection, changed: list[KeyRow]) -> Scope:
+    """The :class:`Scope` of the ``changed`` records: what they may make an undecided pair with in each
+    blocking rule (:meth:`_ScopeFinder.block`, :meth:`_ScopeFinder.ids_and_houses`), and the persons and
+    households tied to them by ID, house, village house number or household unit."""
+    keys = _Keys(conn)
+    try:
+        finder = _ScopeFinder(conn, keys, changed)
+        for block in _BLOCKS:
+            finder.block(block)
+        finder.ids_and_houses()
+        finder.tie("t.address_block", {r.address_block for r in changed if r.address_block is not None}, "INT")
+        finder.tie("t.source, t.household_ref", {(r.source, r.household_ref) for r in changed if r.household_ref},
+                   "TEXT", "TEXT")
+        return finder.scope()
     finally:
         keys.drop()
-    return sorted(found.values(), key=lambda r: r.pk)
 
 
-def whole(conn: Connection, involved: list[KeyRow]) -> list[KeyRow]:
-    """Every record of the persons of ``involved``, then every record of their households: what a run
-    may renumber must be seen whole."""
+def whole(conn: Connection, persons: set[str], households: set[str]) -> list[KeyRow]:
+    """Every record of the ``persons`` and of the ``households``, and of the households of those persons:
+    what a run may renumber must be seen whole."""
     keys = _Keys(conn)
     try:
-        persons = keys.table({r.person_id for r in involved}, "TEXT")
-        members = load_keys(conn, f"t.person_id IN (SELECT v0 FROM {persons})")
-        households = keys.table({r.household_id for r in members} | {r.household_id for r in involved}, "TEXT")
-        return load_keys(conn, f"t.household_id IN (SELECT v0 FROM {households})")
+        named = keys.table(persons, "TEXT")
+        theirs = {h for h, in conn.exec_driver_sql(
+            f"SELECT DISTINCT t.household_id FROM source_records t WHERE t.person_id IN (SELECT v0 FROM {named})")}
+        return load_keys(conn, f"t.household_id IN (SELECT v0 FROM {keys.table(households | theirs, 'TEXT')})")
     finally:
         keys.drop()
