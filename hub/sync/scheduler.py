@@ -6,8 +6,8 @@ database), another process takes it once the term runs out. APScheduler drives b
 lease on its own thread, so a long job never lets it lapse) and its triggers give the fire times. SQLite
 admits one writer at a time, so a renewal would wait behind the leader's own long transactions (ingest,
 link, publish) and the lease would lapse under it; there the lease is an exclusive lock on a file beside
-the database (:class:`FileLease`: SQLite is embedded, so every process is on the same machine), held while
-the process lives and released the moment it dies.
+the database (:class:`hub.file_lock.FileLock`), held while the process lives and released the moment it
+dies.
 
 Which fire times have run is in the database, not in memory: each run claims its ``(job, fire time)`` row
 (:data:`hub.db.schema.job_runs`, unique), so no fire time runs twice even if two processes briefly both
@@ -19,7 +19,6 @@ in a row brings nothing. A job never run before runs at once, for its newest fir
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
 import secrets
 import threading
@@ -34,6 +33,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from consent.clock import now, utc
 from hub.context import Hub
 from hub.db.schema import job_runs, scheduler_lease
+from hub.file_lock import FileLock
 from hub.sync.jobs import finish_run, job_names, process_name, run_source_job
 from hub.sync.schedule import fire_times, latest_fire_time, trigger
 
@@ -78,32 +78,6 @@ class Lease:
                          .values(expires_at=now() - dt.timedelta(seconds=1)))
 
 
-class FileLease:
-    """The scheduler lease of an SQLite hub: an exclusive ``flock`` on ``path``, kept while held."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self._handle = None
-
-    def hold(self) -> bool:
-        if self._handle is not None:
-            return True
-        handle = open(self.path, "a+b")  # noqa: SIM115 - kept open while the lease is held
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return False
-        self._handle = handle
-        return True
-
-    def release(self) -> None:
-        if self._handle is not None:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
-
-
 def _insert_ignoring_duplicates(conn: Connection, rows: list[dict]) -> None:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(dialect.insert(job_runs).on_conflict_do_nothing(), rows)
@@ -118,7 +92,7 @@ class Scheduler:
         self.holder = process_name(f"scheduler-{secrets.token_hex(3)}")
         self.lease_seconds = lease_seconds
         self.lease = Lease(hub.engine, self.holder, lease_seconds) if hub.engine.dialect.name != "sqlite" else \
-            FileLease(Path(hub.engine.url.database).with_suffix(".scheduler-lock"))
+            FileLock(Path(hub.engine.url.database).with_suffix(".scheduler-lock"))
         self.leading = threading.Event()
         self._tick_seconds = tick_seconds
         self._aps = BackgroundScheduler(

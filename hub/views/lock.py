@@ -1,10 +1,8 @@
 """One publish at a time per hub: a second ``hub publish`` while one runs is refused, so no publish can
 take another's unfinished versions for a killed publish's leftovers. PostgreSQL: a session advisory lock
-keyed by the schema; SQLite: an exclusive ``flock`` on a file beside the database (SQLite is embedded, so
-every publisher runs on the same machine)."""
+keyed by the schema; SQLite: a :class:`hub.file_lock.FileLock` on a file beside the database."""
 from __future__ import annotations
 
-import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +11,7 @@ from sqlalchemy import text
 
 from hub.context import Hub
 from hub.errors import PublishError
+from hub.file_lock import FileLock
 
 _BUSY = "another publish is running; try again when it has finished"
 
@@ -31,13 +30,10 @@ def publish_lock(hub: Hub) -> Iterator[None]:
                 conn.scalar(text(f"SELECT pg_advisory_unlock(({key}))"))
                 conn.commit()
         return
-    path = Path(hub.engine.url.database or hub.settings.resolved_home / "hub.db").with_suffix(".publish-lock")
-    with open(path, "a+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PublishError(_BUSY) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = FileLock(Path(hub.engine.url.database or hub.settings.resolved_home / "hub.db").with_suffix(".publish-lock"))
+    if not lock.hold():
+        raise PublishError(_BUSY)
+    try:
+        yield
+    finally:
+        lock.release()
