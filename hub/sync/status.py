@@ -60,8 +60,6 @@ def source_statuses(hub: Hub, conn: Connection) -> list[SourceStatus]:
 
 def _status(conn: Connection, source: str, access: SourceAccess | None, schedule: str | None) -> SourceStatus:
     runs = select(job_runs).where(job_runs.c.job.in_(job_names(source)))
-    last = conn.execute(runs.where(job_runs.c.status.in_(("succeeded", "failed")))
-                        .order_by(job_runs.c.finished_at.desc()).limit(1)).first()
     success = conn.execute(runs.where(job_runs.c.status == "succeeded")
                            .order_by(job_runs.c.finished_at.desc()).limit(1)).first()
     failure = conn.execute(runs.where(job_runs.c.status == "failed")
@@ -82,7 +80,8 @@ def _status(conn: Connection, source: str, access: SourceAccess | None, schedule
     if schedule is not None:
         finished = success.finished_at if success else None
         too_old = finished is None or dt.datetime.now(dt.UTC) - utc(finished) > 2 * interval_of(schedule)
-        stale = too_old or (last is not None and last.status == "failed")
+        failed_last = failure is not None and (success is None or utc(failure.finished_at) > utc(finished))
+        stale = too_old or failed_last
     return SourceStatus(source, reached_by, schedule, _iso(success.finished_at if success else None),
                         _iso(failure.finished_at if failure else None), failure.detail if failure else None,
                         _iso(running.started_at if running else None), backlog, stale)
