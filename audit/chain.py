@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy import event as sa_event
@@ -45,14 +45,16 @@ _V1 = 6
 ROW = (*HASHED, "format", "prev_hash", "hash")
 _READ = ("seq", "area", "records", "action", "partner", "purpose", "occurred_at")
 
-_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_compact_sorted = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+#: Details as sorted, compact JSON text (UTF-8 kept).
+_DETAILS_JSON = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 def canonical(values: Sequence, fmt: int = FORMAT) -> bytes:
-    """The bytes an event's hash covers, as JSON: its format and :data:`HASHED` values (``values`` in that
-    order); a format 1 event, its first six values alone."""
-    return _compact(list(values[:_V1]) if fmt == 1 else [fmt, *values[:len(HASHED)]]).encode()
+    """The bytes an event's hash covers, as compact JSON: its format and :data:`HASHED` values (``values``
+    in that order); a format 1 event, its first six values alone. For these values (text, integers and
+    nulls) orjson writes exactly the bytes of ``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``,
+    the encoder the first events were hashed with."""
+    return orjson.dumps(list(values[:_V1]) if fmt == 1 else [fmt, *values[:len(HASHED)]])
 
 
 def chain_hash(prev: bytes, body: bytes) -> bytes:
@@ -133,6 +135,9 @@ class AuditLog:
         for event in events:
             if self._declared.get(event.name) is not type(event):
                 raise AuditWriteError(f"audit event type {event.name!r} was never declared")
+        fields = [event.details() for event in events]
+        texts = [orjson.dumps(f, option=_DETAILS_JSON).decode() for f in fields]
+        _refuse_clear_citizen_ids(events, texts)
         try:
             if conn.dialect.name == "sqlite":  # take the write lock before reading the head (FOR UPDATE's work)
                 self._queue.enter(conn)
@@ -144,21 +149,16 @@ class AuditLog:
             last = last_checkpoint(conn)
             cadence = None if last is None else self._cadence_after(last)
             rows, reads, heads_to_sign = [], [], []
-            for event in events:
+            for event, details, detail_text in zip(events, fields, texts):
                 seq += 1
                 facets = event.facets()
-                fields = event.details()
-                details = _compact_sorted(fields)
-                if mentions_citizen_id(details) or mentions_citizen_id(event.resource):
-                    raise ClearCitizenIdInAudit(f"{event.name}: the audit log may not hold a citizen ID in clear; "
-                                                f"write the reason or note without it")
-                values = (seq, at, actor, event.name, event.resource, details, role,
+                values = (seq, at, actor, event.name, event.resource, detail_text, role,
                           _text(facets.partner), _text(facets.purpose), _text(facets.area),
                           None if facets.records is None else int(facets.records), request_id)
                 digest = chain_hash(prev, canonical(values))
                 rows.append((*values, FORMAT, prev, digest))
                 reads.extend((seq, area, int(count), event.name, values[7], values[8], at)
-                             for area, count in event.reads_in(fields).items())
+                             for area, count in event.reads_in(details).items())
                 prev = digest
                 if cadence is None or cadence.due(seq, at):
                     heads_to_sign.append((seq, digest))
@@ -217,6 +217,17 @@ class AuditLog:
         if problem:
             raise AuditWriteError(f"refusing to sign a checkpoint: {problem}; the log was changed behind the "
                                   f"hub's back (run `hub audit verify`)")
+
+
+def _refuse_clear_citizen_ids(events: Sequence[EventType], texts: Sequence[str]) -> None:
+    """Raise :class:`ClearCitizenIdInAudit` when an event's details (``texts``) or resource hold a citizen
+    ID. One scan covers the batch: no ID can span the line breaks between its parts."""
+    if not mentions_citizen_id("\n".join([*texts, *(event.resource for event in events)])):
+        return
+    for event, text in zip(events, texts):
+        if mentions_citizen_id(text) or mentions_citizen_id(event.resource):
+            raise ClearCitizenIdInAudit(f"{event.name}: the audit log may not hold a citizen ID in clear; "
+                                        f"write the reason or note without it")
 
 
 def _text(value) -> str | None:

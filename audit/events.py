@@ -9,6 +9,7 @@ data". Those counts are a function of the hashed details alone, so the verifier 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, ClassVar
 
 import pluggy
@@ -26,7 +27,7 @@ class EventType:
     personal_fields: ClassVar[tuple[str, ...]] = ()
 
     def details(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "resource"}
+        return {name: getattr(self, name) for name in _detail_names(type(self))}
 
     def facets(self) -> Facets:
         """The log's searchable columns; by default the fields named ``partner``, ``purpose``, ``area`` and
@@ -38,6 +39,11 @@ class EventType:
         """Records of personal data an event with these ``details`` read, by village (``TTTTTT-MM``) or
         tambon code; empty for an event that read none."""
         return {}
+
+
+@functools.cache
+def _detail_names(event_type: type[EventType]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(event_type) if f.name != "resource")
 
 
 @dataclasses.dataclass(frozen=True)

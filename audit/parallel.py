@@ -7,8 +7,9 @@ Processes are spawned, not forked: the hub may be serving requests on other thre
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -29,17 +30,35 @@ class _Range:
     batch: int
 
 
-def scan_in_processes(conn: Connection, head: int, processes: int, signatures: Signatures,
-                      readers: Mapping[str, type[EventType]], batch: int) -> list[Scanned]:
-    """Events 1-``head`` scanned (:func:`audit.verify.scan`) in ``processes`` consecutive ranges, in order."""
+@contextmanager
+def started_workers(processes: int) -> Iterator[ProcessPoolExecutor]:
+    """``processes`` worker processes, already starting (a new interpreter takes most of a second to
+    import the hub), for :func:`scan_in_processes`. On leaving, they are told to stop but not waited
+    for: their results are in."""
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        for _ in range(processes):
+            pool.submit(_ready)
+        yield pool
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _ready() -> None:
+    """Nothing: running it makes a worker import this module and what it needs."""
+
+
+def scan_in_processes(workers: ProcessPoolExecutor, processes: int, conn: Connection, head: int,
+                      signatures: Signatures, readers: Mapping[str, type[EventType]], batch: int) -> list[Scanned]:
+    """Events 1-``head`` scanned (:func:`audit.verify.scan`) by ``workers`` in ``processes`` consecutive
+    ranges, in order."""
     snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar() \
         if conn.dialect.name == "postgresql" else None
     url = conn.engine.url.render_as_string(hide_password=False)
     size = -(-head // processes)
     ranges = [_Range(url, snapshot, start, min(start + size - 1, head), signatures, readers, batch)
               for start in range(1, head + 1, size)]
-    with ProcessPoolExecutor(len(ranges), mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_scan_range, ranges))
+    return list(workers.map(_scan_range, ranges))
 
 
 def _scan_range(job: _Range) -> Scanned:

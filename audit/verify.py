@@ -26,7 +26,6 @@ before it signs, and refuses to sign over a changed one.
 """
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +33,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
 from sqlalchemy import Connection, select
 
 from audit.chain import FORMAT, GENESIS, HASHED, ROW, canonical, chain_hash
@@ -220,12 +220,12 @@ def _reads_match(row: Sequence, reader: type[EventType] | None, found: list[Sequ
     """Whether the area reads ``found`` for event ``row`` (rows in :data:`READ_COLUMNS` order) are exactly
     those its details give, each with the event's action, partner, purpose and time."""
     try:
-        counts = reader.reads_in(json.loads(row[_DETAILS])) if reader else {}
+        counts = reader.reads_in(orjson.loads(row[_DETAILS])) if reader else {}
     except (ValueError, KeyError, TypeError, RecursionError):
         return False
-    event = (row[_ACTION], row[_PARTNER], row[_PURPOSE], row[1])
-    return len(found) == len(counts) == len({r[1] for r in found}) and \
-        all(counts.get(r[1]) == r[2] and (r[3], r[4], r[5], r[6]) == event for r in found)
+    seq, action, partner, purpose, at = row[0], row[_ACTION], row[_PARTNER], row[_PURPOSE], row[1]
+    expected = {(seq, area, count, action, partner, purpose, at) for area, count in counts.items()}
+    return len(found) == len(expected) and set(map(tuple, found)) == expected
 
 
 def conclude(signatures: Signatures, parts: Sequence[Scanned], head: tuple[int, bytes] | None,
@@ -313,7 +313,9 @@ def stream(conn: Connection, table: str, columns: Sequence[str], key: Sequence[s
     """The rows of ``table`` (with seq ``low``-``high``, where given) as tuples of ``columns`` (which
     include the ``key`` columns), by ``key``, read ``batch`` at a time by the driver (a million rows
     through the ORM layer would cost more than checking them). On PostgreSQL the next batch is fetched, in
-    the binary protocol, while this one is checked."""
+    the binary protocol, while this one is checked, and the planner is held to the key's index for the rest
+    of the transaction: with statistics older than a burst of appends it would sort the whole remaining
+    range for every batch (seen: 17 s instead of 8 to verify 1,000,000 events)."""
     at = [columns.index(k) for k in key]
     mark = placeholder(conn)
     bounds = (f" AND seq >= {int(low)}" if low is not None else "") + \
@@ -323,6 +325,9 @@ def stream(conn: Connection, table: str, columns: Sequence[str], key: Sequence[s
     driver = conn.connection.driver_connection
     postgres = conn.dialect.name == "postgresql"
     cursor = driver.cursor(binary=True) if postgres else driver.cursor()
+    if postgres:
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
 
     def fetch(after: tuple) -> list[tuple]:
         cursor.execute(sql, after)
@@ -379,16 +384,18 @@ def verify_log(conn: Connection, *, public_key: str, event_types: Mapping[str, t
     head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)).first()
     readable = head is not None and isinstance(head.seq, int) and isinstance(head.hash, bytes | memoryview)
     head_row = (head.seq, bytes(head.hash)) if readable else None
-    signatures = Signatures.check(stored_checkpoints(conn), witnesses, public_key)
     readers = readers_of(event_types)
     processes = processes or os.cpu_count() or 1
     if head_row is None or processes < 2 or head.seq < parallel_from:
+        signatures = Signatures.check(stored_checkpoints(conn), witnesses, public_key)
         part = scan(stored_events(conn, batch), stored_reads(conn, batch), valid=signatures.valid, readers=readers,
                     wanted=signatures.wanted)
         return conclude(signatures, [part], head_row)
-    from audit.parallel import scan_in_processes
+    from audit.parallel import scan_in_processes, started_workers
 
-    parts = scan_in_processes(conn, head.seq, processes, signatures, readers, batch)
+    with started_workers(processes) as workers:  # they start while the signatures are checked here
+        signatures = Signatures.check(stored_checkpoints(conn), witnesses, public_key)
+        parts = scan_in_processes(workers, processes, conn, head.seq, signatures, readers, batch)
     return conclude(signatures, parts, head_row, more=_beyond_head(conn, head.seq))
 
 

@@ -12,6 +12,7 @@ from audit.chain import AuditLog
 from audit.events import KeysCreated
 from audit.hub_witness import FILE as WITNESS_FILE
 from audit.hub_witness import HubWitness
+from audit.status import VerificationStatus
 from contracts.checks import check_contracts
 from contracts.load import BUILT_IN, ContractSet, load_contracts
 from hub.adapter_kit import Adapter
@@ -115,6 +116,13 @@ class Hub:
         return AuditLog((t for types in self.plugins.hook.saphan_register_event_types() for t in types),
                         signer=signer, witness=HubWitness(self.settings.resolved_keys_dir / WITNESS_FILE, signer),
                         every=self.settings.audit_checkpoint_every, seconds=self.settings.audit_checkpoint_seconds)
+
+    @cached_property
+    def audit_status(self) -> VerificationStatus:
+        """Whether the log verifies, as auditors' requests see it (shared, at most a minute old)."""
+        from audit.access import verify
+
+        return VerificationStatus(lambda: verify(self))
 
     @cached_property
     def cipher(self) -> FieldCipher:

@@ -4,13 +4,16 @@ audit log cannot be written, no personal data is served."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
 import pytest
+from sqlalchemy import update
 
 from consent import stewards
-from helpers import ACTOR, TITLES, ingest_all, partner_pii, refuse_audit_writes, serve_api
+from helpers import ACTOR, TITLES, ingest_all, partner_pii, refuse_audit_writes, serve_api, tampering
+from hub.db.schema import audit_events
 from hub.linking.run import link
 from hub.tokens import issue
 from hub.views.publish import publish
@@ -94,11 +97,31 @@ def test_an_auditor_searches_the_log_and_sees_no_personal_data(hub, served):
     assert searched and searched[0]["role"] == "auditor"  # the auditor's searches are logged too
 
 
-def test_the_status_says_whether_the_log_verifies(hub, served):
+def test_the_status_says_whether_the_log_verifies_and_when(hub, served):
     api, who = served
     status = api.get("/audit/status", headers=who["auditor"]).json()
     assert status["intact"] and status["problem"] is None and status["checkpoints"] >= 1
+    assert dt.datetime.fromisoformat(status["verified_at"]) <= dt.datetime.now(dt.UTC)
     assert "BEGIN PUBLIC KEY" in api.get("/audit/public-key").text
+    with tampering(hub) as conn:
+        conn.execute(update(audit_events).where(audit_events.c.seq == 2).values(actor="cli:mallory"))
+    assert api.get("/audit/status", headers=who["auditor"]).json() == status  # within the minute: the same run
+    hub.audit_status.max_age = 0
+    broken = api.get("/audit/status", headers=who["auditor"]).json()
+    assert not broken["intact"] and broken["problem"]["seq"] == 2 and broken["verified_at"] >= status["verified_at"]
+
+
+def test_concurrent_status_requests_share_one_verification(hub):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from audit.access import verify
+    from audit.status import VerificationStatus
+
+    runs = []
+    status = VerificationStatus(lambda: runs.append(1) or verify(hub))
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: status.current(), range(8)))
+    assert len(runs) == 1 and all(a is answers[0] for a in answers) and answers[0].verification.intact
 
 
 def test_a_village_sees_which_partners_used_its_data(hub, served):

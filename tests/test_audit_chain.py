@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 
 from audit.access import verify as verify_hub
 from audit.chain import GENESIS, HASHED, canonical, chain_hash
-from audit.events import EventType, KeysCreated
+from audit.events import EventType, KeysCreated, KeysRotated
 from audit.verify import Problem
 from helpers import EEF_2566_2, EEF_2567_1, TPMAP, file_sha256_hex, ingest, squash, tampering
 from hub.db.schema import audit_checkpoints, audit_events, audit_head
@@ -374,6 +374,34 @@ def test_citizen_ids_are_found_in_text(text, found):
     from hub.thai.citizen_id import mentions_citizen_id
 
     assert mentions_citizen_id(text) is found
+
+
+def test_one_event_of_a_batch_holding_a_citizen_id_refuses_the_batch_and_is_named(hub):
+    from hub.errors import ClearCitizenIdInAudit
+
+    batch = [KeysCreated(resource="x:110140", kek_id="k1", secrets=[]),  # with the next: 13 digits, two events
+             KeysCreated(resource="0123451", kek_id="k2", secrets=[]),
+             KeysRotated(resource="keys", old_kek_id="1-1014-00123-45-1", new_kek_id="k3")]
+    before = len(events(hub))
+    with pytest.raises(ClearCitizenIdInAudit, match="keys.rotated"):
+        with hub.engine.begin() as conn:
+            hub.audit.append_many(conn, batch, actor="test:pytest")
+    assert len(events(hub)) == before
+    with hub.engine.begin() as conn:
+        hub.audit.append_many(conn, batch[:2], actor="test:pytest")
+    assert len(events(hub)) == before + 2 and verify(hub) is None
+
+
+def test_the_hashed_form_is_the_json_the_first_events_were_hashed_with():
+    """Every character, control characters, quotes, Thai and astral ones included, as
+    ``json.dumps(ensure_ascii=False)`` writes it (a log hashed before orjson must still verify)."""
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    chars = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    for start in range(0, len(chars), 4096):
+        text = chars[start:start + 4096]
+        values = (start, text, None, -2**63, text[::-1], "", 2**63 - 1, "ก\"\\\n", None, None, 0, None)
+        assert canonical(values) == encode([2, *values]).encode()
+        assert canonical(values[:6], 1) == encode(list(values[:6])).encode()
 
 
 def test_a_head_moved_back_is_named_before_a_later_edit(busy_hub):

@@ -118,7 +118,7 @@ def test_an_auditor_sees_the_log_verified_and_filters_it(site, browser):
     base, tokens, _ = site
     page = logged_in(browser, base, tokens["auditor"])
     assert page.url.endswith("/auditor")
-    assert "✔" in page.inner_text("#verification")
+    assert "✔" in page.inner_text("#verification") and "ตรวจสอบเมื่อ" in page.inner_text("#verification")
     page.fill("input[name=action]", "view.")
     page.click(".filters button")
     actions = page.locator("#events tbody tr td:nth-child(4)").all_inner_texts()

@@ -18,11 +18,15 @@ _json_serializer = partial(json.dumps, ensure_ascii=False, separators=(",", ":")
 
 #: SQLite's page cache per connection; its 2 MiB default makes index upkeep thrash on a large load.
 SQLITE_CACHE_KIB = 65536
+#: WAL pages (4 KiB) before a commit copies them back into the database. At SQLite's default (1,000 pages)
+#: the pages every commit touches (the audit head, index tails, the B-trees' upper levels) are copied back
+#: again and again; at 10,000 each is copied once per ~40 MiB written (audit appends: +28%).
+SQLITE_WAL_PAGES = 10_000
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``. SQLite gets WAL, enforced foreign keys, a 64 MiB page cache and a busy
-    timeout."""
+    """An engine for ``url``. SQLite gets WAL (checkpointed every ~40 MiB), enforced foreign keys, a 64 MiB
+    page cache and a busy timeout."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json_serializer)
 
@@ -32,6 +36,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_PAGES}")
             cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cur.close()
 

@@ -25,7 +25,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from audit.access import area_usage, search_log, verify
+from audit.access import area_usage, search_log
 from audit.query import Filters
 from consent.data_return import read_view as read_data_return
 from hub.api.auth import actor_of, hub_of
@@ -188,7 +188,7 @@ def get_auditor(request: Request, hub: HubDep, who: WebCaller, actor: str | None
     except HubError as exc:
         events, problem = [], str(exc)
     return render(request, "auditor.html", who, events=events, filters=filters, problem=problem,
-                  verification=verify(hub))
+                  verified=hub.audit_status.current())
 
 
 @router.get("/sources")
