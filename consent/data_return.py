@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from consent import clock
-from consent.decisions import Question, Recipient, decide_bulk, load_standing
+from consent.decisions import BulkDecision, Question, Recipient, decide_bulk, load_standing
 from consent.events import DataReturnRead
 from consent.population import load_population
 from consent.stewards import active_steward
@@ -68,16 +68,9 @@ def read_view(hub: Hub, community_code: str, *, steward_id: int, actor: str,
                                 "(a view with identified = true for community_planning)")
     subject = community(community_code)
     at = at or clock.now()
-    tambon = subject.ref[:6]
     with hub.engine.begin() as conn:
         active_steward(conn, steward_id, subject.ref, may_cover=True)
-        population = load_population(conn, tambon=tambon)
-        question = Question(PURPOSE, Recipient(community=subject.ref))
-        decision = decide_bulk(population, load_standing(conn), question, at)
-        frame = population.frame.assign(allowed=decision.allowed, basis=decision.basis)
-        inside = frame[population.inside(subject.ref)]
-        by_household = inside.groupby("household_id")["allowed"].all()
-        shown = set(by_household.index[by_household])
+        inside, shown, decision = shown_households(conn, subject.ref, at)
         hidden = inside[~inside["household_id"].isin(shown)]
         households = _identified(hub, conn, inside[inside["household_id"].isin(shown)], decision)
         view = DataReturnView(subject.ref, households, hidden["household_id"].nunique(), hidden["person_id"].nunique())
@@ -86,6 +79,18 @@ def read_view(hub: Hub, community_code: str, *, steward_id: int, actor: str,
             households_identified=len(view.households), persons_identified=view.persons,
             households_counted_only=view.counted_only_households), actor=actor)
     return view
+
+
+def shown_households(conn, community_code: str, at: dt.datetime) -> tuple[pd.DataFrame, set[str], BulkDecision]:
+    """The records whose household lives in the community (with ``allowed`` and ``basis``), the households
+    its stewards see identified at ``at`` (every member allowed), and the consent decision."""
+    population = load_population(conn, tambon=community_code[:6])
+    question = Question(PURPOSE, Recipient(community=community_code))
+    decision = decide_bulk(population, load_standing(conn), question, at)
+    frame = population.frame.assign(allowed=decision.allowed, basis=decision.basis)
+    inside = frame[population.inside(community_code)]
+    by_household = inside.groupby("household_id")["allowed"].all()
+    return inside, set(by_household.index[by_household]), decision
 
 
 def _identified(hub: Hub, conn, frame, decision) -> list[ReturnedHousehold]:

@@ -29,9 +29,11 @@ from consent.vocabulary import (
     check_purposes,
     check_recipient,
 )
+from hub.community.concerns import households_of, partners_holding
 from hub.context import Hub
 from hub.crypto import aad
 from hub.db.schema import consent_receipts, consents, source_records
+from hub.notify.outbox import notify
 
 #: Thailand's age of majority (Civil and Commercial Code s.19).
 MAJORITY = 20
@@ -153,9 +155,26 @@ def change_in(hub: Hub, conn: Connection, consent_id: str, new_status: str, *, a
         resource=f"consent:{consent_id}", consent_id=consent_id, subject_ref=row.subject_ref, old_status=old,
         new_status=new_status, reason=reason, receipt_id=receipt_id), actor=actor)
     conn.execute(update(t).where(t.c.id == consent_id).values(**values))
+    if new_status == WITHDRAWN:
+        _announce_withdrawal(hub, conn, row, now)
     current = conn.execute(select(t).where(t.c.id == consent_id)).first()._asdict()
     current.update(decided_at=clock.utc(current["decided_at"]), expires_at=clock.utc(current["expires_at"]))
     return issue(hub, conn, current, receipt_id=receipt_id, issued=now)
+
+
+def _announce_withdrawal(hub: Hub, conn: Connection, row: Any, now: dt.datetime) -> None:
+    """Tell the partners holding data of each household the withdrawn consent covered (those whose
+    contract subscribes to ``consent.withdrawn``), each in its own pseudonym; a community's withdrawal,
+    once for the community's area."""
+    data = {"status": WITHDRAWN, "purposes": list(row.purposes), "decided_on": now.date().isoformat()}
+    homes = households_of(conn, row.subject_kind, row.subject_ref)
+    if row.subject_kind == "community":
+        notify(hub, conn, "consent.withdrawn", household_id=None, concerns=partners_holding(hub, conn, homes),
+               data={**data, "area": row.subject_ref[:6]})
+        return
+    for home in sorted(homes):
+        notify(hub, conn, "consent.withdrawn", household_id=home, concerns=partners_holding(hub, conn, [home]),
+               data=data)
 
 
 def withdraw(hub: Hub, consent_id: str, *, actor: str, reason: str, now: dt.datetime | None = None) -> str:

@@ -177,26 +177,32 @@ def rectify(hub: Hub, subject: Subject, *, field: str, correct: str, evidence: s
     """Record that the person says ``field`` should read ``correct``. The hub does not edit what partners
     sent: the request (the correction encrypted under the person's own key) waits, open, for review or
     community verification and for the partner's corrected delivery; returns its id."""
+    with hub.engine.begin() as conn:
+        return rectify_in(hub, conn, subject, field=field, correct=correct, evidence=evidence, actor=actor)
+
+
+def rectify_in(hub: Hub, conn: Connection, subject: Subject, *, field: str, correct: str, evidence: str,
+               actor: str) -> int:
+    """:func:`rectify` inside the caller's transaction."""
     if field not in RECTIFIABLE:
         raise ConsentError(f"field {field!r}: a person may ask to correct {', '.join(RECTIFIABLE)}")
     if not correct.strip() or not evidence.strip():
         raise ConsentError("give the correct value and the evidence shown (a card, a house registration)")
-    with hub.engine.begin() as conn:
-        rows = person_records(conn, subject)
-        if not rows:
-            raise ConsentError("no record of this person is stored; nothing to correct")
-        anchor = anchor_for(bytes.fromhex(subject.ref[4:]) if subject.ref.startswith("cid:") else None,
-                            hub.keyring, "subject_requests", subject.ref)
-        key_id, aead = hub.cipher.subjects.ensure(conn, [anchor])[anchor]
-        request_id = _open_request(conn, "rectify", subject, {}, actor, "open")
-        sealed = FieldCipher.sealer(key_id, aead)(correct.strip(),
-                                                  aad("subject_requests", "rectify", str(request_id), field))
-        details = {"field": field, "evidence": evidence, "records": [f"{r.source}:{r.record_id}" for r in rows],
-                   "correction_enc": base64.b64encode(sealed).decode("ascii")}
-        conn.execute(update(subject_requests).where(subject_requests.c.id == request_id).values(details=details))
-        hub.audit.append(conn, SubjectRequestHandled(resource=f"person:{subject.ref}", request_id=request_id,
-                                                     kind="rectify", subject_ref=subject.ref, records=len(rows),
-                                                     status="open"), actor=actor)
+    rows = person_records(conn, subject)
+    if not rows:
+        raise ConsentError("no record of this person is stored; nothing to correct")
+    anchor = anchor_for(bytes.fromhex(subject.ref[4:]) if subject.ref.startswith("cid:") else None,
+                        hub.keyring, "subject_requests", subject.ref)
+    key_id, aead = hub.cipher.subjects.ensure(conn, [anchor])[anchor]
+    request_id = _open_request(conn, "rectify", subject, {}, actor, "open")
+    sealed = FieldCipher.sealer(key_id, aead)(correct.strip(),
+                                              aad("subject_requests", "rectify", str(request_id), field))
+    details = {"field": field, "evidence": evidence, "records": [f"{r.source}:{r.record_id}" for r in rows],
+               "correction_enc": base64.b64encode(sealed).decode("ascii")}
+    conn.execute(update(subject_requests).where(subject_requests.c.id == request_id).values(details=details))
+    hub.audit.append(conn, SubjectRequestHandled(resource=f"person:{subject.ref}", request_id=request_id,
+                                                 kind="rectify", subject_ref=subject.ref, records=len(rows),
+                                                 status="open"), actor=actor)
     return request_id
 
 

@@ -155,6 +155,32 @@ class View(_Strict):
         return self
 
 
+class NotifyTerms(_Strict):
+    """The events the partner is sent webhooks for, and the fields those may carry (both from
+    :mod:`hub.notify.catalogue`); the household comes as the partner's own pseudonym."""
+
+    events: list[str] = Field(min_length=1)
+    fields: list[str] = []
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        from hub.notify.catalogue import EVENT_KINDS
+
+        if unknown := [e for e in value if e not in EVENT_KINDS]:
+            raise ValueError(f"unknown event(s) {unknown}; known: {', '.join(EVENT_KINDS)}")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, value: list[str]) -> list[str]:
+        from hub.notify.catalogue import FIELDS
+
+        if unknown := [f for f in value if f not in FIELDS]:
+            raise ValueError(f"unknown field(s) {unknown}; known: {', '.join(FIELDS)}")
+        return value
+
+
 class Contract(_Strict):
     """One data-sharing agreement."""
 
@@ -168,6 +194,7 @@ class Contract(_Strict):
     purposes: list[Purpose] = Field(min_length=1)
     sources: dict[Name, SourceTerms] = {}
     views: list[View] = []
+    notify: NotifyTerms | None = None  # webhooks the partner subscribes to (hub.notify)
 
     @model_validator(mode="after")
     def _consistent(self) -> Contract:

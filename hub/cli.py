@@ -13,8 +13,10 @@ from audit.cli import audit_app
 from audit.context import new_request_id, set_request_id
 from consent.cli import consent_app, rights_app
 from contracts.cli import contracts_app
+from hub.community.cli import referrals_app
 from hub.console import actor, console, err, fail, open_hub, print_rows
 from hub.errors import HubError
+from hub.notify.cli import notify_app
 from hub.sync.cli import scheduler_app, status_command, sync_command
 from hub.views.cli import publish_command, views_app
 
@@ -38,6 +40,8 @@ app.command("publish")(publish_command)
 app.command("sync")(sync_command)
 app.command("status")(status_command)
 app.add_typer(scheduler_app, name="scheduler")
+app.add_typer(notify_app, name="notify")
+app.add_typer(referrals_app, name="referrals")
 
 
 @app.callback()

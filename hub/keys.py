@@ -27,8 +27,8 @@ from hub.errors import KeyringError
 
 KEYRING_FILE = "keyring.json"
 #: The hub's Ed25519 signing keys, by use: ``receipts`` signs consent receipts, ``tokens`` API tokens,
-#: ``audit`` the audit log's checkpoints.
-SIGNING_KEYS = ("receipts", "tokens", "audit")
+#: ``audit`` the audit log's checkpoints, ``webhooks`` the notifications sent to partners.
+SIGNING_KEYS = ("receipts", "tokens", "audit", "webhooks")
 _FORMAT = 1
 _NONCE = 12
 

@@ -134,15 +134,15 @@ def test_a_keyring_older_than_signing_and_per_person_keys_gains_them_at_hub_init
     doc["keys"] = {name: value for name, value in doc["keys"].items()
                    if name == "sign-audit" or not name.startswith(("sign-", "swk-"))}
     ring_file.write_text(json.dumps(doc))
-    missing = r"lacks secrets .*\(sign-receipts, sign-tokens, swk-1\); run `hub init`"
+    missing = r"lacks secrets .*\(sign-receipts, sign-tokens, sign-webhooks, swk-1\); run `hub init`"
     with pytest.raises(ConfigurationError, match=missing):
         Hub.open(hub.settings)
     assert cli("init").exit_code == 0
     upgraded = Hub.open(hub.settings)
-    assert set(upgraded.keyring.signing) == {"receipts", "tokens", "audit"}
+    assert set(upgraded.keyring.signing) == {"receipts", "tokens", "audit", "webhooks"}
     assert list(upgraded.keyring.subject_wraps) == [1]
     assert ingest(upgraded, "tpmap", TPMAP).inserted > 0
     with upgraded.engine.connect() as conn:
         details = conn.execute(select(audit_events.c.details).where(audit_events.c.action == "keys.created")
                                .order_by(audit_events.c.seq.desc()).limit(1)).scalar_one()
-    assert json.loads(details)["secrets"] == ["sign-receipts", "sign-tokens", "swk-1"]
+    assert json.loads(details)["secrets"] == ["sign-receipts", "sign-tokens", "sign-webhooks", "swk-1"]

@@ -8,7 +8,7 @@ import pytest
 from contracts.model import View
 from hub.views.aggregate import build_aggregate
 from hub.views.facts import measure_columns
-from hub.views.figures import CAPITALS, DIMENSIONS, VULNERABILITIES
+from hub.views.figures import CAPITALS, DIMENSIONS, REFERRAL_MEASURES, VULNERABILITIES
 
 # ten households in one village; how many of the five dimensions each is deprived in
 DEPRIVATIONS = [0, 0, 1, 2, 2, 3, 4, 5, 1, 0]
@@ -23,6 +23,9 @@ def _facts(deprivations: list[int], village: str = "340101-01") -> pd.DataFrame:
     for name in ("msdhs_households", "msdhs_assisted", "surveyed", "verified_poor", "inclusion_errors",
                  "exclusion_errors", "in_need", "in_need_unserved", *(f"deprived_{d}" for d in DIMENSIONS)):
         columns[name] = np.zeros(n, dtype=bool)
+    for name in REFERRAL_MEASURES:
+        columns[name] = zeros
+    columns["community_verified"] = np.zeros(n, dtype=bool)
     for v in VULNERABILITIES:
         columns[f"vulnerable_{v}"] = zeros
     for c in CAPITALS:

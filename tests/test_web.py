@@ -165,3 +165,16 @@ def test_an_operator_sees_each_sources_last_failure_and_why(site, browser, tmp_p
         assert policy.goto("/sources").status == 404  # the operator's page alone
     finally:
         hub.settings.resolved_sources_file.unlink()
+
+
+def test_a_steward_verifies_a_household_on_the_community_page(site, browser):
+    base, tokens, _ = site
+    page = logged_in(browser, base, tokens["community"])
+    card = page.locator("article.household").first
+    assert "ยังไม่ได้ตรวจสอบ" in card.locator(".verdict").inner_text()
+    card.locator("select[name=status]").select_option("not_poor")
+    card.locator("select[name=method]").select_option("meeting")
+    card.locator("input[name=note]").fill("ประชุมประชาคมหมู่ 4 เห็นพ้องกัน")
+    card.locator("button").click()
+    assert page.url.endswith("/community") or "/community#h-" in page.url
+    assert "ไม่ยากจน" in page.locator("article.household").first.locator(".verdict").inner_text()

@@ -21,8 +21,10 @@ from consent.vocabulary import ConsentError
 from hub.api.nul_guard import RefuseNul
 from hub.api.sources import router as sources_router
 from hub.api.views import router as views_router
+from hub.community.api import router as community_router
 from hub.context import Hub
 from hub.errors import AuditWriteError, HubError
+from hub.notify.api import router as notify_router
 from hub.web import pages
 from hub.web.pages import LoginRequired
 from hub.web.pages import router as pages_router
@@ -37,6 +39,8 @@ def create_app(hub: Hub) -> FastAPI:
     app.include_router(audit_router, prefix="/api/v1")
     app.include_router(views_router, prefix="/api/v1")
     app.include_router(sources_router, prefix="/api/v1")
+    app.include_router(notify_router, prefix="/api/v1")
+    app.include_router(community_router, prefix="/api/v1")
     app.include_router(pages_router)
     app.mount("/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static")
     app.add_middleware(RefuseNul)

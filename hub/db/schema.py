@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -405,4 +406,76 @@ scheduler_lease = Table(
     Column("name", String(32), primary_key=True),
     Column("holder", String(96), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+#: The outbox of partner webhooks (:mod:`hub.notify`): written in the transaction of the change it
+#: announces, ``body`` is the exact JSON sent (built at enqueue, pseudonymised, contract-filtered). A row
+#: goes ``pending`` -> ``delivered``, or ``dead`` after too many failures or a refusal.
+notifications = Table(
+    "notifications", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("partner", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("idempotency_key", String(32), nullable=False, unique=True),
+    Column("body", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Index("ix_notifications_state_next_attempt", "state", "next_attempt_at"),
+    sqlite_autoincrement=True,  # a notification id, once given, never names another
+)
+
+#: Where each partner receives its webhooks.
+webhook_endpoints = Table(
+    "webhook_endpoints", metadata,
+    Column("partner", String(64), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_by", String(96), nullable=False),
+)
+
+#: What a community's stewards found a household to be (:mod:`hub.community.verification`), newest last:
+#: the newest per household outranks what the sources say in the views. Append-only history.
+household_verifications = Table(
+    "household_verifications", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("household_id", String(32), nullable=False, index=True),
+    Column("community", String(9), nullable=False),
+    Column("status", String(16), nullable=False),  # poor | not_poor | moved | deceased
+    Column("steward_id", BigId, ForeignKey("community_stewards.id"), nullable=False),
+    Column("evidence", Json, nullable=False),
+    Column("verified_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+)
+
+#: Households referred to an agency (:mod:`hub.community.referrals`): from a university survey (its own
+#: referral id in ``origin_ref``) or raised by a community's stewards. ``status`` only moves forward.
+referrals = Table(
+    "referrals", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("origin", String(32), nullable=False),  # university_survey | community
+    Column("origin_ref", String(64), nullable=False),
+    Column("household_id", String(32), nullable=False, index=True),
+    Column("agency", String(32), nullable=False),  # as referred: MSDHS, DSD...
+    Column("need", String(64), nullable=False),
+    Column("status", String(12), nullable=False),  # pending | accepted | done | rejected
+    Column("referred_on", Date, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("origin", "origin_ref", name="uq_referrals_origin"),
+    sqlite_autoincrement=True,
+)
+
+#: Every status a referral took: who moved it, when, and why.
+referral_changes = Table(
+    "referral_changes", metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("referral_id", BigId, ForeignKey("referrals.id"), nullable=False, index=True),
+    Column("old_status", String(12)),
+    Column("new_status", String(12), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("changed_by", String(200), nullable=False),
+    Column("note", Text, nullable=False),
 )

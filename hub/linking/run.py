@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from audit.events import LinkCompleted, LinkFailed
+from hub.community.follow import follow_retired_households
+from hub.community.referrals import track_survey_referrals
 from hub.context import Hub
 from hub.db.bulk import bulk_insert, bulk_update
 from hub.db.schema import id_redirects, ingest_runs, link_reviews, link_runs, source_households, source_records
@@ -80,6 +82,8 @@ class LinkReport:
     expected_false_links: float = 0.0
     records_without_candidate_keys: int = 0
     model_trained: bool = False
+    referrals_made: int = 0  # survey referrals tracked for the first time
+    referrals_moved: int = 0  # survey referrals a later batch moved forward
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -209,11 +213,15 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
     if last is not None:  # before the first run every id was provisional (one per record): nothing to redirect
         _write_redirects(conn, report.run_id, "person", retired_persons)
         _write_redirects(conn, report.run_id, "household", retired_households)
+        follow_retired_households(conn, retired_households)
         report.ids_retired = len(retired_persons) + len(retired_households)
     report.review_new = save_reviews(conn, report.run_id, rows, reviews, prune=not incremental)
     report.review_open = conn.scalar(select(func.count()).select_from(link_reviews)
                                      .where(link_reviews.c.status == "open"))
     _count_store(conn, report, rows, person_ids, household_ids, last)
+    tracked = track_survey_referrals(hub, conn, after_run=last.ingest_watermark if incremental else None,
+                                     actor=actor)
+    report.referrals_made, report.referrals_moved = tracked.created, tracked.changed
     timer.stage("write")
 
     counts = {k: v for k, v in asdict(report).items() if k not in ("run_id", "mode", "seconds")}

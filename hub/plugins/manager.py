@@ -8,7 +8,8 @@ from hub.plugins import hookspecs
 ENTRY_POINT_GROUP = "saphan.adapters"
 
 #: Core modules registered with the same manager as third-party plugins.
-DEFAULT_PLUGINS = ("audit.events", "consent.events", "consent.vocabulary", "hub.sync.events")
+DEFAULT_PLUGINS = ("audit.events", "consent.events", "consent.vocabulary", "hub.sync.events", "hub.community.events",
+                   "hub.notify.events")
 
 
 def get_plugin_manager(*, load_entry_points: bool = True, extra_plugins=()) -> pluggy.PluginManager:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from hub.console import actor, console, fail, open_hub, print_rows
+from hub.console import actor, console, open_hub, print_rows
 from hub.errors import HubError
 
 scheduler_app = typer.Typer(help="The scheduler: sync -> link -> publish per source, on its contract's schedule.",
@@ -51,10 +51,8 @@ def scheduler_run(lease_seconds: Annotated[float, typer.Option(
     # A tick finding the previous one still running (a long job) is expected, not worth a warning each time.
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
     hub = open_hub()
-    jobs = hub.contracts.schedules()
-    if not jobs:
-        fail("no contract gives any source a schedule; add schedule = \"every 6h\" to a contract's [sources.X]")
     scheduler = Scheduler(hub, lease_seconds=lease_seconds, tick_seconds=tick_seconds)
+    jobs = scheduler.jobs()  # the scheduled sources' syncs, and the delivery of partners' webhooks
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     scheduler.start()

@@ -34,6 +34,7 @@ from consent.clock import now, utc
 from hub.context import Hub
 from hub.db.schema import job_runs, scheduler_lease
 from hub.file_lock import FileLock
+from hub.notify.delivery import DELIVERY_JOB, DELIVERY_SCHEDULE, run_delivery_job
 from hub.sync.jobs import finish_run, job_names, process_name, run_source_job
 from hub.sync.schedule import fire_times, latest_fire_time, trigger
 
@@ -102,8 +103,9 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
 
     def jobs(self) -> dict[str, str]:
-        """Job name -> schedule, one per scheduled source."""
-        return {job_names(source)[0]: schedule for source, schedule in sorted(self.hub.contracts.schedules().items())}
+        """Job name -> schedule, one per scheduled source, and the delivery of partners' webhooks."""
+        sources = sorted(self.hub.contracts.schedules().items())
+        return {**{job_names(source)[0]: schedule for source, schedule in sources}, DELIVERY_JOB: DELIVERY_SCHEDULE}
 
     def start(self) -> None:
         self._aps.add_job(self._keep_lease, "interval", seconds=self.lease_seconds / 3, executor="lease",
@@ -132,7 +134,7 @@ class Scheduler:
     def _abandon_runs_of_others(self) -> None:
         with self.hub.engine.begin() as conn:
             conn.execute(update(job_runs).where(job_runs.c.status == "running", job_runs.c.holder != self.holder,
-                                                job_runs.c.job.like("sync:%"))
+                                                job_runs.c.job.like("sync:%") | (job_runs.c.job == DELIVERY_JOB))
                          .values(status="abandoned", finished_at=now(),
                                  detail="its scheduler stopped during the run"))
 
@@ -180,7 +182,9 @@ class Scheduler:
         except IntegrityError:  # another scheduler claimed this fire time
             return
         try:
-            detail, status = run_source_job(self.hub, job.removeprefix("sync:"), actor=ACTOR), "succeeded"
+            detail = run_delivery_job(self.hub, actor=ACTOR) if job == DELIVERY_JOB else \
+                run_source_job(self.hub, job.removeprefix("sync:"), actor=ACTOR)
+            status = "succeeded"
         except Exception as exc:  # noqa: BLE001 - a failed run is recorded, and the scheduler goes on
             detail, status = f"{type(exc).__name__}: {exc}", "failed"
             _log.warning("job %s at %s failed: %s", job, fire_time, detail)

@@ -7,6 +7,7 @@ Every figure of :mod:`hub.views.figures` is a column of the household facts, so 
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 
@@ -15,8 +16,9 @@ import pandas as pd
 from sqlalchemy import Connection, select
 
 from consent.population import Population, home_areas
-from hub.db.schema import source_households, source_records
-from hub.views.figures import CAPITALS, DIMENSIONS, VULNERABILITIES
+from hub.community import REFERRAL_STATUSES, overdue
+from hub.db.schema import household_verifications, referrals, source_households, source_records
+from hub.views.figures import CAPITALS, DIMENSIONS, REFERRAL_MEASURES, VULNERABILITIES
 
 SOURCES = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")
 NO_VILLAGE = "00"  # households outside villages (municipal areas): "TTTTTT-00"
@@ -32,6 +34,8 @@ class Inputs:
     records: pd.DataFrame
     units: pd.DataFrame
     population: Population  # the same rows as ``records``, for consent decisions
+    verdicts: pd.Series  # household id -> its community's newest verification (poor, not_poor, moved, deceased)
+    referrals: pd.DataFrame  # household id -> referrals made, and by status (:data:`REFERRAL_MEASURES`)
 
 
 def _rows(conn: Connection, query) -> pd.DataFrame:
@@ -103,8 +107,10 @@ def _unit_facts(units: pd.DataFrame, attributes: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(out, index=units.index)
 
 
-def load_inputs(conn: Connection) -> Inputs:
-    """Read every stored record and household unit once (a publish builds all its views from this)."""
+def load_inputs(conn: Connection, today: dt.date | None = None) -> Inputs:
+    """Read every stored record and household unit, community verification and referral once (a publish
+    builds all its views from this); referrals overdue on ``today`` (default: today, UTC) are counted so."""
+    today = today or dt.datetime.now(dt.UTC).date()
     records = _rows(conn, _record_query())
     records["cid"] = [None if k is None else "cid:" + bytes(k).hex() for k in records.pop("linkage_key")]
     records = _with_source_flags(_record_facts(home_areas(records)))
@@ -112,7 +118,23 @@ def load_inputs(conn: Connection) -> Inputs:
     units = _rows(conn, select(h.c.source, h.c.household_id, h.c.attributes).where(h.c.deleted.is_(False)))
     units = _with_source_flags(pd.concat([units, _unit_facts(units, _parsed(units.pop("attributes")))], axis=1))
     population = Population(records[["person_id", "household_id", "cid", "tambon", "moo"]])
-    return Inputs(records, units, population)
+    return Inputs(records, units, population, _verdicts(conn), _referral_counts(conn, today))
+
+
+def _verdicts(conn: Connection) -> pd.Series:
+    v = household_verifications
+    newest = _rows(conn, select(v.c.id, v.c.household_id, v.c.status)).sort_values("id")
+    return newest.drop_duplicates("household_id", keep="last").set_index("household_id")["status"]
+
+
+def _referral_counts(conn: Connection, today: dt.date) -> pd.DataFrame:
+    r = referrals
+    rows = _rows(conn, select(r.c.household_id, r.c.status, r.c.referred_on))
+    counts = pd.DataFrame({"household_id": rows["household_id"], "referrals": 1,
+                           **{f"referrals_{s}": (rows["status"] == s).astype(np.int64) for s in REFERRAL_STATUSES},
+                           "referrals_overdue": [overdue(s, pd.Timestamp(d).date(), today)
+                                                 for s, d in zip(rows["status"], rows["referred_on"])]})
+    return counts.groupby("household_id").sum().astype(np.int64)
 
 
 def village_of(tambon: pd.Series, moo: pd.Series) -> pd.Series:
@@ -165,10 +187,13 @@ def household_facts(inputs: Inputs, allowed: np.ndarray) -> pd.DataFrame:
         referrals=("referrals", "sum"), verification=("verification", "last"),
         **{f"capital_{c}_sum": (f"capital_{c}", "max") for c in CAPITALS})
     seen = seen | by_unit[_FROM].any().reindex(seen.index, fill_value=False)
-    facts = facts.join(unit_facts, how="left")
+    facts = facts.join(unit_facts.drop(columns="referrals"), how="left")
     flags = [c for c in unit_facts.columns if c not in ("referrals", "verification") and not c.startswith("capital_")]
     facts[flags] = facts[flags].fillna(False).astype(bool)
-    facts["referrals"] = facts["referrals"].fillna(0).astype(np.int64)
+    _apply_verdicts(facts, inputs.verdicts.reindex(facts.index))
+    referral_counts = inputs.referrals.reindex(facts.index, fill_value=0)
+    for name in ("referrals", *REFERRAL_MEASURES):
+        facts[name] = referral_counts[name].to_numpy()
     for c in CAPITALS:
         facts[f"capital_{c}_sum"] = facts[f"capital_{c}_sum"].fillna(0.0)
     facts["sources"] = _bits(seen.reindex(facts.index))
@@ -177,12 +202,27 @@ def household_facts(inputs: Inputs, allowed: np.ndarray) -> pd.DataFrame:
     facts["deprivation_count"] = deprived.sum(axis=1)
     facts["deprivations"] = [";".join(d for d, on in zip(DIMENSIONS, row) if on) for row in deprived]
     facts["seen_by"] = seen.reindex(facts.index).sum(axis=1).clip(upper=4).to_numpy()  # "4": four or more
-    facts["in_need"] = (facts["deprivation_count"] > 0) | facts["verified_poor"] | (facts["eef_poor"] > 0) \
-        | (facts["eef_extremely_poor"] > 0)
+    facts["in_need"] = ((facts["deprivation_count"] > 0) | facts["verified_poor"] | (facts["eef_poor"] > 0)
+                        | (facts["eef_extremely_poor"] > 0)) & ~facts.pop("verified_not_in_need")
     facts["in_need_unserved"] = facts["in_need"] & ~(facts["served_by_card"] | facts["msdhs_assisted"]
                                                      | facts["served_by_eef"])
     facts["village"] = village_of(facts["tambon"], facts["moo"]).to_numpy()
     return facts.drop(columns=[f"need_{d}" for d in DIMENSIONS])
+
+
+def _apply_verdicts(facts: pd.DataFrame, verdicts: pd.Series) -> None:
+    """A community's verification outranks the sources: ``poor`` off TPMAP's list is an exclusion error,
+    ``not_poor`` on it an inclusion error; a household found not poor, moved or deceased is not in need
+    there (``verified_not_in_need``, taken by :func:`household_facts`)."""
+    found = verdicts.notna().to_numpy()
+    poor, not_poor = (verdicts == "poor").to_numpy(), (verdicts == "not_poor").to_numpy()
+    listed = (facts["tpmap_persons"] > 0).to_numpy()
+    facts["community_verified"] = found
+    facts["surveyed"] = facts["surveyed"].to_numpy() | found
+    facts["verified_poor"] = np.where(found, poor, facts["verified_poor"])
+    facts["inclusion_errors"] = np.where(found, not_poor & listed, facts["inclusion_errors"])
+    facts["exclusion_errors"] = np.where(found, poor & ~listed, facts["exclusion_errors"])
+    facts["verified_not_in_need"] = found & ~poor
 
 
 def measure_columns(facts: pd.DataFrame, *, mpi_cutoff: int | None) -> pd.DataFrame:
@@ -193,10 +233,10 @@ def measure_columns(facts: pd.DataFrame, *, mpi_cutoff: int | None) -> pd.DataFr
     for d in DIMENSIONS:
         out[f"deprived_{d}"] = facts[f"deprived_{d}"].astype(np.int64)
     for name in ("tpmap_persons", "target_poor", "eef_students", "eef_poor", "eef_extremely_poor", "referrals",
-                 *(f"vulnerable_{v}" for v in VULNERABILITIES)):
+                 *REFERRAL_MEASURES, *(f"vulnerable_{v}" for v in VULNERABILITIES)):
         out[name] = facts[name].astype(np.int64)
-    for name in ("msdhs_households", "msdhs_assisted", "surveyed", "verified_poor", "inclusion_errors",
-                 "exclusion_errors", "in_need", "in_need_unserved"):
+    for name in ("msdhs_households", "msdhs_assisted", "surveyed", "community_verified", "verified_poor",
+                 "inclusion_errors", "exclusion_errors", "in_need", "in_need_unserved"):
         out[name] = facts[name].astype(np.int64)
     for c in CAPITALS:
         out[f"capital_{c}_sum"] = facts[f"capital_{c}_sum"].astype(float)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hub.community import OVERDUE_DAYS
 from hub.thai.indicators import DIMENSIONS
 
 CAPITALS = ("human", "natural", "financial", "physical", "social")
@@ -65,7 +66,10 @@ def _persons(name: str, title: str, within: str | None = "persons", **kw) -> Mea
 # so suppression can never hide it in one place and show it in another.
 PERSONS = Measure("persons", "persons", "persons")
 HOUSEHOLDS = _households("households", "households", within="persons")  # every household has a person
-SURVEYED = _households("surveyed", "households surveyed (verified) by a university")
+SURVEYED = _households("surveyed", "households verified (by a university survey or their community)")
+#: Referral statuses counted per area (:mod:`hub.community.referrals`), and those overdue.
+REFERRAL_MEASURES = ("referrals_pending", "referrals_accepted", "referrals_done", "referrals_rejected",
+                     "referrals_overdue")
 
 FIGURES: dict[str, Figure] = {f.name: f for f in (
     Figure("households", "Households and persons the hub knows (ครัวเรือนและคน)", (HOUSEHOLDS, PERSONS)),
@@ -105,13 +109,22 @@ FIGURES: dict[str, Figure] = {f.name: f for f in (
         *(Measure(f"capital_{c}_sum", f"{c} capital, sum of scores", "score", base="surveyed") for c in CAPITALS),
     ), ratios=tuple(Ratio(f"capital_{c}", f"{c} capital, mean score", f"capital_{c}_sum", "surveyed")
                     for c in CAPITALS)),
-    Figure("verification", "University verification: inclusion and exclusion errors, referrals", (
+    Figure("verification", "Verification by universities and communities: inclusion and exclusion errors, "
+                           "referrals", (
         HOUSEHOLDS, SURVEYED,
+        _households("community_verified", "verified by their community's stewards (outranks the sources)",
+                    within="surveyed"),
         _households("verified_poor", "verified poor", within="surveyed"),
         _households("inclusion_errors", "inclusion errors: on the TPMAP list, found not poor", within="surveyed"),
         _households("exclusion_errors", "exclusion errors: poor, not on the TPMAP list", within="verified_poor"),
         Measure("referrals", "referrals made", "referrals", base="surveyed"),
     )),
+    Figure("referrals", "Referrals to agencies: where they stand, and those overdue", (
+        HOUSEHOLDS,
+        *(Measure(name, title, "referrals", base="households") for name, title in zip(REFERRAL_MEASURES, (
+            "pending", "accepted by the agency", "done", "rejected",
+            f"overdue: not closed {OVERDUE_DAYS} days after being made")))),
+    ),
     Figure("coverage", "Cross-source coverage: households seen by 1-4 agencies, need no agency serves", (
         HOUSEHOLDS, PERSONS,
         *(_households(f"seen_by_{n}", f"households seen by {n} source(s)") for n in (1, 2, 3)),

@@ -21,7 +21,9 @@ READ_ONLY_ACTIONS = frozenset({
     "ingest.failed", "quarantine.read", "keys.created", "keys.rotated", "keys.subject_keys_rewrapped",
     "token.issued", "export.links", "export.redirects", "link.failed", "review.read", "contract.loaded",
     "view.published", "view.publish_failed", "view.read", "consent.stewards_read", "consent.checked",
-    "consent.data_return_read", "audit.checkpoint_exported", "audit.read",
+    "consent.data_return_read", "audit.checkpoint_exported", "audit.read", "referral.queue_read",
+    "notify.queued", "notify.delivered", "notify.failed", "notify.dead", "notify.retried",
+    "notify.endpoint_registered",
 })
 
 

@@ -29,6 +29,8 @@ from audit.access import area_usage, search_log
 from audit.query import Filters
 from consent.data_return import read_view as read_data_return
 from hub.api.auth import actor_of, hub_of
+from hub.community.verification import METHODS, HouseholdNotShown, VerificationError, latest_status, verify_household
+from hub.community.verification import STATUSES as VERIFICATION_STATUSES
 from hub.context import Hub
 from hub.db.schema import ingest_runs
 from hub.errors import HubError
@@ -170,7 +172,27 @@ def get_community(request: Request, hub: HubDep, who: WebCaller) -> Response:
     used = area_usage(hub, who.area, actor=actor_of(who))
     agencies = {h.household_id: sorted(set(h.sources).union(*(m.sources for m in h.members)))
                 for h in returned.households}
-    return render(request, "community.html", who, returned=returned, used=used, agencies=agencies)
+    with hub.engine.connect() as conn:
+        verdicts = {h.household_id: latest_status(conn, h.household_id) for h in returned.households}
+    return render(request, "community.html", who, returned=returned, used=used, agencies=agencies,
+                  verdicts=verdicts, statuses=VERIFICATION_STATUSES, methods=METHODS)
+
+
+@router.post("/community/verify")
+def post_verify(request: Request, hub: HubDep, who: WebCaller, household_id: Annotated[str, Form(max_length=32)],
+                status: Annotated[str, Form()], method: Annotated[str, Form()],
+                note: Annotated[str, Form(max_length=500)] = "") -> Response:
+    """A steward's verification from the community page; back to the page (the same answer for a household
+    the community does not see as for one that does not exist)."""
+    _for(who, "community")
+    try:
+        verify_household(hub, community_code=who.area, steward_id=who.steward, household_id=household_id,
+                         status=status, evidence={"method": method, "note": note}, actor=actor_of(who))
+    except HouseholdNotShown:
+        raise HTTPException(404, "no such household in your community") from None
+    except VerificationError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return RedirectResponse(f"/community#h-{household_id}", status_code=303)
 
 
 # ------------------------------------------------------------------------------------------------- auditor

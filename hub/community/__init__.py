@@ -1,0 +1,15 @@
+"""The bottom-up loop: a community's stewards verify their households (:mod:`.verification`), and
+households referred to agencies are tracked until closed (:mod:`.referrals`)."""
+from __future__ import annotations
+
+import datetime as dt
+
+#: Where a referral stands; it only moves forward (pending -> accepted -> done / rejected).
+REFERRAL_STATUSES = ("pending", "accepted", "done", "rejected")
+CLOSED = ("done", "rejected")
+#: Days after which a referral not yet done or rejected is overdue.
+OVERDUE_DAYS = 60
+
+
+def overdue(status: str, referred_on: dt.date, today: dt.date) -> bool:
+    return status not in CLOSED and (today - referred_on).days > OVERDUE_DAYS

@@ -1,0 +1,37 @@
+"""Whom news of a household concerns: the partners whose sources hold a record or unit of it, under the
+contracts in force. A notification goes only to them (and only if their contract subscribes to it)."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, select, union
+
+from hub.context import Hub
+from hub.db.schema import source_households, source_records
+
+
+def partners_holding(hub: Hub, conn: Connection, household_ids: Iterable[str]) -> set[str]:
+    """The partners that provide a source holding a record or unit of any of ``household_ids``."""
+    ids = sorted(set(household_ids))
+    if not ids:
+        return set()
+    r, h = source_records, source_households
+    sources = set(conn.scalars(union(select(r.c.source).where(r.c.household_id.in_(ids)),
+                                     select(h.c.source).where(h.c.household_id.in_(ids)))))
+    return {loaded.contract.partner.id for loaded in hub.contracts.in_force() if sources & set(loaded.contract.sources)}
+
+
+def households_of(conn: Connection, subject_kind: str, subject_ref: str) -> set[str]:
+    """The households a consent's subject covers: a person's (by citizen-ID ref or person id), a household,
+    or every household with a record in a community (village ``TTTTTT-MM`` or tambon)."""
+    r = source_records
+    kind, _, value = subject_ref.partition(":")
+    if subject_kind == "household":
+        return {value}
+    if subject_kind == "person":
+        column = r.c.linkage_key if kind == "cid" else r.c.person_id
+        return set(conn.scalars(select(r.c.household_id).where(column == (bytes.fromhex(value) if kind == "cid"
+                                                                            else value))))
+    tambon, _, moo = subject_ref.partition("-")
+    query = select(r.c.household_id).where(r.c.tambon_code == tambon)
+    return set(conn.scalars(query.where(r.c.moo == int(moo)) if moo else query))

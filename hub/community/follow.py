@@ -1,0 +1,18 @@
+"""Verifications and referrals name households by their stable ids; when a link run retires an id (two
+households found to be one), what named it follows to the id that replaced it."""
+from __future__ import annotations
+
+from sqlalchemy import Connection, bindparam, update
+
+from hub.db.schema import household_verifications, referrals
+
+
+def follow_retired_households(conn: Connection, retired: dict[str, str]) -> None:
+    """Rename household ids ``retired`` (old -> new) in verifications and referrals (the caller's
+    transaction: the link run that retired them)."""
+    if not retired:
+        return
+    pairs = [{"old": old, "new": new} for old, new in retired.items()]
+    for table in (household_verifications, referrals):
+        conn.execute(update(table).where(table.c.household_id == bindparam("old"))
+                     .values(household_id=bindparam("new")), pairs)

@@ -1,0 +1,220 @@
+"""Referrals: households referred to an agency, tracked from ``pending`` to ``done`` or ``rejected``.
+
+A referral comes from a university survey (its ``referrals``, picked up after each link run, when the
+survey's households have their ids) or is raised by a community's stewards. Its status only moves
+forward (pending -> accepted -> done / rejected): a later survey batch repeating an older status changes
+nothing. The agency whose partner id is the referral's agency (``MSDHS`` -> ``msdhs``) sees its queue in
+its own pseudonyms and moves referrals on through the API; every change is kept (``referral_changes``),
+audited and announced to the partners concerned (the agency and the surveying university). A referral
+not closed within :data:`OVERDUE_DAYS` of being made is overdue; the views count referrals by status and
+overdue per area (:mod:`hub.views.facts`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, insert, select, update
+
+from consent import clock
+from consent.data_return import shown_households
+from consent.population import home_areas
+from consent.stewards import active_steward
+from consent.subjects import community, village_code
+from hub.community import REFERRAL_STATUSES, overdue
+from hub.community.events import ReferralChanged, ReferralCreated, ReferralQueueRead
+from hub.context import Hub
+from hub.db.schema import referral_changes, referrals, source_households, source_records
+from hub.errors import HubError
+from hub.notify.outbox import notify
+from hub.views.microdata import partner_key, pseudonyms
+
+STATUSES = REFERRAL_STATUSES
+_RANK = {"pending": 0, "accepted": 1, "done": 2, "rejected": 2}
+_CODE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")  # a need or agency as notifications carry it
+SURVEY = "university_survey"
+
+
+class ReferralError(HubError):
+    """A referral change that cannot be made (a status that does not move it forward)."""
+
+
+class ReferralNotFound(HubError):
+    """No such referral for this agency (or none at all: the same answer)."""
+
+
+@dataclass(frozen=True)
+class Tracked:
+    created: int
+    changed: int
+
+
+def moves_forward(old: str, new: str) -> bool:
+    return _RANK[new] > _RANK[old]
+
+
+def agency_partner(hub: Hub, agency: str) -> str | None:
+    """The partner id (a contract in force) of the agency a referral names, if it has one."""
+    wanted = agency.strip().lower()
+    return next((c.contract.partner.id for c in hub.contracts.in_force() if c.contract.partner.id == wanted), None)
+
+
+def _surveyors(hub: Hub) -> set[str]:
+    return {c.contract.partner.id for c in hub.contracts.in_force() if SURVEY in c.contract.sources}
+
+
+def _concerned(hub: Hub, agency: str, origin: str) -> set[str]:
+    partner = agency_partner(hub, agency)
+    return ({partner} if partner else set()) | (_surveyors(hub) if origin == SURVEY else set())
+
+
+def track_survey_referrals(hub: Hub, conn: Connection, *, after_run: int | None, actor: str,
+                           now: dt.datetime | None = None) -> Tracked:
+    """Bring the referrals up to the survey households written by ingest runs after ``after_run`` (all of
+    them when ``None``), in the caller's transaction: new referrals made, statuses moved forward."""
+    now = now or clock.now()
+    h = source_households
+    query = select(h.c.household_id, h.c.tambon_code, h.c.attributes).where(h.c.source == SURVEY,
+                                                                             h.c.deleted.is_(False))
+    units = conn.execute(query if after_run is None else query.where(h.c.run_id > after_run)).all()
+    known = {row.origin_ref: row for row in conn.execute(select(referrals).where(referrals.c.origin == SURVEY))}
+    created = changed = 0
+    for unit in units:
+        for item in (unit.attributes or {}).get("referrals") or ():
+            ref, status = str(item.get("referral_id") or ""), item.get("status")
+            if not ref or status not in STATUSES:
+                continue
+            row = known.get(ref)
+            if row is None:
+                _create(hub, conn, origin=SURVEY, origin_ref=ref, household_id=unit.household_id,
+                        agency=str(item.get("agency") or "?"), need=str(item.get("need") or "?"), status=status,
+                        referred_on=_date(item.get("referred_on"), now), area=unit.tambon_code, actor=actor, now=now)
+                created += 1
+                continue
+            if moves_forward(row.status, status):
+                _change(hub, conn, row, status, area=unit.tambon_code, partner=None, note="a later survey batch",
+                        actor=actor, now=now)
+                changed += 1
+    return Tracked(created, changed)
+
+
+def raise_referral(hub: Hub, *, community_code: str, steward_id: int, household_id: str, agency: str, need: str,
+                   actor: str, now: dt.datetime | None = None) -> int:
+    """A community's stewards refer one of the households they see to ``agency``; returns its id."""
+    from hub.community.verification import HouseholdNotShown
+
+    if not agency.strip() or not need.strip():
+        raise ReferralError("a referral names the agency and the need")
+    subject = community(community_code)
+    now = now or clock.now()
+    with hub.engine.begin() as conn:
+        active_steward(conn, steward_id, subject.ref, may_cover=True)
+        inside, shown, _ = shown_households(conn, subject.ref, now)
+        if household_id not in shown:
+            raise HouseholdNotShown(f"no household {household_id} among those your community sees")
+        tambon = inside.loc[inside["household_id"] == household_id, "tambon"].iloc[0]
+        return _create(hub, conn, origin="community", origin_ref=f"{subject.ref}:{uuid.uuid4().hex[:12]}",
+                       household_id=household_id, agency=agency.strip().upper(), need=need.strip(),
+                       status="pending", referred_on=now.date(), area=tambon, actor=actor, now=now)
+
+
+def move_referral(hub: Hub, referral_id: int, status: str, *, partner: str | None, note: str, actor: str,
+                  now: dt.datetime | None = None) -> dict[str, Any]:
+    """The agency ``partner`` (``None``: the operator) moves its referral on to ``status``."""
+    if status not in STATUSES:
+        raise ReferralError(f"status {status!r}: expected one of {', '.join(STATUSES)}")
+    now = now or clock.now()
+    with hub.engine.begin() as conn:
+        row = conn.execute(select(referrals).where(referrals.c.id == referral_id).with_for_update()).first()
+        if row is None or (partner is not None and agency_partner(hub, row.agency) != partner):
+            raise ReferralNotFound(f"no referral {referral_id} in your queue")
+        if not moves_forward(row.status, status):
+            raise ReferralError(f"referral {referral_id} is {row.status}; it cannot become {status}")
+        area = _homes(conn, [row.household_id]).get(row.household_id, ("", None))[0]
+        _change(hub, conn, row, status, area=area, partner=partner, note=note, actor=actor, now=now)
+    return {"id": referral_id, "status": status, "changed_at": now.isoformat()}
+
+
+def agency_queue(hub: Hub, partner: str, *, actor: str, status: str | None = None, area: str | None = None,
+                 today: dt.date | None = None) -> list[dict[str, Any]]:
+    """The referrals to ``partner``'s agency, oldest first: each household in the partner's pseudonym, its
+    village, the need, status and dates (no names). The read is audited."""
+    today = today or clock.now().date()
+    with hub.engine.begin() as conn:
+        rows = [r for r in conn.execute(select(referrals).order_by(referrals.c.referred_on, referrals.c.id))
+                if agency_partner(hub, r.agency) == partner and (status is None or r.status == status)]
+        homes = _homes(conn, sorted({r.household_id for r in rows}))
+        names = pseudonyms(pd.Series([r.household_id for r in rows], dtype=object),
+                           key=partner_key(hub.keyring, partner), kind="household").tolist()
+        out = []
+        for r, pseudonym in zip(rows, names):
+            tambon, moo = homes.get(r.household_id, ("", None))
+            village = village_code(tambon, moo) or tambon
+            if area and not village.startswith(area):
+                continue
+            out.append({"id": r.id, "household": pseudonym, "village": village, "agency": r.agency, "need": r.need,
+                        "status": r.status, "referred_on": r.referred_on.isoformat(), "origin": r.origin,
+                        "overdue": overdue(r.status, r.referred_on, today)})
+        hub.audit.append(conn, ReferralQueueRead(resource=f"referrals:{partner}", partner=partner, rows=len(out)),
+                         actor=actor)
+    return out
+
+
+def _create(hub: Hub, conn: Connection, *, origin: str, origin_ref: str, household_id: str, agency: str, need: str,
+            status: str, referred_on: dt.date, area: str, actor: str, now: dt.datetime) -> int:
+    referral_id = conn.execute(insert(referrals).values(
+        origin=origin, origin_ref=origin_ref, household_id=household_id, agency=agency, need=need, status=status,
+        referred_on=referred_on, changed_at=now)).inserted_primary_key[0]
+    conn.execute(insert(referral_changes).values(referral_id=referral_id, old_status=None, new_status=status,
+                                                 changed_at=now, changed_by=actor, note=f"made ({origin})"))
+    notify(hub, conn, "referral.created", household_id=household_id, concerns=_concerned(hub, agency, origin),
+           data=_notice(referral=referral_id, agency=agency, need=need, status=status, area=area,
+                        decided_on=referred_on.isoformat()))
+    hub.audit.append(conn, ReferralCreated(resource=f"referral:{referral_id}", origin=origin, agency=agency, need=need,
+                                           status=status, area=area), actor=actor)
+    return referral_id
+
+
+def _change(hub: Hub, conn: Connection, row, status: str, *, area: str, partner: str | None, note: str, actor: str,
+            now: dt.datetime) -> None:
+    conn.execute(update(referrals).where(referrals.c.id == row.id).values(status=status, changed_at=now))
+    conn.execute(insert(referral_changes).values(referral_id=row.id, old_status=row.status, new_status=status,
+                                                 changed_at=now, changed_by=actor, note=note))
+    notify(hub, conn, "referral.changed", household_id=row.household_id,
+           concerns=_concerned(hub, row.agency, row.origin),
+           data=_notice(referral=row.id, agency=row.agency, need=row.need, status=status, previous_status=row.status,
+                        area=area, decided_on=now.date().isoformat()))
+    hub.audit.append(conn, ReferralChanged(resource=f"referral:{row.id}", old_status=row.status, new_status=status,
+                                           area=area, partner=partner), actor=actor)
+
+
+def _notice(**fields: Any) -> dict[str, Any]:
+    """A referral's notification fields: the agency as its partner id (lower case), a need that is not a
+    plain code (as a survey may write it) left out, as is an area the household has none of."""
+    fields["agency"] = fields["agency"].lower()
+    return {name: value for name, value in fields.items()
+            if value not in (None, "") and (name not in ("need", "agency") or _CODE.match(value))}
+
+
+def _homes(conn: Connection, household_ids: list[str]) -> dict[str, tuple[str, int | None]]:
+    """Each household's home (tambon, moo): its records' most common."""
+    if not household_ids:
+        return {}
+    r = source_records
+    frame = pd.DataFrame(conn.execute(select(r.c.household_id, r.c.tambon_code, r.c.moo)
+                                      .where(r.c.household_id.in_(household_ids))).all(),
+                         columns=["household_id", "tambon", "moo"])
+    homes = home_areas(frame).drop_duplicates("household_id")
+    return {h: (t, None if pd.isna(m) else int(m)) for h, t, m in zip(homes["household_id"], homes["tambon"],
+                                                                     homes["moo"])}
+
+
+def _date(value: Any, now: dt.datetime) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        return now.date()

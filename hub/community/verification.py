@@ -1,0 +1,106 @@
+"""Community verification: a community's data stewards say what one of their households was found to be.
+
+A verification is a source of its own, with who (the steward), when and on what evidence; the newest per
+household outranks the sources in the views (:mod:`hub.views.facts`): a household on TPMAP's list found
+``not_poor`` is an inclusion error, a poor one missing from the list an exclusion error, and one that
+``moved`` or is ``deceased`` is no longer counted as in need where it was. A steward verifies only the
+households their data-return page shows them (living in their community, consent holding); any other
+household id gets the same answer as one that does not exist. Each verification is audited and announced
+to the partners whose sources hold the household, under their contracts (:mod:`hub.notify`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from consent import clock
+from consent.data_return import shown_households
+from consent.stewards import active_steward
+from consent.subjects import community
+from hub.community.concerns import partners_holding
+from hub.community.events import HouseholdVerified
+from hub.context import Hub
+from hub.db.schema import household_verifications, notifications
+from hub.errors import HubError
+from hub.notify.outbox import notify
+from hub.thai.citizen_id import mentions_citizen_id
+
+STATUSES = ("poor", "not_poor", "moved", "deceased")
+METHODS = ("visit", "meeting", "document", "phone")
+MAX_NOTE = 500
+
+
+class VerificationError(HubError):
+    """A verification that cannot be recorded as given (its status or evidence)."""
+
+
+class HouseholdNotShown(HubError):
+    """The household is not one this community's stewards see (or does not exist: the same answer)."""
+
+
+@dataclass(frozen=True)
+class Verified:
+    household_id: str
+    status: str
+    previous_status: str | None
+    notified: list[str]
+
+
+def check_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
+    """The evidence as stored: a ``method`` of :data:`METHODS` and an optional short ``note`` without a
+    citizen ID; :class:`VerificationError` otherwise."""
+    method, note = evidence.get("method"), evidence.get("note", "")
+    if method not in METHODS:
+        raise VerificationError(f"evidence method {method!r}: expected one of {', '.join(METHODS)}")
+    if set(evidence) - {"method", "note"}:
+        raise VerificationError(f"evidence takes a method and a note, not {sorted(set(evidence) - {'method', 'note'})}")
+    if not isinstance(note, str) or len(note) > MAX_NOTE:
+        raise VerificationError(f"the evidence note must be text of at most {MAX_NOTE} characters")
+    if mentions_citizen_id(note):
+        raise VerificationError("the evidence note may not hold a citizen ID; describe the evidence without it")
+    return {"method": method, "note": note}
+
+
+def verify_household(hub: Hub, *, community_code: str, steward_id: int, household_id: str, status: str,
+                     evidence: dict[str, Any], actor: str, at: dt.datetime | None = None) -> Verified:
+    """Record that steward ``steward_id`` of ``community_code`` found household ``household_id`` to be
+    ``status``; audited and announced in the same transaction."""
+    if status not in STATUSES:
+        raise VerificationError(f"status {status!r}: expected one of {', '.join(STATUSES)}")
+    stored_evidence = check_evidence(evidence)
+    subject = community(community_code)
+    at = at or clock.now()
+    with hub.engine.begin() as conn:
+        active_steward(conn, steward_id, subject.ref, may_cover=True)
+        inside, shown, _ = shown_households(conn, subject.ref, at)
+        if household_id not in shown:
+            raise HouseholdNotShown(f"no household {household_id} among those your community sees")
+        previous = latest_status(conn, household_id)
+        conn.execute(insert(household_verifications).values(
+            household_id=household_id, community=subject.ref, status=status, steward_id=steward_id,
+            evidence=stored_evidence, verified_at=at, recorded_by=actor))
+        tambon = inside.loc[inside["household_id"] == household_id, "tambon"].iloc[0]
+        notified = notify(hub, conn, "household.verified", household_id=household_id,
+                          concerns=partners_holding(hub, conn, [household_id]),
+                          data={"status": status, "area": tambon, "decided_on": at.date().isoformat(),
+                                **({"previous_status": previous} if previous else {})})
+        partners = notified_partners(conn, notified)
+        hub.audit.append(conn, HouseholdVerified(
+            resource=f"household:{household_id}", community=subject.ref, status=status, previous_status=previous,
+            steward_id=steward_id, notified=partners), actor=actor)
+    return Verified(household_id, status, previous, partners)
+
+
+def notified_partners(conn: Connection, notification_ids: list[int]) -> list[str]:
+    """The partners of the notifications ``notification_ids``, sorted."""
+    n = notifications
+    return sorted(set(conn.scalars(select(n.c.partner).where(n.c.id.in_(notification_ids))))) \
+        if notification_ids else []
+
+
+def latest_status(conn: Connection, household_id: str) -> str | None:
+    v = household_verifications
+    return conn.scalar(select(v.c.status).where(v.c.household_id == household_id).order_by(v.c.id.desc()).limit(1))

@@ -1,0 +1,133 @@
+"""The outbox: a webhook is queued in the transaction of the change it announces, so that it exists if and
+only if the change does. Its body (DCI notify shape) is built then, once: only the fields the partner's
+contract allows, and the household as that partner's own pseudonym (the one in its microdata views), never
+the hub's id. :mod:`hub.notify.delivery` sends it later, byte for byte."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from consent.clock import now
+from contracts.load import ContractSet
+from hub.context import Hub
+from hub.db.schema import notifications
+from hub.errors import HubError
+from hub.keys import Keyring
+from hub.notify.catalogue import EVENT_KINDS, FIELDS
+from hub.notify.events import NotificationQueued, NotificationRetried
+
+ACTOR = "system:notify"
+SENDER = "saphan"
+DCI_VERSION = "1.0.0"
+STATES = ("pending", "delivered", "dead")
+
+
+class NotificationNotFound(HubError):
+    """No notification has that id."""
+
+
+class NotDead(HubError):
+    """Only a dead notification can be retried."""
+
+
+def subscribers(contracts: ContractSet, kind: str, on: dt.date | None = None) -> dict[str, frozenset[str]]:
+    """Partners whose contracts in force subscribe to ``kind``, with the fields those contracts allow."""
+    allowed: dict[str, set[str]] = {}
+    for loaded in contracts.in_force(on):
+        terms = loaded.contract.notify
+        if terms is not None and kind in terms.events:
+            allowed.setdefault(loaded.contract.partner.id, set()).update(terms.fields)
+    return {partner: frozenset(fields) for partner, fields in allowed.items()}
+
+
+def household_pseudonym(keyring: Keyring, partner: str, household_id: str | int) -> str:
+    """The partner's pseudonym of a household: the same as in that partner's microdata views."""
+    import pandas as pd  # here, not at import: the CLI and contract checks must not start numpy's thread
+
+    from hub.views.microdata import partner_key, pseudonyms
+
+    return pseudonyms(pd.Series([household_id]), key=partner_key(keyring, partner), kind="household").iloc[0]
+
+
+def _checked(kind: str, data: dict[str, Any]) -> None:
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}; known: {', '.join(EVENT_KINDS)}")
+    for name, value in data.items():
+        field = FIELDS.get(name)
+        if field is None:
+            raise ValueError(f"{kind}: no notification field {name!r}; known: {', '.join(FIELDS)}")
+        if not field.valid(value):
+            raise ValueError(f"{kind}: field {name} must be {field.doc}")
+
+
+def dci_body(*, message_id: str, sent: dt.datetime, receiver: str, kind: str, data: dict[str, Any]) -> str:
+    """The JSON text of one notification, in the DCI notify shape."""
+    return json.dumps({
+        "header": {"version": DCI_VERSION, "message_id": message_id, "message_ts": sent.isoformat(),
+                   "action": "notify", "sender_id": SENDER, "receiver_id": receiver, "total_count": 1},
+        "message": {"event_type": kind, "data": data},
+    }, ensure_ascii=False, separators=(",", ":"))
+
+
+def notify(hub: Hub, conn: Connection, kind: str, *, household_id: str | int | None, concerns: Iterable[str],
+           data: dict[str, Any]) -> list[int]:
+    """Queue ``kind`` for each partner in ``concerns`` whose contract subscribes to it, inside the caller's
+    transaction (``conn``); returns the new notifications' ids (none for a partner not subscribed).
+
+    ``data`` holds catalogue fields (:data:`hub.notify.catalogue.FIELDS`); each partner's body keeps those
+    its contract allows, plus ``household``: its pseudonym of ``household_id`` when one is given. Who is
+    concerned (and may, under consent, hear of the household) is the caller's decision. An unknown kind
+    or field, or a value its field does not admit, is a programming error: :class:`ValueError`."""
+    _checked(kind, data)
+    subscribed = subscribers(hub.contracts, kind)
+    created = []
+    for partner in dict.fromkeys(concerns):
+        allowed = subscribed.get(partner)
+        if allowed is None:
+            continue
+        payload = {name: value for name, value in data.items() if name in allowed}
+        if household_id is not None:
+            payload["household"] = household_pseudonym(hub.keyring, partner, household_id)
+        key, moment = uuid.uuid4().hex, now()
+        notification_id = conn.execute(insert(notifications).values(
+            partner=partner, kind=kind, idempotency_key=key, state="pending", attempts=0, next_attempt_at=moment,
+            created_at=moment, body=dci_body(message_id=key, sent=moment, receiver=partner, kind=kind, data=payload),
+        ).returning(notifications.c.id)).scalar_one()
+        hub.audit.append(conn, NotificationQueued(resource=f"notification:{notification_id}", partner=partner,
+                                                  kind=kind, notification_id=notification_id), actor=ACTOR)
+        created.append(notification_id)
+    return created
+
+
+def list_notifications(hub: Hub, *, state: str | None = None, partner: str | None = None, limit: int = 1000
+                       ) -> list[dict[str, Any]]:
+    """Notifications, newest first: their state and history, never their body."""
+    n = notifications
+    query = select(n.c.id, n.c.partner, n.c.kind, n.c.state, n.c.attempts, n.c.next_attempt_at, n.c.last_error,
+                   n.c.created_at, n.c.delivered_at).order_by(n.c.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(n.c.state == state)
+    if partner is not None:
+        query = query.where(n.c.partner == partner)
+    with hub.engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def retry(hub: Hub, notification_id: int, *, actor: str) -> None:
+    """Put a dead notification back in the queue, due at once, with a fresh count of attempts."""
+    n = notifications
+    with hub.engine.begin() as conn:
+        row = conn.execute(update(n).where(n.c.id == notification_id, n.c.state == "dead")
+                           .values(state="pending", attempts=0, next_attempt_at=now()).returning(n.c.partner)).first()
+        if row is None:
+            state = conn.scalar(select(n.c.state).where(n.c.id == notification_id))
+            if state is None:
+                raise NotificationNotFound(f"no notification {notification_id}")
+            raise NotDead(f"notification {notification_id} is {state}; only a dead one is retried")
+        hub.audit.append(conn, NotificationRetried(resource=f"notification:{notification_id}", partner=row.partner,
+                                                   notification_id=notification_id), actor=actor)

@@ -1,0 +1,336 @@
+"""The bottom-up loop end to end: a community verifies its households, the agencies concerned hear of it
+through signed webhooks in their own pseudonyms, the next publish counts it; a surveyed referral reaches
+the agency's queue, moves to done through the API and the area's referral figures follow."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import threading
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import select
+from test_views_attacks import household, load, write_tpmap
+
+from consent import registry, stewards
+from consent.data_return import read_view as data_return
+from consent.registry import Grantor, NewConsent
+from consent.subjects import community, person
+from helpers import ACTOR, SURVEY, ingest, ingest_all, serve_api
+from hub.community.concerns import households_of
+from hub.community.referrals import ReferralError, move_referral
+from hub.community.verification import HouseholdNotShown, VerificationError, verify_household
+from hub.db.schema import audit_events, notifications, referrals, source_records
+from hub.linking.reviews import list_reviews
+from hub.linking.run import link
+from hub.notify.delivery import deliver_due
+from hub.notify.endpoints import set_endpoint
+from hub.notify.signature import public_key
+from hub.pipeline.ingest import ingest_file
+from hub.tokens import issue
+from hub.views.facts import household_facts, load_inputs
+from hub.views.microdata import partner_key, pseudonyms
+from hub.views.publish import publish
+from hub.views.read import read_view
+from simulators.webhook_receiver import Receiver
+
+VILLAGE = "340101-04"
+EVIDENCE = {"method": "visit", "note": "เยี่ยมบ้าน 12 มี.ค. 2567 พร้อม อสม."}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def stewarded(hub, village: str = VILLAGE) -> int:
+    """A steward of ``village``, whose community granted data return."""
+    steward = stewards.register(hub, village, name="บุญมี ศรีวงศ์", role="village_head", appointed_by="คำสั่ง 12/2566",
+                                actor=ACTOR)
+    registry.record(hub, NewConsent(community(village), "given", ["community_planning"], ["community"],
+                                    Grantor("stewards", (steward,)), {"meeting": "ประชุมประชาคม"}), actor=ACTOR)
+    return steward
+
+
+def shown(hub, steward: int, village: str = VILLAGE) -> list[str]:
+    return [h.household_id for h in data_return(hub, village, steward_id=steward, actor=ACTOR).households]
+
+
+def cell(hub, view: str, area: str) -> dict:
+    return next(c["figures"] for c in read_view(hub, view, area=area, actor=ACTOR).cells if c["area"] == area)
+
+
+@contextmanager
+def receiver(hub):
+    server = Receiver(("127.0.0.1", 0), public_key_pem=public_key(hub.keyring).encode())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server, f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def actions(hub) -> list[str]:
+    with hub.engine.connect() as conn:
+        return list(conn.scalars(select(audit_events.c.action).order_by(audit_events.c.seq)))
+
+
+def test_a_listed_household_found_not_poor_reaches_tpmap_signed_and_counts_as_an_inclusion_error(hub, tmp_path):
+    load(hub, tmp_path, [household("340101", 4) for _ in range(12)])
+    steward = stewarded(hub)
+    homes = shown(hub, steward)
+    assert len(homes) == 12
+    for home in homes[:5]:
+        verify_household(hub, community_code=VILLAGE, steward_id=steward, household_id=home, status="not_poor",
+                         evidence=EVIDENCE, actor="api:community:steward")
+    publish(hub, actor=ACTOR)
+    before = {area: cell(hub, "tpmap_tambon", area)["inclusion_errors"] for area in ("340101", "3401", "34", "TH")}
+    assert set(before.values()) == {5}
+
+    with receiver(hub) as (server, url):
+        set_endpoint(hub, "tpmap", url, actor=ACTOR)
+        done = verify_household(hub, community_code=VILLAGE, steward_id=steward, household_id=homes[5],
+                                status="not_poor", evidence=EVIDENCE, actor="api:community:steward")
+        assert done.notified == ["tpmap"] and done.previous_status is None
+        report = deliver_due(hub)
+        assert report.delivered == 6
+        bodies = [d["body"] for d in server.deliveries.values()]
+    [notice] = [b for b in bodies if b["message"]["data"]["household"] == _pseudonym(hub, "tpmap", homes[5])]
+    assert notice["header"]["receiver_id"] == "tpmap" and notice["message"]["event_type"] == "household.verified"
+    assert notice["message"]["data"] == {"household": _pseudonym(hub, "tpmap", homes[5]), "status": "not_poor",
+                                         "area": "340101", "decided_on": notice["message"]["data"]["decided_on"]}
+    assert homes[5] not in json.dumps(bodies)  # only TPMAP's pseudonym, never the hub's id
+
+    publish(hub, actor=ACTOR)
+    after = {area: cell(hub, "tpmap_tambon", area)["inclusion_errors"] for area in before}
+    assert after == {area: n + 1 for area, n in before.items()}
+    log = actions(hub)
+    steps = ["community.household_verified", "notify.delivered", "view.published"]
+    assert all(step in log for step in steps)
+    assert log.index("community.household_verified", len(log) - 40) < log.index("notify.delivered", len(log) - 40)
+
+
+def _pseudonym(hub, partner: str, household_id: str) -> str:
+    return pseudonyms(pd.Series([household_id]), key=partner_key(hub.keyring, partner), kind="household")[0]
+
+
+def test_a_verification_outranks_the_sources_in_the_household_facts(hub, tmp_path):
+    load(hub, tmp_path, [household("340101", 4, dims=("income", "health")) for _ in range(4)])
+    steward = stewarded(hub)
+    homes = shown(hub, steward)
+    for home, status in zip(homes, ("poor", "not_poor", "moved", "deceased")):
+        verify_household(hub, community_code=VILLAGE, steward_id=steward, household_id=home, status=status,
+                         evidence={"method": "meeting"}, actor=ACTOR)
+    with hub.engine.connect() as conn:
+        inputs = load_inputs(conn)
+    facts = household_facts(inputs, np.ones(len(inputs.records), dtype=bool)).loc[homes]
+    assert facts["community_verified"].all() and facts["surveyed"].all()
+    assert facts["verified_poor"].tolist() == [True, False, False, False]
+    assert facts["inclusion_errors"].tolist() == [False, True, False, False]  # all four are on TPMAP's list
+    assert facts["in_need"].tolist() == [True, False, False, False]  # deprived by TPMAP, but not any more
+
+
+def test_a_steward_verifies_only_households_their_community_sees(hub, tmp_path):
+    load(hub, tmp_path, [household("340101", 4), household("340101", 5)])
+    steward = stewarded(hub)
+    [home] = shown(hub, steward)
+    elsewhere = next(iter({h for h in _all_households(hub)} - {home}))
+    with pytest.raises(HouseholdNotShown):
+        verify_household(hub, community_code=VILLAGE, steward_id=steward, household_id=elsewhere, status="poor",
+                         evidence=EVIDENCE, actor=ACTOR)
+    with pytest.raises(VerificationError, match="citizen ID"):
+        verify_household(hub, community_code=VILLAGE, steward_id=steward, household_id=home, status="poor",
+                         evidence={"method": "visit", "note": "บัตร 1-1014-00123-45-1"}, actor=ACTOR)
+    with pytest.raises(VerificationError, match="status"):
+        verify_household(hub, community_code=VILLAGE, steward_id=steward, household_id=home, status="rich",
+                         evidence=EVIDENCE, actor=ACTOR)
+
+
+def _all_households(hub) -> set[str]:
+    with hub.engine.connect() as conn:
+        inputs = load_inputs(conn)
+    return set(inputs.records["household_id"])
+
+
+def test_a_surveyed_referral_reaches_msdhs_moves_to_done_and_the_figures_follow(hub):
+    ingest_all(hub)
+    link(hub, actor=ACTOR)
+    publish(hub, actor=ACTOR)
+    before = cell(hub, "policy_all_levels", "34")
+    tokens = {role: bearer(issue(hub, role="partner", subject=f"{role}-system", partner=role, actor=ACTOR))
+              for role in ("msdhs", "eef")}
+    with serve_api(hub) as api:
+        queue = api.get("/referrals", headers=tokens["msdhs"]).json()
+        [referral] = queue["referrals"]
+        assert (referral["agency"], referral["need"], referral["status"]) == ("MSDHS", "housing_repair", "accepted")
+        assert referral["overdue"] and queue["overdue"] == 1  # made on 2023-09-01, not closed since
+        with hub.engine.connect() as conn:
+            home = conn.scalar(select(referrals.c.household_id).where(referrals.c.id == referral["id"]))
+        assert referral["household"] == _pseudonym(hub, "msdhs", home) and home not in json.dumps(queue)
+
+        assert api.get("/referrals", headers=tokens["eef"]).json()["referrals"] == []
+        moved_by_eef = api.post(f"/referrals/{referral['id']}/status", headers=tokens["eef"], json={"status": "done"})
+        missing = api.post("/referrals/999999/status", headers=tokens["msdhs"], json={"status": "done"})
+        assert moved_by_eef.status_code == missing.status_code == 404
+        assert moved_by_eef.json() == missing.json()
+
+        moved = api.post(f"/referrals/{referral['id']}/status", headers=tokens["msdhs"],
+                         json={"status": "done", "note": "ซ่อมบ้านเสร็จ"})
+        assert moved.status_code == 200 and moved.json()["status"] == "done"
+        back = api.post(f"/referrals/{referral['id']}/status", headers=tokens["msdhs"], json={"status": "accepted"})
+        assert back.status_code == 400
+        [now] = api.get("/referrals", headers=tokens["msdhs"], params={"status": "done"}).json()["referrals"]
+        assert not now["overdue"]
+
+    publish(hub, actor=ACTOR)
+    after = cell(hub, "policy_all_levels", "34")
+    assert (after["referrals_accepted"], after["referrals_done"]) == \
+        (before["referrals_accepted"] - 1, before["referrals_done"] + 1)
+    assert after["referrals_overdue"] == before["referrals_overdue"] - 1
+    with hub.engine.connect() as conn:
+        kinds = conn.execute(select(notifications.c.partner, notifications.c.kind)).all()
+    assert ("msdhs", "referral.created") in kinds and ("msdhs", "referral.changed") in kinds
+    assert ("kku", "referral.changed") in kinds  # the surveying university hears how its referral ended
+
+
+def test_a_later_survey_batch_moves_a_referral_forward_never_back(hub, tmp_path):
+    ingest_all(hub)
+    link(hub, actor=ACTOR)
+    lines = SURVEY.read_text(encoding="utf-8").splitlines()
+    last = json.loads(next(line for line in reversed(lines) if "R-000901" in line))
+
+    def batch(status: str, name: str):
+        item = {**last, "referrals": [{**last["referrals"][0], "status": status}]}
+        path = tmp_path / name
+        path.write_text(json.dumps(item, ensure_ascii=False) + "\n", encoding="utf-8")
+        ingest(hub, "university_survey", path)
+        return link(hub, actor=ACTOR)
+
+    assert batch("rejected", "batch2.ndjson").referrals_moved == 1
+    assert batch("pending", "batch3.ndjson").referrals_moved == 0
+    with hub.engine.connect() as conn:
+        assert conn.scalar(select(referrals.c.status).where(referrals.c.origin_ref == "R-000901")) == "rejected"
+    with pytest.raises(ReferralError, match="rejected"):
+        ref = _referral_id(hub, "R-000901")
+        move_referral(hub, ref, "done", partner="msdhs", note="", actor=ACTOR)
+
+
+def _referral_id(hub, origin_ref: str) -> int:
+    with hub.engine.connect() as conn:
+        return conn.scalar(select(referrals.c.id).where(referrals.c.origin_ref == origin_ref))
+
+
+def test_a_steward_raises_a_referral_and_verifies_through_the_api(hub, tmp_path):
+    load(hub, tmp_path, [household("340101", 4) for _ in range(3)])
+    steward = stewarded(hub)
+    other = stewarded(hub, "340101-05")
+    homes = shown(hub, steward)
+    tokens = {
+        "steward": bearer(issue(hub, role="community", subject="ผู้ใหญ่บ้าน", area=VILLAGE, steward=steward, actor=ACTOR)),
+        "other": bearer(issue(hub, role="community", subject="ผู้ใหญ่บ้าน 5", area="340101-05", steward=other,
+                              actor=ACTOR)),
+        "msdhs": bearer(issue(hub, role="partner", subject="msdhs-system", partner="msdhs", actor=ACTOR)),
+    }
+    with serve_api(hub) as api:
+        verified = api.post("/community/verifications", headers=tokens["steward"],
+                            json={"household_id": homes[0], "status": "poor", "evidence": EVIDENCE})
+        assert verified.status_code == 201 and verified.json()["status"] == "poor"
+        again = api.post("/community/verifications", headers=tokens["steward"],
+                         json={"household_id": homes[0], "status": "moved", "evidence": {"method": "phone"}})
+        assert again.json()["previous_status"] == "poor"
+        foreign = api.post("/community/verifications", headers=tokens["other"],
+                           json={"household_id": homes[0], "status": "not_poor", "evidence": EVIDENCE})
+        unknown = api.post("/community/verifications", headers=tokens["steward"],
+                           json={"household_id": "0" * 32, "status": "not_poor", "evidence": EVIDENCE})
+        assert foreign.status_code == unknown.status_code == 404 and foreign.json() == unknown.json()
+        assert api.post("/community/verifications", headers=tokens["msdhs"],
+                        json={"household_id": homes[0], "status": "poor", "evidence": EVIDENCE}).status_code == 403
+
+        raised = api.post("/community/referrals", headers=tokens["steward"],
+                          json={"household_id": homes[1], "agency": "MSDHS", "need": "disability_allowance"})
+        assert raised.status_code == 201
+        [queued] = api.get("/referrals", headers=tokens["msdhs"]).json()["referrals"]
+        assert (queued["id"], queued["origin"], queued["village"], queued["status"]) == \
+            (raised.json()["id"], "community", VILLAGE, "pending")
+    log = actions(hub)
+    assert log.count("community.household_verified") == 2 and "referral.created" in log
+    assert "referral.queue_read" in log
+
+
+def test_the_operator_lists_and_moves_referrals_from_the_command_line(hub, cli):
+    ingest_all(hub)
+    link(hub, actor=ACTOR)
+    listed = cli("referrals", "list", "--partner", "msdhs")
+    assert listed.exit_code == 0 and "housing_repair" in listed.stdout and "overdue" in listed.stdout
+    ref = _referral_id(hub, "R-000901")
+    assert cli("referrals", "move", ref, "done", "--note", "ซ่อมบ้านเสร็จ").exit_code == 0
+    assert cli("referrals", "move", ref, "accepted").exit_code == 1
+    assert "done" in cli("referrals", "list", "--partner", "msdhs", "--status", "done").stdout
+
+
+def test_a_withdrawn_consent_is_announced_to_the_partners_holding_the_persons_data(hub):
+    ingest_all(hub)
+    link(hub, actor=ACTOR)
+    somchai = person(hub.keyring, citizen_id="1101400123451")  # on TPMAP's list, and surveyed by kku
+    consent_id, _ = registry.record(hub, NewConsent(somchai, "given", ["welfare_referral"], ["partner:msdhs"],
+                                                    Grantor("self"), {"form": "ค.1"}), actor=ACTOR,
+                                    born=dt.date(1970, 1, 1))
+    registry.withdraw(hub, consent_id, actor=ACTOR, reason="ขอถอนความยินยอมด้วยตนเอง")
+    with hub.engine.connect() as conn:
+        [home] = households_of(conn, "person", somchai.ref)
+        sources = set(conn.scalars(select(source_records.c.source).where(source_records.c.household_id == home)))
+        sent = conn.execute(select(notifications.c.partner, notifications.c.body)
+                            .where(notifications.c.kind == "consent.withdrawn")).all()
+    assert sources == {"tpmap", "university_survey"}
+    assert [p for p, _ in sent] == ["tpmap"]  # kku holds the household too, but does not subscribe to withdrawals
+    data = json.loads(sent[0][1])["message"]["data"]
+    assert data == {"household": _pseudonym(hub, "tpmap", home), "status": "withdrawn",
+                    "purposes": ["welfare_referral"], "decided_on": data["decided_on"]}
+    assert home not in sent[0][1]
+
+
+def test_stewards_settle_their_peoples_link_pairs_and_ask_for_corrections(hub, tmp_path):
+    people = [household("340101", 4) for _ in range(3)]
+    path = write_tpmap(tmp_path / "tpmap.csv", people)
+    father = people[0]
+    with open(path, "a", encoding="utf-8", newline="") as handle:  # his ID written against his daughter's name
+        csv.writer(handle).writerow([f"TP66-3401-{9000000 + father['n']}", "2566", father["cid"], "นางสาว", "มาลี",
+                                     father["last"], "2", "01/06/2540", father["house_code"], father["house_no"], 4,
+                                     "340101", "3401", "34", "Y", "0", "0", "0", "1", "0", "", "30000"])
+    ingest_file(hub, "tpmap", path, actor=ACTOR)
+    link(hub, actor=ACTOR)
+    [pair] = list_reviews(hub)
+    steward, other = stewarded(hub), stewarded(hub, "340101-05")
+    tokens = {
+        "steward": bearer(issue(hub, role="community", subject="ผู้ใหญ่บ้าน", area=VILLAGE, steward=steward, actor=ACTOR)),
+        "other": bearer(issue(hub, role="community", subject="ผู้ใหญ่บ้าน 5", area="340101-05", steward=other,
+                              actor=ACTOR)),
+    }
+    with serve_api(hub) as api:
+        assert api.get("/community/reviews", headers=tokens["other"]).json()["reviews"] == []
+        [theirs] = api.get("/community/reviews", headers=tokens["steward"]).json()["reviews"]
+        assert theirs["id"] == pair.id and {r["first_name"] for r in theirs["records"]} == {father["first"], "มาลี"}
+        body = {"decision": "different", "basis": "ประชุมประชาคม: พ่อกับลูกสาว"}
+        assert api.post(f"/community/reviews/{pair.id}", headers=tokens["other"], json=body).status_code == 404
+        assert api.post(f"/community/reviews/{pair.id}", headers=tokens["steward"], json=body).status_code == 200
+        assert list_reviews(hub, status="different")[0].id == pair.id
+
+        home = shown(hub, steward)[0]
+        member = data_return(hub, VILLAGE, steward_id=steward, actor=ACTOR).households[0].members[0].person_id
+        asked = api.post("/community/corrections", headers=tokens["steward"],
+                         json={"household_id": home, "person_id": member, "field": "last_name",
+                               "correct": "ศรีสุขใจ", "evidence": "ทะเบียนบ้าน"})
+        assert asked.status_code == 201
+        stranger = api.post("/community/corrections", headers=tokens["other"],
+                            json={"household_id": home, "person_id": member, "field": "last_name",
+                                  "correct": "x", "evidence": "y"})
+        assert stranger.status_code == 404
+    with hub.engine.connect() as conn:
+        [body] = conn.scalars(select(notifications.c.body).where(notifications.c.kind == "household.corrected"))
+    data = json.loads(body)["message"]["data"]
+    assert data["corrected_fields"] == ["last_name"] and "ศรีสุขใจ" not in body
+    assert "review.settled" in actions(hub) and "rights.request" in actions(hub)
