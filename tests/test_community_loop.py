@@ -3,6 +3,7 @@ through signed webhooks in their own pseudonyms, the next publish counts it; a s
 the agency's queue, moves to done through the API and the area's referral figures follow."""
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
 import json
@@ -20,10 +21,12 @@ from consent.data_return import read_view as data_return
 from consent.registry import Grantor, NewConsent
 from consent.subjects import community, person
 from helpers import ACTOR, SURVEY, ingest, ingest_all, serve_api
+from hub.community.access import HouseholdNotShown
 from hub.community.concerns import households_of
 from hub.community.referrals import ReferralError, move_referral
-from hub.community.verification import HouseholdNotShown, VerificationError, verify_household
-from hub.db.schema import audit_events, notifications, referrals, source_records
+from hub.community.verification import VerificationError, verify_household
+from hub.crypto import aad
+from hub.db.schema import audit_events, household_verifications, notifications, referrals, source_records
 from hub.linking.reviews import list_reviews
 from hub.linking.run import link
 from hub.notify.delivery import deliver_due
@@ -148,6 +151,13 @@ def test_a_steward_verifies_only_households_their_community_sees(hub, tmp_path):
     with pytest.raises(VerificationError, match="status"):
         verify_household(hub, community_code=VILLAGE, steward_id=steward, household_id=home, status="rich",
                          evidence=EVIDENCE, actor=ACTOR)
+    verify_household(hub, community_code=VILLAGE, steward_id=steward, household_id=home, status="poor",
+                     evidence=EVIDENCE, actor=ACTOR)
+    with hub.engine.connect() as conn:
+        row = conn.execute(select(household_verifications)).one()
+    assert row.evidence["method"] == "visit" and EVIDENCE["note"] not in json.dumps(row.evidence, ensure_ascii=False)
+    sealed = base64.b64decode(row.evidence["note_enc"])
+    assert hub.cipher.decrypt(sealed, aad("household_verifications", "community", home, "note")) == EVIDENCE["note"]
 
 
 def _all_households(hub) -> set[str]:
@@ -334,3 +344,40 @@ def test_stewards_settle_their_peoples_link_pairs_and_ask_for_corrections(hub, t
     data = json.loads(body)["message"]["data"]
     assert data["corrected_fields"] == ["last_name"] and "ศรีสุขใจ" not in body
     assert "review.settled" in actions(hub) and "rights.request" in actions(hub)
+
+
+def test_a_household_the_community_found_is_an_exclusion_error_unless_an_agency_knows_it(hub, tmp_path):
+    people = [household("340101", 4) for _ in range(6)]
+    load(hub, tmp_path, people)
+    steward = stewarded(hub)
+    token = bearer(issue(hub, role="community", subject="ผู้ใหญ่บ้าน", area=VILLAGE, steward=steward, actor=ACTOR))
+    known = people[0]
+    with serve_api(hub) as api:
+        unknown = api.post("/community/households", headers=token, json={
+            "house_no": "99/9", "problems": ["income", "living"],
+            "members": [{"title": "นาง", "first_name": "บัวผัน", "last_name": "ดีใจยิ่ง", "birth_date": "2501-04-02",
+                         "sex": "F", "relation": "head"},
+                        {"first_name": "ด.ช.สมหวัง", "last_name": "ดีใจยิ่ง", "birth_date": "2015-01-09", "sex": "M"}]})
+        assert unknown.status_code == 201 and unknown.json()["persons"] == 2
+        on_tpmap = api.post("/community/households", headers=token, json={
+            "house_no": known["house_no"], "members": [{"citizen_id": known["cid"], "title": "นาย",
+                                                        "first_name": known["first"], "last_name": known["last"],
+                                                        "birth_date": "1970-06-01", "sex": "M"}]})
+        assert on_tpmap.status_code == 201
+        elsewhere = api.post("/community/households", headers=token, json={
+            "moo": 7, "members": [{"first_name": "ก", "last_name": "ข"}]})
+        assert elsewhere.status_code == 400 and "not your village" in elsewhere.json()["detail"]
+    link(hub, actor=ACTOR)
+    with hub.engine.connect() as conn:
+        inputs = load_inputs(conn)
+    facts = household_facts(inputs, np.ones(len(inputs.records), dtype=bool))
+    found = facts[facts["community_verified"]]
+    assert len(found) == 2  # the one TPMAP knows joined its TPMAP household
+    new = found[found["tpmap_persons"] == 0].iloc[0]
+    old = found[found["tpmap_persons"] > 0].iloc[0]
+    assert (new["persons"], new["exclusion_errors"], new["seen_by"], new["in_need_unserved"]) == (2, True, 0, True)
+    assert (old["exclusion_errors"], old["verified_poor"], old["seen_by"]) == (False, True, 1)
+    with hub.engine.connect() as conn:
+        logged = " ".join(conn.scalars(select(audit_events.c.details)))
+    assert "บัวผัน" not in logged and "ดีใจยิ่ง" not in logged
+    assert actions(hub).count("community.household_found") == 2

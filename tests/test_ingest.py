@@ -105,7 +105,7 @@ def test_an_unreadable_file_exits_1_and_leaves_the_store_as_it_was(hub, cli, tmp
 def test_ingest_file_raises_adapter_error_for_an_unreadable_file(hub, tmp_path):
     with pytest.raises(AdapterError, match="cannot read"):
         ingest_file(hub, "tpmap", tmp_path / "nowhere.csv", actor="test:api")
-    with pytest.raises(UnknownSource, match="registered adapters: eef_students, msdhs_logbook, tpmap"):
+    with pytest.raises(UnknownSource, match="registered adapters: community_found, eef_students, msdhs_logbook, tpmap"):
         ingest_file(hub, "tpmap2", TPMAP, actor="test:api")
 
 

@@ -27,7 +27,7 @@ from hub.errors import ConfigurationError
 from hub.plugins import hookspecs
 from hub.plugins.manager import ENTRY_POINT_GROUP, get_plugin_manager
 
-BUILT_IN = {"tpmap", "msdhs_logbook", "eef_students", "university_survey"}
+BUILT_IN = {"tpmap", "msdhs_logbook", "eef_students", "university_survey", "community_found"}
 
 
 def test_the_four_built_in_adapters_are_registered_through_entry_points():

@@ -264,7 +264,7 @@ def test_forged_and_malformed_tokens_are_refused(served):
 def test_admin_sees_sources_contracts_and_quarantine_without_row_content(served):
     api, who, hub = served
     sources = {s["source"]: s for s in api.get("/sources", headers=who["admin"]).json()}
-    assert set(sources) == {"tpmap", "msdhs_logbook", "eef_students", "university_survey"}
+    assert set(sources) == {"tpmap", "msdhs_logbook", "eef_students", "university_survey", "community_found"}
     assert sources["tpmap"]["last_run"]["status"]
     contracts = {c["id"]: c for c in api.get("/contracts", headers=who["admin"]).json()}
     assert contracts["msdhs"]["sources"] == ["msdhs_logbook"] and len(contracts["msdhs"]["sha256"]) == 64

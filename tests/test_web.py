@@ -178,3 +178,18 @@ def test_a_steward_verifies_a_household_on_the_community_page(site, browser):
     card.locator("button").click()
     assert page.url.endswith("/community") or "/community#h-" in page.url
     assert "ไม่ยากจน" in page.locator("article.household").first.locator(".verdict").inner_text()
+
+
+def test_a_steward_enters_a_household_the_community_found(site, browser):
+    base, tokens, hub = site
+    page = logged_in(browser, base, tokens["community"])
+    form = page.locator("form.found")
+    form.locator("input[name=house_no]").fill("77/1")
+    form.locator("input[name=title]").fill("นาง")
+    form.locator("input[name=first_name]").fill("บุญเรือน")
+    form.locator("input[name=last_name]").fill("ค้นพบใหม่")
+    form.locator("input[name=birth_date]").fill("2505-03-01")  # Buddhist era
+    form.locator("select[name=sex]").select_option("F")
+    form.locator("button").click()
+    assert "#found" in page.url
+    assert "บันทึกแล้ว: 1" in page.locator("#found").inner_text()

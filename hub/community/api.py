@@ -10,10 +10,12 @@ from pydantic import BaseModel, Field
 
 from consent.rights import RECTIFIABLE
 from hub.api.auth import HubDep, Steward, actor_of, role
+from hub.community.access import HouseholdNotShown
 from hub.community.corrections import ask_correction
+from hub.community.found import buddhist_to_christian, enter_found_household
 from hub.community.referrals import ReferralNotFound, agency_queue, move_referral, raise_referral
 from hub.community.reviews import community_reviews, settle_for_community
-from hub.community.verification import STATUSES, HouseholdNotShown, verify_household
+from hub.community.verification import STATUSES, verify_household
 from hub.linking.reviews import ReviewError
 from hub.tokens import Caller
 
@@ -52,6 +54,28 @@ class SettleIn(BaseModel):
     basis: str = Field(min_length=1, max_length=500)
 
 
+class MemberIn(BaseModel):
+    citizen_id: str | None = Field(None, max_length=20)
+    title: str | None = Field(None, max_length=32)
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    birth_date: str | None = Field(None, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                                   description="YYYY-MM-DD, Christian or Buddhist era (a year from 2400 is B.E.)")
+    sex: Literal["M", "F"] | None = None
+    relation: str | None = Field(None, max_length=32)
+
+    def as_member(self) -> dict[str, Any]:
+        return {**self.model_dump(), "birth_date": self.birth_date and buddhist_to_christian(self.birth_date)}
+
+
+class FoundIn(BaseModel):
+    house_no: str | None = Field(None, max_length=32)
+    moo: int | None = Field(None, ge=1, le=99)
+    members: list[MemberIn] = Field(min_length=1, max_length=30)
+    verified_poor: bool = True
+    problems: list[Literal["health", "living", "education", "income", "access"]] = []
+
+
 class MoveIn(BaseModel):
     status: Literal["accepted", "done", "rejected"]
     note: str = Field("", max_length=500)
@@ -78,6 +102,19 @@ def post_referral(body: ReferralIn, hub: HubDep, who: Steward) -> dict[str, Any]
     except HouseholdNotShown:
         raise HTTPException(404, "no such household in your community") from None
     return {"id": referral_id, "status": "pending"}
+
+
+@router.post("/community/households", status_code=201,
+             summary="Enter a household your stewards found (linked at the next link run); the ingest report")
+def post_found(body: FoundIn, hub: HubDep, who: Steward) -> dict[str, Any]:
+    report = enter_found_household(hub, community_code=who.area, steward_id=who.steward, house_no=body.house_no,
+                                   moo=body.moo, members=[m.as_member() for m in body.members],
+                                   verified_poor=body.verified_poor, problems=body.problems, actor=actor_of(who))
+    if not report.accepted:
+        raise HTTPException(422, {"detail": "the household could not be entered", "quarantined":
+                                  report.quarantine_reasons})
+    return {"persons": report.inserted, "quarantined": report.quarantine_reasons,
+            "linked": "at the next link run (`hub link`, or the scheduler after the next sync)"}
 
 
 @router.post("/community/corrections", status_code=201,

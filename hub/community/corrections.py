@@ -8,12 +8,10 @@ from __future__ import annotations
 import datetime as dt
 
 from consent import clock
-from consent.data_return import shown_households
 from consent.rights import rectify_in
-from consent.stewards import active_steward
 from consent.subjects import Subject, community
+from hub.community.access import HouseholdNotShown, community_household
 from hub.community.concerns import partners_holding
-from hub.community.verification import HouseholdNotShown
 from hub.context import Hub
 from hub.notify.outbox import notify
 
@@ -24,10 +22,8 @@ def ask_correction(hub: Hub, *, community_code: str, steward_id: int, household_
     subject = community(community_code)
     at = at or clock.now()
     with hub.engine.begin() as conn:
-        active_steward(conn, steward_id, subject.ref, may_cover=True)
-        inside, shown, _ = shown_households(conn, subject.ref, at)
-        members = inside[inside["household_id"] == household_id]
-        if household_id not in shown or person_id not in set(members["person_id"]):
+        members = community_household(conn, subject.ref, steward_id, household_id, at)
+        if person_id not in set(members["person_id"]):
             raise HouseholdNotShown(f"no such member of a household your community sees ({household_id})")
         request_id = rectify_in(hub, conn, Subject("person", f"pid:{person_id}"), field=field, correct=correct,
                                 evidence=f"{evidence} (asked by steward {steward_id} of {subject.ref})", actor=actor)

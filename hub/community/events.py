@@ -28,6 +28,20 @@ class HouseholdVerified(EventType):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class HouseholdFound(EventType):
+    """A community's steward entered a household they found (its members go through ingest, audited there)."""
+
+    name: ClassVar[str] = "community.household_found"
+    community: str
+    steward_id: int
+    members: int
+    verified_poor: bool
+
+    def facets(self) -> Facets:
+        return Facets(area=self.community, records=self.members)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ReferralCreated(EventType):
     """A household was referred to an agency (by a survey, or raised by a community)."""
 
@@ -68,7 +82,7 @@ class ReferralQueueRead(EventType):
         return Facets(partner=self.partner, records=self.rows)
 
 
-COMMUNITY_EVENT_TYPES = (HouseholdVerified, ReferralCreated, ReferralChanged, ReferralQueueRead)
+COMMUNITY_EVENT_TYPES = (HouseholdVerified, HouseholdFound, ReferralCreated, ReferralChanged, ReferralQueueRead)
 
 
 @hookimpl

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from consent import clock
-from consent.data_return import shown_households
 from consent.population import home_areas
-from consent.stewards import active_steward
 from consent.subjects import community, village_code
 from hub.community import REFERRAL_STATUSES, overdue
+from hub.community.access import community_household
 from hub.community.events import ReferralChanged, ReferralCreated, ReferralQueueRead
 from hub.context import Hub
 from hub.db.schema import referral_changes, referrals, source_households, source_records
@@ -90,33 +89,31 @@ def track_survey_referrals(hub: Hub, conn: Connection, *, after_run: int | None,
                 continue
             row = known.get(ref)
             if row is None:
-                _create(hub, conn, origin=SURVEY, origin_ref=ref, household_id=unit.household_id,
-                        agency=str(item.get("agency") or "?"), need=str(item.get("need") or "?"), status=status,
-                        referred_on=_date(item.get("referred_on"), now), area=unit.tambon_code, actor=actor, now=now)
+                referral_id = _create(hub, conn, origin=SURVEY, origin_ref=ref, household_id=unit.household_id,
+                                      agency=str(item.get("agency") or "?"), need=str(item.get("need") or "?"),
+                                      status=status, referred_on=_date(item.get("referred_on"), now),
+                                      area=unit.tambon_code, actor=actor, now=now)
                 created += 1
-                continue
-            if moves_forward(row.status, status):
+            elif moves_forward(row.status, status):
+                referral_id = row.id
                 _change(hub, conn, row, status, area=unit.tambon_code, partner=None, note="a later survey batch",
                         actor=actor, now=now)
                 changed += 1
+            else:
+                continue
+            known[ref] = conn.execute(select(referrals).where(referrals.c.id == referral_id)).one()
     return Tracked(created, changed)
 
 
 def raise_referral(hub: Hub, *, community_code: str, steward_id: int, household_id: str, agency: str, need: str,
                    actor: str, now: dt.datetime | None = None) -> int:
     """A community's stewards refer one of the households they see to ``agency``; returns its id."""
-    from hub.community.verification import HouseholdNotShown
-
     if not agency.strip() or not need.strip():
         raise ReferralError("a referral names the agency and the need")
     subject = community(community_code)
     now = now or clock.now()
     with hub.engine.begin() as conn:
-        active_steward(conn, steward_id, subject.ref, may_cover=True)
-        inside, shown, _ = shown_households(conn, subject.ref, now)
-        if household_id not in shown:
-            raise HouseholdNotShown(f"no household {household_id} among those your community sees")
-        tambon = inside.loc[inside["household_id"] == household_id, "tambon"].iloc[0]
+        tambon = community_household(conn, subject.ref, steward_id, household_id, now)["tambon"].iloc[0]
         return _create(hub, conn, origin="community", origin_ref=f"{subject.ref}:{uuid.uuid4().hex[:12]}",
                        household_id=household_id, agency=agency.strip().upper(), need=need.strip(),
                        status="pending", referred_on=now.date(), area=tambon, actor=actor, now=now)
@@ -145,8 +142,10 @@ def agency_queue(hub: Hub, partner: str, *, actor: str, status: str | None = Non
     village, the need, status and dates (no names). The read is audited."""
     today = today or clock.now().date()
     with hub.engine.begin() as conn:
-        rows = [r for r in conn.execute(select(referrals).order_by(referrals.c.referred_on, referrals.c.id))
-                if agency_partner(hub, r.agency) == partner and (status is None or r.status == status)]
+        query = select(referrals).where(func.lower(referrals.c.agency) == partner) \
+            .order_by(referrals.c.referred_on, referrals.c.id)
+        rows = conn.execute(query if status is None else query.where(referrals.c.status == status)).all() \
+            if agency_partner(hub, partner) else []
         homes = _homes(conn, sorted({r.household_id for r in rows}))
         names = pseudonyms(pd.Series([r.household_id for r in rows], dtype=object),
                            key=partner_key(hub.keyring, partner), kind="household").tolist()

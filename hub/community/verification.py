@@ -10,6 +10,7 @@ to the partners whose sources hold the household, under their contracts (:mod:`h
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +18,12 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from consent import clock
-from consent.data_return import shown_households
-from consent.stewards import active_steward
 from consent.subjects import community
+from hub.community.access import community_household
 from hub.community.concerns import partners_holding
 from hub.community.events import HouseholdVerified
 from hub.context import Hub
+from hub.crypto import aad
 from hub.db.schema import household_verifications, notifications
 from hub.errors import HubError
 from hub.notify.outbox import notify
@@ -37,10 +38,6 @@ class VerificationError(HubError):
     """A verification that cannot be recorded as given (its status or evidence)."""
 
 
-class HouseholdNotShown(HubError):
-    """The household is not one this community's stewards see (or does not exist: the same answer)."""
-
-
 @dataclass(frozen=True)
 class Verified:
     household_id: str
@@ -50,7 +47,7 @@ class Verified:
 
 
 def check_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
-    """The evidence as stored: a ``method`` of :data:`METHODS` and an optional short ``note`` without a
+    """The evidence checked: a ``method`` of :data:`METHODS` and an optional short ``note`` without a
     citizen ID; :class:`VerificationError` otherwise."""
     method, note = evidence.get("method"), evidence.get("note", "")
     if method not in METHODS:
@@ -61,7 +58,15 @@ def check_evidence(evidence: dict[str, Any]) -> dict[str, Any]:
         raise VerificationError(f"the evidence note must be text of at most {MAX_NOTE} characters")
     if mentions_citizen_id(note):
         raise VerificationError("the evidence note may not hold a citizen ID; describe the evidence without it")
-    return {"method": method, "note": note}
+    return {"method": method, "note": note.strip()}
+
+
+def _stored(hub: Hub, evidence: dict[str, Any], household_id: str) -> dict[str, Any]:
+    """The evidence as the table keeps it: the note (it may name people) encrypted like every personal field."""
+    if not evidence["note"]:
+        return {"method": evidence["method"]}
+    sealed = hub.cipher.encrypt(evidence["note"], aad("household_verifications", "community", household_id, "note"))
+    return {"method": evidence["method"], "note_enc": base64.b64encode(sealed).decode("ascii")}
 
 
 def verify_household(hub: Hub, *, community_code: str, steward_id: int, household_id: str, status: str,
@@ -70,22 +75,19 @@ def verify_household(hub: Hub, *, community_code: str, steward_id: int, househol
     ``status``; audited and announced in the same transaction."""
     if status not in STATUSES:
         raise VerificationError(f"status {status!r}: expected one of {', '.join(STATUSES)}")
-    stored_evidence = check_evidence(evidence)
+    checked = check_evidence(evidence)
     subject = community(community_code)
     at = at or clock.now()
     with hub.engine.begin() as conn:
-        active_steward(conn, steward_id, subject.ref, may_cover=True)
-        inside, shown, _ = shown_households(conn, subject.ref, at)
-        if household_id not in shown:
-            raise HouseholdNotShown(f"no household {household_id} among those your community sees")
+        members = community_household(conn, subject.ref, steward_id, household_id, at)
         previous = latest_status(conn, household_id)
         conn.execute(insert(household_verifications).values(
             household_id=household_id, community=subject.ref, status=status, steward_id=steward_id,
-            evidence=stored_evidence, verified_at=at, recorded_by=actor))
-        tambon = inside.loc[inside["household_id"] == household_id, "tambon"].iloc[0]
+            evidence=_stored(hub, checked, household_id), verified_at=at, recorded_by=actor))
         notified = notify(hub, conn, "household.verified", household_id=household_id,
                           concerns=partners_holding(hub, conn, [household_id]),
-                          data={"status": status, "area": tambon, "decided_on": at.date().isoformat(),
+                          data={"status": status, "area": members["tambon"].iloc[0],
+                                "decided_on": at.date().isoformat(),
                                 **({"previous_status": previous} if previous else {})})
         partners = notified_partners(conn, notified)
         hub.audit.append(conn, HouseholdVerified(

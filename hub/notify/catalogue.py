@@ -13,11 +13,14 @@ from typing import Any
 
 #: Event kinds by name, with what each announces.
 EVENT_KINDS: dict[str, str] = {
-    "household.verified": "a household's situation was verified in the field (its verification status set)",
-    "household.corrected": "a household's recorded data was corrected after verification",
+    "household.verified": "a household's situation was verified in the field by its community (poor, not poor, "
+                          "moved, deceased)",
+    "household.corrected": "a community asked for a member's identity to be corrected (held for review): "
+                           "which fields, never the values",
     "referral.created": "a household was referred to an agency for a need",
     "referral.changed": "a referral's status changed (accepted, in progress, closed...)",
-    "consent.withdrawn": "a consent covering the partner was withdrawn: stop using the household's data",
+    "consent.withdrawn": "a consent covering a household the partner holds data of was withdrawn: stop using "
+                         "it for those purposes",
 }
 
 _CODE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")

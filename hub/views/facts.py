@@ -20,7 +20,8 @@ from hub.community import REFERRAL_STATUSES, overdue
 from hub.db.schema import household_verifications, referrals, source_households, source_records
 from hub.views.figures import CAPITALS, DIMENSIONS, REFERRAL_MEASURES, VULNERABILITIES
 
-SOURCES = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")
+SOURCES = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")  # the agencies, for coverage
+FOUND = "community_found"  # households a community found: its verdict, not an agency's sighting
 NO_VILLAGE = "00"  # households outside villages (municipal areas): "TTTTTT-00"
 _EEF_RANK = {"not_eligible": 1, "poor": 2, "extremely_poor": 3}
 EEF_STATUS = {rank: status for status, rank in _EEF_RANK.items()}
@@ -122,9 +123,15 @@ def load_inputs(conn: Connection, today: dt.date | None = None) -> Inputs:
 
 
 def _verdicts(conn: Connection) -> pd.Series:
-    v = household_verifications
-    newest = _rows(conn, select(v.c.id, v.c.household_id, v.c.status)).sort_values("id")
-    return newest.drop_duplicates("household_id", keep="last").set_index("household_id")["status"]
+    """Each household's newest community verdict: a steward's verification, else what the stewards who
+    found it said (a found household, :mod:`adapters.community_found`)."""
+    v, h = household_verifications, source_households
+    verified = _rows(conn, select(v.c.household_id, v.c.status).order_by(v.c.id))
+    found = _rows(conn, select(h.c.household_id, h.c.attributes["verified_poor"].as_boolean().label("poor"))
+                  .where(h.c.source == FOUND, h.c.deleted.is_(False)))
+    found["status"] = np.where(found.pop("poor").to_numpy(dtype=object) == True, "poor", "not_poor")  # noqa: E712
+    both = pd.concat([found, verified], ignore_index=True)
+    return both.drop_duplicates("household_id", keep="last").set_index("household_id")["status"]
 
 
 def _referral_counts(conn: Connection, today: dt.date) -> pd.DataFrame:
@@ -240,7 +247,7 @@ def measure_columns(facts: pd.DataFrame, *, mpi_cutoff: int | None) -> pd.DataFr
         out[name] = facts[name].astype(np.int64)
     for c in CAPITALS:
         out[f"capital_{c}_sum"] = facts[f"capital_{c}_sum"].astype(float)
-    for n in (1, 2, 3, 4):
+    for n in (0, 1, 2, 3, 4):
         out[f"seen_by_{n}"] = (facts["seen_by"] == n).astype(np.int64)
     if mpi_cutoff is not None:
         poor = facts["deprivation_count"] >= mpi_cutoff

@@ -125,14 +125,15 @@ FIGURES: dict[str, Figure] = {f.name: f for f in (
             "pending", "accepted by the agency", "done", "rejected",
             f"overdue: not closed {OVERDUE_DAYS} days after being made")))),
     ),
-    Figure("coverage", "Cross-source coverage: households seen by 1-4 agencies, need no agency serves", (
+    Figure("coverage", "Cross-source coverage: households seen by 0-4 agencies, need no agency serves", (
         HOUSEHOLDS, PERSONS,
+        _households("seen_by_0", "households no agency knows (found by their community)"),
         *(_households(f"seen_by_{n}", f"households seen by {n} source(s)") for n in (1, 2, 3)),
         _households("seen_by_4", "households seen by 4 or more sources"),
         _households("in_need", "households in need (deprived, verified poor or a poor student)"),
         _households("in_need_unserved", "in need, and no agency serves them (no welfare card, "
                                         "assistance or student grant)", within="in_need"),
-    ), partitions=(("households", tuple(f"seen_by_{n}" for n in (1, 2, 3, 4))),)),
+    ), partitions=(("households", tuple(f"seen_by_{n}" for n in (0, 1, 2, 3, 4))),)),
 )}
 
 

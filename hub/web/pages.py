@@ -29,7 +29,9 @@ from audit.access import area_usage, search_log
 from audit.query import Filters
 from consent.data_return import read_view as read_data_return
 from hub.api.auth import actor_of, hub_of
-from hub.community.verification import METHODS, HouseholdNotShown, VerificationError, latest_status, verify_household
+from hub.community.access import HouseholdNotShown
+from hub.community.found import buddhist_to_christian, enter_found_household
+from hub.community.verification import METHODS, VerificationError, latest_status, verify_household
 from hub.community.verification import STATUSES as VERIFICATION_STATUSES
 from hub.context import Hub
 from hub.db.schema import ingest_runs
@@ -166,7 +168,8 @@ def get_overview(request: Request, hub: HubDep, who: WebCaller, view: str | None
 
 
 @router.get("/community")
-def get_community(request: Request, hub: HubDep, who: WebCaller) -> Response:
+def get_community(request: Request, hub: HubDep, who: WebCaller, found: int | None = None,
+                  rejected: int | None = None) -> Response:
     _for(who, "community")
     returned = read_data_return(hub, who.area, steward_id=who.steward, actor=actor_of(who))
     used = area_usage(hub, who.area, actor=actor_of(who))
@@ -175,7 +178,7 @@ def get_community(request: Request, hub: HubDep, who: WebCaller) -> Response:
     with hub.engine.connect() as conn:
         verdicts = {h.household_id: latest_status(conn, h.household_id) for h in returned.households}
     return render(request, "community.html", who, returned=returned, used=used, agencies=agencies,
-                  verdicts=verdicts, statuses=VERIFICATION_STATUSES, methods=METHODS)
+                  verdicts=verdicts, statuses=VERIFICATION_STATUSES, methods=METHODS, found=found, rejected=rejected)
 
 
 @router.post("/community/verify")
@@ -193,6 +196,28 @@ def post_verify(request: Request, hub: HubDep, who: WebCaller, household_id: Ann
     except VerificationError as exc:
         raise HTTPException(400, str(exc)) from None
     return RedirectResponse(f"/community#h-{household_id}", status_code=303)
+
+
+@router.post("/community/found")
+def post_found(request: Request, hub: HubDep, who: WebCaller, first_name: Annotated[str, Form(max_length=100)],
+               last_name: Annotated[str, Form(max_length=100)], house_no: Annotated[str, Form(max_length=32)] = "",
+               title: Annotated[str, Form(max_length=32)] = "", birth_date: Annotated[str, Form(max_length=10)] = "",
+               sex: Annotated[str, Form(max_length=1)] = "", citizen_id: Annotated[str, Form(max_length=20)] = "",
+               moo: Annotated[int | None, Form(ge=1, le=99)] = None) -> Response:
+    """A household the stewards found, with its head, from the community page; the page again, with the
+    ingest report (a member the hub could not take is named with the reason)."""
+    _for(who, "community")
+    member = {"citizen_id": citizen_id or None, "title": title or None, "first_name": first_name,
+              "last_name": last_name, "birth_date": buddhist_to_christian(birth_date) or None, "sex": sex or None,
+              "relation": "head"}
+    try:
+        report = enter_found_household(hub, community_code=who.area, steward_id=who.steward, house_no=house_no or None,
+                                       moo=moo, members=[member], verified_poor=True, problems=[],
+                                       actor=actor_of(who))
+    except HubError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return RedirectResponse(f"/community?found={report.inserted}&rejected={report.quarantined}#found",
+                            status_code=303)
 
 
 # ------------------------------------------------------------------------------------------------- auditor
