@@ -12,6 +12,9 @@ from sqlalchemy import Connection
 from consent.subjects import village_code
 from hub.db.bulk import placeholder
 
+#: The source of households a community entered (:mod:`adapters.community_found`).
+COMMUNITY_ENTERED = "community_found"
+
 
 @dataclass(frozen=True)
 class RecordSubject:
@@ -92,24 +95,32 @@ class Population:
 def load_population(conn: Connection, *, tambon: str | None = None) -> Population:
     """Every stored record (of one tambon's households, when given) with its household's home area."""
     mark = placeholder(conn)
-    sql = "SELECT person_id, household_id, linkage_key, tambon_code, moo FROM source_records"
+    sql = "SELECT person_id, household_id, linkage_key, tambon_code, moo, source FROM source_records"
     params: tuple = ()
     if tambon:
         sql += f" WHERE household_id IN (SELECT household_id FROM source_records WHERE tambon_code = {mark})"
         params = (tambon,)
     cursor = conn.connection.driver_connection.cursor()
     cursor.execute(sql, params)
-    frame = pd.DataFrame(cursor.fetchall(), columns=["person_id", "household_id", "linkage_key", "tambon", "moo"])
+    frame = pd.DataFrame(cursor.fetchall(),
+                         columns=["person_id", "household_id", "linkage_key", "tambon", "moo", "source"])
     cursor.close()
     frame["cid"] = [None if k is None else "cid:" + bytes(k).hex() for k in frame.pop("linkage_key")]
     return Population(home_areas(frame))
 
 
 def home_areas(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``tambon`` and ``moo`` replaced by its household's most common (tambon, moo)."""
+    """``frame`` with ``tambon`` and ``moo`` replaced by its household's most common (tambon, moo). With a
+    ``source`` column, the records a community entered (:data:`COMMUNITY_ENTERED`) vote only in a household
+    no agency's record is in: a steward cannot move a household the agencies know into their community."""
     if frame.empty:
         return frame
-    counts = (frame.assign(moo=frame["moo"].astype("Int64"))
+    voters = frame
+    if "source" in frame.columns:
+        agency = frame["source"].to_numpy() != COMMUNITY_ENTERED
+        known = pd.Series(agency).groupby(frame["household_id"].to_numpy()).transform("any").to_numpy()
+        voters = frame[agency | ~known]
+    counts = (voters.assign(moo=voters["moo"].astype("Int64"))
               .groupby(["household_id", "tambon", "moo"], dropna=False).size().rename("n").reset_index()
               .sort_values(["household_id", "n", "tambon", "moo"], ascending=[True, False, True, True])
               .drop_duplicates("household_id").set_index("household_id"))
@@ -135,9 +146,10 @@ def record_subject(conn: Connection, subject_ref: str) -> RecordSubject | None:
     cursor.execute(f"SELECT household_id FROM source_records WHERE person_id = {mark}", (person,))
     homes = [row[0] for row in cursor.fetchall()]
     home = max(set(homes), key=homes.count)
-    cursor.execute("SELECT person_id, household_id, linkage_key, tambon_code, moo FROM source_records "
+    cursor.execute("SELECT person_id, household_id, linkage_key, tambon_code, moo, source FROM source_records "
                    f"WHERE household_id = {mark} OR person_id = {mark}", (home, person))
-    frame = pd.DataFrame(cursor.fetchall(), columns=["person_id", "household_id", "linkage_key", "tambon", "moo"])
+    frame = pd.DataFrame(cursor.fetchall(),
+                         columns=["person_id", "household_id", "linkage_key", "tambon", "moo", "source"])
     cursor.close()
     frame["cid"] = [None if k is None else "cid:" + bytes(k).hex() for k in frame.pop("linkage_key")]
     population = Population(home_areas(frame))

@@ -148,12 +148,15 @@ def post_review(review_id: Annotated[int, Field(ge=1, le=2**62)], body: SettleIn
 @router.get("/referrals", summary="Your agency's referral queue, in your pseudonyms (audited)")
 def get_referrals(hub: HubDep, who: AgencyOrAdmin, partner: str | None = None,
                   status: Literal["pending", "accepted", "done", "rejected"] | None = None,
-                  area: Annotated[str | None, Query(pattern=r"^[0-9]{2,6}(-[0-9]{2})?$")] = None) -> dict[str, Any]:
+                  area: Annotated[str | None, Query(pattern=r"^[0-9]{2,6}(-[0-9]{2})?$")] = None,
+                  offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> dict[str, Any]:
     queue_of = who.partner if who.role == "partner" else partner
     if not queue_of:
         raise HTTPException(400, "name the agency's partner id (partner=...)")
-    rows = agency_queue(hub, queue_of, status=status, area=area, actor=actor_of(who))
-    return {"partner": queue_of, "referrals": rows, "overdue": sum(r["overdue"] for r in rows)}
+    queue = agency_queue(hub, queue_of, status=status, area=area, offset=offset, limit=limit, actor=actor_of(who))
+    return {"partner": queue_of, "referrals": queue.rows, "total": queue.total, "overdue": queue.overdue,
+            "next_offset": queue.next_offset}
 
 
 @router.post("/referrals/{referral_id}/status", summary="Move one of your referrals on (it only moves forward)")

@@ -19,10 +19,11 @@ def list_referrals(partner: Annotated[str, typer.Option(help="The agency's partn
     """The agency's queue, oldest first: its pseudonym of each household, village, need, status, overdue."""
     from hub.community.referrals import agency_queue  # pandas: not on the ingest path (see tests/test_contracts.py)
 
-    rows = agency_queue(open_hub(), partner, status=status, area=area, actor=actor())
+    queue = agency_queue(open_hub(), partner, status=status, area=area, limit=10**9, actor=actor())
     print_rows(("id", "household", "village", "agency", "need", "status", "referred on", "overdue"),
                [(str(r["id"]), r["household"], r["village"], r["agency"], r["need"], r["status"], r["referred_on"],
-                 "overdue" if r["overdue"] else "") for r in rows], title=f"Referrals to {partner}")
+                 "overdue" if r["overdue"] else "") for r in queue.rows],
+               title=f"Referrals to {partner}: {queue.total}, {queue.overdue} overdue")
 
 
 @referrals_app.command("move")

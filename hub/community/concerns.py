@@ -7,17 +7,19 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, select, union
 
 from hub.context import Hub
+from hub.db.bulk import SQLITE_MAX_KEYS
 from hub.db.schema import source_households, source_records
 
 
 def partners_holding(hub: Hub, conn: Connection, household_ids: Iterable[str]) -> set[str]:
     """The partners that provide a source holding a record or unit of any of ``household_ids``."""
     ids = sorted(set(household_ids))
-    if not ids:
-        return set()
     r, h = source_records, source_households
-    sources = set(conn.scalars(union(select(r.c.source).where(r.c.household_id.in_(ids)),
-                                     select(h.c.source).where(h.c.household_id.in_(ids)))))
+    sources: set[str] = set()
+    for start in range(0, len(ids), SQLITE_MAX_KEYS):  # a tambon's households: thousands of ids
+        chunk = ids[start:start + SQLITE_MAX_KEYS]
+        sources |= set(conn.scalars(union(select(r.c.source).where(r.c.household_id.in_(chunk)),
+                                          select(h.c.source).where(h.c.household_id.in_(chunk)))))
     return {loaded.contract.partner.id for loaded in hub.contracts.in_force() if sources & set(loaded.contract.sources)}
 
 

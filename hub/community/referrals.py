@@ -12,6 +12,7 @@ overdue per area (:mod:`hub.views.facts`).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -66,9 +67,17 @@ def _surveyors(hub: Hub) -> set[str]:
     return {c.contract.partner.id for c in hub.contracts.in_force() if SURVEY in c.contract.sources}
 
 
-def _concerned(hub: Hub, agency: str, origin: str) -> set[str]:
+def _announce(hub: Hub, conn: Connection, kind: str, *, referral_id: int, origin: str, origin_ref: str,
+              household_id: str, agency: str, **fields: Any) -> None:
+    """Tell the agency (naming the referral by the hub's id, which its API calls use) and, for a surveyed
+    referral, the surveying university (naming it by the survey's own referral id)."""
     partner = agency_partner(hub, agency)
-    return ({partner} if partner else set()) | (_surveyors(hub) if origin == SURVEY else set())
+    if partner:
+        notify(hub, conn, kind, household_id=household_id, concerns=[partner],
+               data=_notice(referral=referral_id, agency=agency, **fields))
+    if origin == SURVEY:
+        notify(hub, conn, kind, household_id=household_id, concerns=_surveyors(hub) - {partner},
+               data=_notice(referral=origin_ref.rsplit("/", 1)[-1], agency=agency, **fields))
 
 
 def track_survey_referrals(hub: Hub, conn: Connection, *, after_run: int | None, actor: str,
@@ -77,22 +86,24 @@ def track_survey_referrals(hub: Hub, conn: Connection, *, after_run: int | None,
     them when ``None``), in the caller's transaction: new referrals made, statuses moved forward."""
     now = now or clock.now()
     h = source_households
-    query = select(h.c.household_id, h.c.tambon_code, h.c.attributes).where(h.c.source == SURVEY,
-                                                                             h.c.deleted.is_(False))
+    query = select(h.c.household_ref, h.c.household_id, h.c.tambon_code, h.c.attributes) \
+        .where(h.c.source == SURVEY, h.c.deleted.is_(False)).order_by(h.c.run_id, h.c.line)  # batches in order
     units = conn.execute(query if after_run is None else query.where(h.c.run_id > after_run)).all()
     known = {row.origin_ref: row for row in conn.execute(select(referrals).where(referrals.c.origin == SURVEY))}
     created = changed = 0
     for unit in units:
         for item in (unit.attributes or {}).get("referrals") or ():
-            ref, status = str(item.get("referral_id") or ""), item.get("status")
-            if not ref or status not in STATUSES:
+            status = item.get("status")
+            if not item.get("referral_id") or status not in STATUSES:
                 continue
+            ref = _fit(f"{unit.household_ref}/{item['referral_id']}", 64)  # referral ids are a survey's own
             row = known.get(ref)
             if row is None:
                 referral_id = _create(hub, conn, origin=SURVEY, origin_ref=ref, household_id=unit.household_id,
-                                      agency=str(item.get("agency") or "?"), need=str(item.get("need") or "?"),
-                                      status=status, referred_on=_date(item.get("referred_on"), now),
-                                      area=unit.tambon_code, actor=actor, now=now)
+                                      agency=_fit(str(item.get("agency") or "?"), 32),
+                                      need=_fit(str(item.get("need") or "?"), 64), status=status,
+                                      referred_on=_date(item.get("referred_on"), now), area=unit.tambon_code,
+                                      actor=actor, now=now)
                 created += 1
             elif moves_forward(row.status, status):
                 referral_id = row.id
@@ -136,31 +147,40 @@ def move_referral(hub: Hub, referral_id: int, status: str, *, partner: str | Non
     return {"id": referral_id, "status": status, "changed_at": now.isoformat()}
 
 
+@dataclass(frozen=True)
+class Queue:
+    """A page of an agency's referral queue, and how many referrals (and overdue ones) match in all."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    overdue: int
+    next_offset: int | None
+
+
 def agency_queue(hub: Hub, partner: str, *, actor: str, status: str | None = None, area: str | None = None,
-                 today: dt.date | None = None) -> list[dict[str, Any]]:
-    """The referrals to ``partner``'s agency, oldest first: each household in the partner's pseudonym, its
-    village, the need, status and dates (no names). The read is audited."""
-    today = today or clock.now().date()
+                 offset: int = 0, limit: int = 500, today: dt.date | None = None) -> Queue:
+    """The referrals to ``partner``'s agency, oldest first, ``limit`` from ``offset``: each household in the
+    partner's pseudonym, its village, the need, status and dates (no names). The read is audited."""
+    today, partner = today or clock.now().date(), partner.lower()
     with hub.engine.begin() as conn:
         query = select(referrals).where(func.lower(referrals.c.agency) == partner) \
             .order_by(referrals.c.referred_on, referrals.c.id)
         rows = conn.execute(query if status is None else query.where(referrals.c.status == status)).all() \
             if agency_partner(hub, partner) else []
         homes = _homes(conn, sorted({r.household_id for r in rows}))
-        names = pseudonyms(pd.Series([r.household_id for r in rows], dtype=object),
+        villages = [_village(homes.get(r.household_id, ("", None))) for r in rows]
+        matching = [(r, v) for r, v in zip(rows, villages) if not area or v.startswith(area)]
+        page = matching[offset:offset + limit]
+        names = pseudonyms(pd.Series([r.household_id for r, _ in page], dtype=object),
                            key=partner_key(hub.keyring, partner), kind="household").tolist()
-        out = []
-        for r, pseudonym in zip(rows, names):
-            tambon, moo = homes.get(r.household_id, ("", None))
-            village = village_code(tambon, moo) or tambon
-            if area and not village.startswith(area):
-                continue
-            out.append({"id": r.id, "household": pseudonym, "village": village, "agency": r.agency, "need": r.need,
-                        "status": r.status, "referred_on": r.referred_on.isoformat(), "origin": r.origin,
-                        "overdue": overdue(r.status, r.referred_on, today)})
+        out = [{"id": r.id, "household": pseudonym, "village": village, "agency": r.agency, "need": r.need,
+                "status": r.status, "referred_on": r.referred_on.isoformat(), "origin": r.origin,
+                "overdue": overdue(r.status, r.referred_on, today)} for (r, village), pseudonym in zip(page, names)]
         hub.audit.append(conn, ReferralQueueRead(resource=f"referrals:{partner}", partner=partner, rows=len(out)),
                          actor=actor)
-    return out
+    more = offset + limit < len(matching)
+    return Queue(out, len(matching), sum(overdue(r.status, r.referred_on, today) for r, _ in matching),
+                 offset + limit if more else None)
 
 
 def _create(hub: Hub, conn: Connection, *, origin: str, origin_ref: str, household_id: str, agency: str, need: str,
@@ -170,11 +190,11 @@ def _create(hub: Hub, conn: Connection, *, origin: str, origin_ref: str, househo
         referred_on=referred_on, changed_at=now)).inserted_primary_key[0]
     conn.execute(insert(referral_changes).values(referral_id=referral_id, old_status=None, new_status=status,
                                                  changed_at=now, changed_by=actor, note=f"made ({origin})"))
-    notify(hub, conn, "referral.created", household_id=household_id, concerns=_concerned(hub, agency, origin),
-           data=_notice(referral=referral_id, agency=agency, need=need, status=status, area=area,
-                        decided_on=referred_on.isoformat()))
-    hub.audit.append(conn, ReferralCreated(resource=f"referral:{referral_id}", origin=origin, agency=agency, need=need,
-                                           status=status, area=area), actor=actor)
+    _announce(hub, conn, "referral.created", referral_id=referral_id, origin=origin, origin_ref=origin_ref,
+              household_id=household_id, agency=agency, need=need, status=status, area=area,
+              decided_on=referred_on.isoformat())
+    hub.audit.append(conn, ReferralCreated(resource=f"referral:{referral_id}", origin=origin, agency=_logged(agency),
+                                           need=_logged(need), status=status, area=area), actor=actor)
     return referral_id
 
 
@@ -183,12 +203,23 @@ def _change(hub: Hub, conn: Connection, row, status: str, *, area: str, partner:
     conn.execute(update(referrals).where(referrals.c.id == row.id).values(status=status, changed_at=now))
     conn.execute(insert(referral_changes).values(referral_id=row.id, old_status=row.status, new_status=status,
                                                  changed_at=now, changed_by=actor, note=note))
-    notify(hub, conn, "referral.changed", household_id=row.household_id,
-           concerns=_concerned(hub, row.agency, row.origin),
-           data=_notice(referral=row.id, agency=row.agency, need=row.need, status=status, previous_status=row.status,
-                        area=area, decided_on=now.date().isoformat()))
+    _announce(hub, conn, "referral.changed", referral_id=row.id, origin=row.origin, origin_ref=row.origin_ref,
+              household_id=row.household_id, agency=row.agency, need=row.need, status=status,
+              previous_status=row.status, area=area, decided_on=now.date().isoformat())
     hub.audit.append(conn, ReferralChanged(resource=f"referral:{row.id}", old_status=row.status, new_status=status,
                                            area=area, partner=partner), actor=actor)
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` if it fits the column, else its SHA-256 (hex, 64 characters) cut to ``width``: a survey's
+    free text cannot make a link run fail on PostgreSQL, which enforces column widths."""
+    return text if len(text) <= width else hashlib.sha256(text.encode()).hexdigest()[:width]
+
+
+def _logged(text: str) -> str:
+    """An agency or need as the audit log keeps it: a plain code (``housing_repair``, ``MSDHS``), or not at
+    all (a survey's free text may name a person)."""
+    return text if _CODE.match(text.lower()) else "(free text, not logged)"
 
 
 def _notice(**fields: Any) -> dict[str, Any]:
@@ -199,14 +230,20 @@ def _notice(**fields: Any) -> dict[str, Any]:
             if value not in (None, "") and (name not in ("need", "agency") or _CODE.match(value))}
 
 
+def _village(home: tuple[str, int | None]) -> str:
+    """A home (tambon, moo) as the village code, or the tambon outside villages."""
+    tambon, moo = home
+    return village_code(tambon, moo) or tambon
+
+
 def _homes(conn: Connection, household_ids: list[str]) -> dict[str, tuple[str, int | None]]:
     """Each household's home (tambon, moo): its records' most common."""
     if not household_ids:
         return {}
     r = source_records
-    frame = pd.DataFrame(conn.execute(select(r.c.household_id, r.c.tambon_code, r.c.moo)
+    frame = pd.DataFrame(conn.execute(select(r.c.household_id, r.c.tambon_code, r.c.moo, r.c.source)
                                       .where(r.c.household_id.in_(household_ids))).all(),
-                         columns=["household_id", "tambon", "moo"])
+                         columns=["household_id", "tambon", "moo", "source"])
     homes = home_areas(frame).drop_duplicates("household_id")
     return {h: (t, None if pd.isna(m) else int(m)) for h, t, m in zip(homes["household_id"], homes["tambon"],
                                                                      homes["moo"])}

@@ -14,6 +14,7 @@ from consent.data_return import shown_households
 from consent.stewards import active_steward
 from consent.subjects import community
 from hub.context import Hub
+from hub.db.bulk import SQLITE_MAX_KEYS
 from hub.db.schema import link_reviews, source_records
 from hub.linking.reviews import ReviewError, settle_review, show_review
 
@@ -46,7 +47,10 @@ def _theirs(hub: Hub, community_code: str, steward_id: int, at: dt.datetime, *, 
         _, shown, _ = shown_households(conn, subject.ref, at)
         query = select(t.c.id, t.c.source_a, t.c.record_id_a, t.c.source_b, t.c.record_id_b).order_by(t.c.id)
         pairs = conn.execute(query.where(t.c.status == "open") if open_only else query).all()
-        homes = {(row.source, row.record_id): row.household_id for row in conn.execute(
-            select(r.c.source, r.c.record_id, r.c.household_id).where(r.c.household_id.in_(sorted(shown))))}
+        ids = sorted(shown)
+        homes = {(row.source, row.record_id): row.household_id
+                 for start in range(0, len(ids), SQLITE_MAX_KEYS) for row in conn.execute(
+                     select(r.c.source, r.c.record_id, r.c.household_id)
+                     .where(r.c.household_id.in_(ids[start:start + SQLITE_MAX_KEYS])))}
     return [p.id for p in pairs if homes.get((p.source_a, p.record_id_a)) in shown
             and homes.get((p.source_b, p.record_id_b)) in shown]

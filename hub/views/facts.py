@@ -35,7 +35,8 @@ class Inputs:
     records: pd.DataFrame
     units: pd.DataFrame
     population: Population  # the same rows as ``records``, for consent decisions
-    verdicts: pd.Series  # household id -> its community's newest verification (poor, not_poor, moved, deceased)
+    verdicts: pd.Series  # household id -> its stewards' newest verification (poor, not_poor, moved, deceased)
+    found: pd.Series  # household id -> poor or not_poor, as the stewards who entered it found it
     referrals: pd.DataFrame  # household id -> referrals made, and by status (:data:`REFERRAL_MEASURES`)
 
 
@@ -119,19 +120,22 @@ def load_inputs(conn: Connection, today: dt.date | None = None) -> Inputs:
     units = _rows(conn, select(h.c.source, h.c.household_id, h.c.attributes).where(h.c.deleted.is_(False)))
     units = _with_source_flags(pd.concat([units, _unit_facts(units, _parsed(units.pop("attributes")))], axis=1))
     population = Population(records[["person_id", "household_id", "cid", "tambon", "moo"]])
-    return Inputs(records, units, population, _verdicts(conn), _referral_counts(conn, today))
+    return Inputs(records, units, population, _verdicts(conn), _found(conn), _referral_counts(conn, today))
 
 
 def _verdicts(conn: Connection) -> pd.Series:
-    """Each household's newest community verdict: a steward's verification, else what the stewards who
-    found it said (a found household, :mod:`adapters.community_found`)."""
-    v, h = household_verifications, source_households
+    v = household_verifications
     verified = _rows(conn, select(v.c.household_id, v.c.status).order_by(v.c.id))
+    return verified.drop_duplicates("household_id", keep="last").set_index("household_id")["status"]
+
+
+def _found(conn: Connection) -> pd.Series:
+    """What the stewards who entered a household found it (:mod:`adapters.community_found`), its newest entry."""
+    h = source_households
     found = _rows(conn, select(h.c.household_id, h.c.attributes["verified_poor"].as_boolean().label("poor"))
-                  .where(h.c.source == FOUND, h.c.deleted.is_(False)))
+                  .where(h.c.source == FOUND, h.c.deleted.is_(False)).order_by(h.c.run_id, h.c.line))
     found["status"] = np.where(found.pop("poor").to_numpy(dtype=object) == True, "poor", "not_poor")  # noqa: E712
-    both = pd.concat([found, verified], ignore_index=True)
-    return both.drop_duplicates("household_id", keep="last").set_index("household_id")["status"]
+    return found.drop_duplicates("household_id", keep="last").set_index("household_id")["status"]
 
 
 def _referral_counts(conn: Connection, today: dt.date) -> pd.DataFrame:
@@ -197,7 +201,11 @@ def household_facts(inputs: Inputs, allowed: np.ndarray) -> pd.DataFrame:
     facts = facts.join(unit_facts.drop(columns="referrals"), how="left")
     flags = [c for c in unit_facts.columns if c not in ("referrals", "verification") and not c.startswith("capital_")]
     facts[flags] = facts[flags].fillna(False).astype(bool)
-    _apply_verdicts(facts, inputs.verdicts.reindex(facts.index))
+    # what the stewards who entered a household said counts only while no agency knows it; a household an
+    # agency knows is verified like any other (hub.community.verification), never by entering it again
+    unknown = (seen.reindex(facts.index).sum(axis=1) == 0).to_numpy()
+    found = inputs.found.reindex(facts.index).where(unknown)
+    _apply_verdicts(facts, inputs.verdicts.reindex(facts.index).combine_first(found))
     referral_counts = inputs.referrals.reindex(facts.index, fill_value=0)
     for name in ("referrals", *REFERRAL_MEASURES):
         facts[name] = referral_counts[name].to_numpy()
