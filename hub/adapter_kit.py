@@ -196,16 +196,16 @@ def make_person(record_id: str, *, citizen_id: str | None, title: str | None, fi
 
 
 def person_from_member(record_id: str, member: Mapping[str, Any], *, flags: list[str],
-                       attributes: dict[str, Any]) -> PersonRecord:
+                       attributes: dict[str, Any], era: str = "CE") -> PersonRecord:
     """A member object of the JSON formats (``citizen_id``, ``title``, ``first_name``, ``last_name``, an
-    ISO Christian-era ``birth_date``, ``sex``) as a :class:`PersonRecord`, via :func:`make_person`."""
+    ISO ``birth_date`` in ``era``, ``sex``) as a :class:`PersonRecord`, via :func:`make_person`."""
     return make_person(
         record_id,
         citizen_id=optional_str(member.get("citizen_id"), field="citizen_id"),
         title=optional_str(member.get("title"), field="title"),
         first_name=optional_str(member.get("first_name"), field="first_name"),
         last_name=optional_str(member.get("last_name"), field="last_name"),
-        birth_date=parse_ymd(member.get("birth_date"), field="birth_date", era="CE", flags=flags),
+        birth_date=parse_ymd(member.get("birth_date"), field="birth_date", era=era, flags=flags),
         sex=parse_sex(member.get("sex")),
         flags=flags,
         attributes=attributes,

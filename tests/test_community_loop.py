@@ -399,6 +399,11 @@ def test_a_household_the_community_found_is_an_exclusion_error_unless_an_agency_
         (2, 0, True, 0, True)
     listed = facts[facts["tpmap_persons"] > 0]
     assert not listed["inclusion_errors"].any() and not listed["community_verified"].any()
+    with hub.engine.connect() as conn:
+        entered = conn.execute(select(source_records.c.birth_year, source_records.c.flags)
+                               .where(source_records.c.household_id == new.Index)).all()
+    assert sorted(r.birth_year for r in entered) == [1958, 2015]  # B.E. 2501 as the steward wrote it
+    assert not [f for r in entered for f in r.flags if "era" in f]  # no "Buddhist era in a Christian field"
     home = facts.loc[facts["village"] == "340101-05"]
     assert len(home) == 1 and home["tpmap_persons"].iloc[0] == 1  # the neighbour stayed home
     assert home.index[0] not in shown(hub, steward)  # so this village's stewards do not see it

@@ -116,6 +116,18 @@ def test_christian_era_iso_date_is_taken_as_is():
     assert flags == []
 
 
+def test_a_form_in_either_era_takes_the_year_as_it_says_without_a_flag():
+    """Stewards enter a found household's birth dates as they write them (community_found)."""
+    flags: list[str] = []
+    assert parse_ymd("2501-04-02", field="birth_date", era="either", flags=flags) == PartialDate(1958, 4, 2)
+    assert parse_ymd("1958-04-02", field="birth_date", era="either", flags=flags) == PartialDate(1958, 4, 2)
+    assert flags == []  # a CE field would have flagged the first as a Buddhist-era slip
+    with pytest.raises(RecordError, match="neither a plausible Buddhist-era nor Christian-era year"):
+        parse_ymd("3001-04-02", field="birth_date", era="either", flags=flags)
+    with pytest.raises(RecordError, match=r"expected yyyy-mm-dd \(Buddhist or Christian era\)"):
+        parse_ymd("02/04/2501", field="birth_date", era="either", flags=flags)
+
+
 def test_unknown_day_00_keeps_year_and_month():
     flags: list[str] = []
     date = parse_be_dmy("00/07/2530", field="birth_date", flags=flags)

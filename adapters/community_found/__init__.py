@@ -2,6 +2,7 @@
 verify): NDJSON, one household per line, written by the hub when a steward enters one
 (:mod:`hub.community.found`) or dropped in the inbox by a community's own survey.
 
+Birth dates are ISO in either era, as the stewards write them (the year tells: from 2400, Buddhist).
 A found household goes through ingest like any partner's (IDs keyed, names encrypted, quarantine) and is
 linked like any other: if linking finds its people on TPMAP's list after all, it is not an exclusion
 error; if no agency knows them, it is, and it counts among the households in need that no agency serves.
@@ -60,7 +61,7 @@ def parse_found(obj: dict[str, Any], line: int) -> SourceRecord:
         raise RecordError("steward_id: expected the registered steward's number")
 
     def member(obj: dict[str, Any], position: int):
-        return person_from_member(f"{found_id}/{position}", obj, flags=[],
+        return person_from_member(f"{found_id}/{position}", obj, flags=[], era="either",
                                   attributes={"relation": optional_str(obj.get("relation"), field="relation")})
 
     household = Household(

@@ -12,7 +12,7 @@ from consent.rights import RECTIFIABLE
 from hub.api.auth import HubDep, Steward, actor_of, role
 from hub.community.access import HouseholdNotShown
 from hub.community.corrections import ask_correction
-from hub.community.found import buddhist_to_christian, enter_found_household
+from hub.community.found import enter_found_household
 from hub.community.referrals import ReferralNotFound, agency_queue, move_referral, raise_referral
 from hub.community.reviews import community_reviews, settle_for_community
 from hub.community.verification import STATUSES, verify_household
@@ -64,8 +64,6 @@ class MemberIn(BaseModel):
     sex: Literal["M", "F"] | None = None
     relation: str | None = Field(None, max_length=32)
 
-    def as_member(self) -> dict[str, Any]:
-        return {**self.model_dump(), "birth_date": self.birth_date and buddhist_to_christian(self.birth_date)}
 
 
 class FoundIn(BaseModel):
@@ -108,7 +106,7 @@ def post_referral(body: ReferralIn, hub: HubDep, who: Steward) -> dict[str, Any]
              summary="Enter a household your stewards found (linked at the next link run); the ingest report")
 def post_found(body: FoundIn, hub: HubDep, who: Steward) -> dict[str, Any]:
     report = enter_found_household(hub, community_code=who.area, steward_id=who.steward, house_no=body.house_no,
-                                   moo=body.moo, members=[m.as_member() for m in body.members],
+                                   moo=body.moo, members=[m.model_dump() for m in body.members],
                                    verified_poor=body.verified_poor, problems=body.problems, actor=actor_of(who))
     if not report.accepted:
         raise HTTPException(422, {"detail": "the household could not be entered", "quarantined":

@@ -28,13 +28,6 @@ class FoundHouseholdError(HubError):
     """A found household that cannot be entered as given (its place)."""
 
 
-def buddhist_to_christian(date_text: str) -> str:
-    """``YYYY-MM-DD`` in the Christian era: a year from 2400 is read as Buddhist era (543 years ahead)."""
-    if len(date_text) >= 4 and date_text[:4].isdigit() and int(date_text[:4]) >= 2400:
-        return f"{int(date_text[:4]) - 543}{date_text[4:]}"
-    return date_text
-
-
 def enter_found_household(hub: Hub, *, community_code: str, steward_id: int, house_no: str | None, moo: int | None,
                           members: list[dict[str, Any]], verified_poor: bool, problems: list[str], actor: str,
                           at: dt.datetime | None = None) -> FileReport:

@@ -17,6 +17,7 @@ _BE_RANGE = range(2400, 2700)  # 1857-2156 CE
 _CE_RANGE = range(1857, 2157)
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_ERA_NAMES = {"BE": "Buddhist era", "CE": "Christian era", "either": "Buddhist or Christian era"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,12 @@ class PartialDate:
 
 
 def _build(field: str, year: int, month: int, day: int, *, era: str, flags: list[str]) -> PartialDate:
-    if era == "BE":
+    if era == "either":  # a form that lets its writer choose: the year says which, nothing to flag
+        if year in _BE_RANGE:
+            year -= BE_OFFSET
+        elif year not in _CE_RANGE:
+            raise RecordError(f"{field}: the year is neither a plausible Buddhist-era nor Christian-era year")
+    elif era == "BE":
         if year in _BE_RANGE:
             year -= BE_OFFSET
         elif year in _CE_RANGE:
@@ -83,12 +89,13 @@ def parse_be_dmy(text: str, *, field: str, flags: list[str]) -> PartialDate | No
 
 
 def parse_ymd(text: str | None, *, field: str, era: str, flags: list[str]) -> PartialDate | None:
-    """Parse ``yyyy-mm-dd`` in the given era (``"BE"`` or ``"CE"``); blank -> ``None``."""
+    """Parse ``yyyy-mm-dd`` in the given era (``"BE"``, ``"CE"``, or ``"either"``: the year tells); blank ->
+    ``None``."""
     if text is None or not str(text).strip():
         return None
     m = _YMD.match(str(text).strip())
     if not m:
-        raise RecordError(f"{field}: expected yyyy-mm-dd ({'Buddhist' if era == 'BE' else 'Christian'} era)")
+        raise RecordError(f"{field}: expected yyyy-mm-dd ({_ERA_NAMES[era]})")
     year, month, day = map(int, m.groups())
     return _build(field, year, month, day, era=era, flags=flags)
 

@@ -30,7 +30,7 @@ from audit.query import Filters
 from consent.data_return import read_view as read_data_return
 from hub.api.auth import actor_of, hub_of
 from hub.community.access import HouseholdNotShown
-from hub.community.found import buddhist_to_christian, enter_found_household
+from hub.community.found import enter_found_household
 from hub.community.verification import METHODS, VerificationError, latest_status, verify_household
 from hub.community.verification import STATUSES as VERIFICATION_STATUSES
 from hub.context import Hub
@@ -208,7 +208,7 @@ def post_found(request: Request, hub: HubDep, who: WebCaller, first_name: Annota
     ingest report (a member the hub could not take is named with the reason)."""
     _for(who, "community")
     member = {"citizen_id": citizen_id or None, "title": title or None, "first_name": first_name,
-              "last_name": last_name, "birth_date": buddhist_to_christian(birth_date) or None, "sex": sex or None,
+              "last_name": last_name, "birth_date": birth_date or None, "sex": sex or None,
               "relation": "head"}
     try:
         report = enter_found_household(hub, community_code=who.area, steward_id=who.steward, house_no=house_no or None,
