@@ -211,6 +211,11 @@ def test_a_surveyed_referral_reaches_msdhs_moves_to_done_and_the_figures_follow(
         named = {(p, json.loads(b)["message"]["data"]["referral"]) for p, b in conn.execute(
             select(notifications.c.partner, notifications.c.body).where(notifications.c.kind == "referral.changed"))}
     assert named == {("msdhs", referral["id"]), ("kku", "R-000901")}  # each by the id it knows the referral by
+    with hub.engine.connect() as conn:
+        logged = [json.loads(d) for d in conn.scalars(select(audit_events.c.details)
+                                                       .where(audit_events.c.action == "referral.created"))]
+    # the survey's R-000955 names its agency in Thai free text ("สปสช."): kept out of the log
+    assert sorted(e["agency"] for e in logged) == ["(free text, not logged)", "MSDHS"]
 
 
 def test_a_later_survey_batch_moves_a_referral_forward_never_back(hub, tmp_path):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -30,12 +29,12 @@ from hub.community.events import ReferralChanged, ReferralCreated, ReferralQueue
 from hub.context import Hub
 from hub.db.schema import referral_changes, referrals, source_households, source_records
 from hub.errors import HubError
+from hub.notify.catalogue import FIELDS, admissible
 from hub.notify.outbox import notify
 from hub.views.microdata import partner_key, pseudonyms
 
 STATUSES = REFERRAL_STATUSES
 _RANK = {"pending": 0, "accepted": 1, "done": 2, "rejected": 2}
-_CODE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")  # a need or agency as notifications carry it
 SURVEY = "university_survey"
 
 
@@ -193,8 +192,9 @@ def _create(hub: Hub, conn: Connection, *, origin: str, origin_ref: str, househo
     _announce(hub, conn, "referral.created", referral_id=referral_id, origin=origin, origin_ref=origin_ref,
               household_id=household_id, agency=agency, need=need, status=status, area=area,
               decided_on=referred_on.isoformat())
-    hub.audit.append(conn, ReferralCreated(resource=f"referral:{referral_id}", origin=origin, agency=_logged(agency),
-                                           need=_logged(need), status=status, area=area), actor=actor)
+    hub.audit.append(conn, ReferralCreated(resource=f"referral:{referral_id}", origin=origin,
+                                           agency=_logged(agency, "agency"), need=_logged(need, "need"),
+                                           status=status, area=area), actor=actor)
     return referral_id
 
 
@@ -216,18 +216,16 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else hashlib.sha256(text.encode()).hexdigest()[:width]
 
 
-def _logged(text: str) -> str:
-    """An agency or need as the audit log keeps it: a plain code (``housing_repair``, ``MSDHS``), or not at
-    all (a survey's free text may name a person)."""
-    return text if _CODE.match(text.lower()) else "(free text, not logged)"
+def _logged(text: str, field: str) -> str:
+    """An agency or need as the audit log keeps it: a plain code (``housing_repair``, ``MSDHS``), as a
+    notification may carry it, or not at all (a survey's free text may name a person)."""
+    return text if FIELDS[field].valid(text.lower()) else "(free text, not logged)"
 
 
 def _notice(**fields: Any) -> dict[str, Any]:
-    """A referral's notification fields: the agency as its partner id (lower case), a need that is not a
-    plain code (as a survey may write it) left out, as is an area the household has none of."""
-    fields["agency"] = fields["agency"].lower()
-    return {name: value for name, value in fields.items()
-            if value not in (None, "") and (name not in ("need", "agency") or _CODE.match(value))}
+    """A referral's notification fields: the agency as its partner id (lower case); a survey's free text
+    where a code goes, or an area the household has none of, left out."""
+    return admissible({**fields, "agency": fields["agency"].lower()})
 
 
 def _village(home: tuple[str, int | None]) -> str:

@@ -26,6 +26,7 @@ from hub.context import Hub
 from hub.crypto import aad
 from hub.db.schema import household_verifications, notifications
 from hub.errors import HubError
+from hub.notify.catalogue import admissible
 from hub.notify.outbox import notify
 from hub.thai.citizen_id import mentions_citizen_id
 
@@ -86,9 +87,8 @@ def verify_household(hub: Hub, *, community_code: str, steward_id: int, househol
             evidence=_stored(hub, checked, household_id), verified_at=at, recorded_by=actor))
         notified = notify(hub, conn, "household.verified", household_id=household_id,
                           concerns=partners_holding(hub, conn, [household_id]),
-                          data={"status": status, "area": members["tambon"].iloc[0],
-                                "decided_on": at.date().isoformat(),
-                                **({"previous_status": previous} if previous else {})})
+                          data=admissible({"status": status, "previous_status": previous,
+                                           "area": members["tambon"].iloc[0], "decided_on": at.date().isoformat()}))
         partners = notified_partners(conn, notified)
         hub.audit.append(conn, HouseholdVerified(
             resource=f"household:{household_id}", community=subject.ref, status=status, previous_status=previous,

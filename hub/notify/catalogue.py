@@ -71,3 +71,10 @@ FIELDS: dict[str, NotifyField] = {
     "corrected_fields": NotifyField("the names of the fields a correction changed (never their values)", _codes),
     "decided_on": NotifyField("the day of the decision or change, YYYY-MM-DD (Christian era)", _day),
 }
+
+
+def admissible(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the values their field does not admit (none, or a survey's free text where a code
+    goes): for callers passing on what someone else wrote. :func:`hub.notify.outbox.notify` refuses such a
+    value as a programming error."""
+    return {name: value for name, value in data.items() if FIELDS[name].valid(value)}
