@@ -10,9 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from consent import clock
-from consent.data_return import shown_households
-from consent.stewards import active_steward
 from consent.subjects import community
+from hub.community.access import visible_households
 from hub.context import Hub
 from hub.db.bulk import SQLITE_MAX_KEYS
 from hub.db.schema import link_reviews, source_records
@@ -43,8 +42,7 @@ def _theirs(hub: Hub, community_code: str, steward_id: int, at: dt.datetime, *, 
     subject = community(community_code)
     t, r = link_reviews, source_records
     with hub.engine.connect() as conn:
-        active_steward(conn, steward_id, subject.ref, may_cover=True)
-        _, shown, _ = shown_households(conn, subject.ref, at)
+        _, shown = visible_households(conn, subject.ref, steward_id, at)
         query = select(t.c.id, t.c.source_a, t.c.record_id_a, t.c.source_b, t.c.record_id_b).order_by(t.c.id)
         pairs = conn.execute(query.where(t.c.status == "open") if open_only else query).all()
         ids = sorted(shown)

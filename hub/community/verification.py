@@ -24,6 +24,7 @@ from hub.community.concerns import partners_holding
 from hub.community.events import HouseholdVerified
 from hub.context import Hub
 from hub.crypto import aad
+from hub.db.bulk import SQLITE_MAX_KEYS
 from hub.db.schema import household_verifications, notifications
 from hub.errors import HubError
 from hub.notify.catalogue import admissible
@@ -81,7 +82,7 @@ def verify_household(hub: Hub, *, community_code: str, steward_id: int, househol
     at = at or clock.now()
     with hub.engine.begin() as conn:
         members = community_household(conn, subject.ref, steward_id, household_id, at)
-        previous = latest_status(conn, household_id)
+        previous = latest_statuses(conn, [household_id]).get(household_id)
         conn.execute(insert(household_verifications).values(
             household_id=household_id, community=subject.ref, status=status, steward_id=steward_id,
             evidence=_stored(hub, checked, household_id), verified_at=at, recorded_by=actor))
@@ -103,6 +104,11 @@ def notified_partners(conn: Connection, notification_ids: list[int]) -> list[str
         if notification_ids else []
 
 
-def latest_status(conn: Connection, household_id: str) -> str | None:
-    v = household_verifications
-    return conn.scalar(select(v.c.status).where(v.c.household_id == household_id).order_by(v.c.id.desc()).limit(1))
+def latest_statuses(conn: Connection, household_ids: list[str]) -> dict[str, str]:
+    """The newest verification of each of ``household_ids`` that has one (one query per page of ids)."""
+    v, newest = household_verifications, {}
+    for start in range(0, len(household_ids), SQLITE_MAX_KEYS):
+        rows = conn.execute(select(v.c.household_id, v.c.status).order_by(v.c.id)
+                            .where(v.c.household_id.in_(household_ids[start:start + SQLITE_MAX_KEYS])))
+        newest.update((row.household_id, row.status) for row in rows)  # later rows overwrite earlier ones
+    return newest

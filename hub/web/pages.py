@@ -31,7 +31,7 @@ from consent.data_return import read_view as read_data_return
 from hub.api.auth import actor_of, hub_of
 from hub.community.access import HouseholdNotShown
 from hub.community.found import enter_found_household
-from hub.community.verification import METHODS, VerificationError, latest_status, verify_household
+from hub.community.verification import METHODS, VerificationError, latest_statuses, verify_household
 from hub.community.verification import STATUSES as VERIFICATION_STATUSES
 from hub.context import Hub
 from hub.db.schema import ingest_runs
@@ -176,7 +176,7 @@ def get_community(request: Request, hub: HubDep, who: WebCaller, found: int | No
     agencies = {h.household_id: sorted(set(h.sources).union(*(m.sources for m in h.members)))
                 for h in returned.households}
     with hub.engine.connect() as conn:
-        verdicts = {h.household_id: latest_status(conn, h.household_id) for h in returned.households}
+        verdicts = latest_statuses(conn, [h.household_id for h in returned.households])
     return render(request, "community.html", who, returned=returned, used=used, agencies=agencies,
                   verdicts=verdicts, statuses=VERIFICATION_STATUSES, methods=METHODS, found=found, rejected=rejected)
 
