@@ -25,9 +25,11 @@ import random
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+
+from simulators.http_json import JsonHandler, serve
 
 FAULTS = ("429", "503", "drop", "cut", "stuck")
 MAX_PAGE = 500
@@ -116,12 +118,8 @@ class Simulator(ThreadingHTTPServer):
         return None
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     server: Simulator
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        pass
 
     def do_GET(self) -> None:  # noqa: N802 - the base class's name
         url = urlsplit(self.path)
@@ -178,20 +176,6 @@ class Handler(BaseHTTPRequestHandler):
             return "cut"
         return self._json(200, {"items": items, "next_page_token": token})
 
-    def _head(self, status: int, length: int, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(length))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-
-    def _json(self, status: int, body, headers: dict[str, str] | None = None) -> int:
-        data = json.dumps(body, ensure_ascii=False).encode()
-        self._head(status, len(data), headers)
-        self.wfile.write(data)
-        return status
-
 
 def read_items(paths: list[Path]) -> list[dict]:
     return [json.loads(line) for path in paths for line in path.read_text(encoding="utf-8").splitlines()
@@ -212,12 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     logbook.upsert(read_items(args.data))
     server = Simulator((args.host, args.port), logbook=logbook, api_key=args.api_key,
                       faults=parse_faults(args.faults), retry_after=args.retry_after, seed=args.seed)
-    print(f"listening on http://{args.host}:{server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    sys.exit(0)
+    serve(server, args.host)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,11 @@ import argparse
 import json
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 from hub.notify.signature import IDEMPOTENCY_HEADER, KEY_ID_HEADER, SIGNATURE_HEADER, verify_webhook
+from simulators.http_json import JsonHandler, serve
 
 MODES = ("up", "503", "drop", "accept-drop", "refuse")
 
@@ -57,12 +58,8 @@ class Receiver(ThreadingHTTPServer):
         return 200, new
 
 
-class Handler(BaseHTTPRequestHandler):
+class Handler(JsonHandler):
     server: Receiver
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format, *args):  # noqa: A002 - the base class's name
-        pass
 
     def do_GET(self) -> None:  # noqa: N802 - the base class's name
         with self.server.lock:
@@ -93,14 +90,6 @@ class Handler(BaseHTTPRequestHandler):
             return None
         return self._json(status, {"received": status == 200, "duplicate": status == 200 and not new})
 
-    def _json(self, status: int, body) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -109,12 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     args = parser.parse_args(argv)
     server = Receiver((args.host, args.port), public_key_pem=args.public_key.read_bytes())
-    print(f"listening on http://{args.host}:{server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    sys.exit(0)
+    serve(server, args.host)
 
 
 if __name__ == "__main__":
