@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -59,6 +60,15 @@ def canonical(values: Sequence, fmt: int = FORMAT) -> bytes:
 
 def chain_hash(prev: bytes, body: bytes) -> bytes:
     return hashlib.sha256(prev + body).digest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An event to append, with who acted and the request it belongs to."""
+
+    event: EventType
+    actor: str
+    request_id: str | None
 
 
 def now_text() -> str:
@@ -132,12 +142,25 @@ class AuditLog:
         """Append ``events`` in order inside the caller's transaction, in one write per table; returns
         their sequence numbers. Raises :class:`AuditWriteError` when they cannot be written (the
         caller's transaction must then not commit what they record)."""
+        request_id = current_request_id()
+        return self.append_entries(conn, [Entry(event, actor, request_id) for event in events])
+
+    def check(self, event: EventType) -> None:
+        """Raise now what appending ``event`` would: an undeclared type, a citizen ID in clear."""
+        self._check([event], [_details_text(event.details())])
+
+    def _check(self, events: Sequence[EventType], texts: Sequence[str]) -> None:
         for event in events:
             if self._declared.get(event.name) is not type(event):
                 raise AuditWriteError(f"audit event type {event.name!r} was never declared")
-        fields = [event.details() for event in events]
-        texts = [orjson.dumps(f, option=_DETAILS_JSON).decode() for f in fields]
         _refuse_clear_citizen_ids(events, texts)
+
+    def append_entries(self, conn: Connection, entries: Sequence[Entry]) -> list[int]:
+        """:meth:`append_many` for events of several actors and requests (:mod:`audit.group_commit`)."""
+        events = [entry.event for entry in entries]
+        fields = [event.details() for event in events]
+        texts = [_details_text(f) for f in fields]
+        self._check(events, texts)
         try:
             if conn.dialect.name == "sqlite":  # take the write lock before reading the head (FOR UPDATE's work)
                 self._queue.enter(conn)
@@ -145,16 +168,17 @@ class AuditLog:
             head = conn.execute(select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
                                 .with_for_update()).first()
             seq, prev = (head.seq, bytes(head.hash)) if head else (0, GENESIS)
-            at, role, request_id = now_text(), role_of(actor), current_request_id()
+            at = now_text()
             last = last_checkpoint(conn)
             cadence = None if last is None else self._cadence_after(last)
             rows, reads, heads_to_sign = [], [], []
-            for event, details, detail_text in zip(events, fields, texts):
+            for entry, details, detail_text in zip(entries, fields, texts):
                 seq += 1
+                event = entry.event
                 facets = event.facets()
-                values = (seq, at, actor, event.name, event.resource, detail_text, role,
+                values = (seq, at, entry.actor, event.name, event.resource, detail_text, role_of(entry.actor),
                           _text(facets.partner), _text(facets.purpose), _text(facets.area),
-                          None if facets.records is None else int(facets.records), request_id)
+                          None if facets.records is None else int(facets.records), entry.request_id)
                 digest = chain_hash(prev, canonical(values))
                 rows.append((*values, FORMAT, prev, digest))
                 reads.extend((seq, area, int(count), event.name, values[7], values[8], at)
@@ -228,6 +252,10 @@ def _refuse_clear_citizen_ids(events: Sequence[EventType], texts: Sequence[str])
         if mentions_citizen_id(text) or mentions_citizen_id(event.resource):
             raise ClearCitizenIdInAudit(f"{event.name}: the audit log may not hold a citizen ID in clear; "
                                         f"write the reason or note without it")
+
+
+def _details_text(details: dict) -> str:
+    return orjson.dumps(details, option=_DETAILS_JSON).decode()
 
 
 def _text(value) -> str | None:

@@ -8,9 +8,10 @@ keep-alive connections of ``wrk`` (Debian package ``wrk``: a load generator in C
 the servers', not a Python client's) for ``--seconds``: the hub's clients read a policy unit's view, one
 tambon at a time (``GET /api/v1/views/policy_all_levels/rows?area=TAMBON``: the tambon and its villages,
 read through consent-built versions and logged in the audit log). Reported: p50 and p99 latency and
-throughput of each, and the hub's throughput as a share of the bare endpoint's.
+throughput of each, and the hub's throughput as a share of the bare endpoint's, in each of ``--rounds``
+rounds (the two measured in turn, each after a warm-up) and their median.
 
-    python bench/api.py [--households 2000] [--clients 50] [--seconds 10]
+    python bench/api.py [--households 2000] [--clients 50] [--seconds 10] [--rounds 3]
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import argparse
 import io
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BARE_APP = textwrap.dedent('''
+    import gc
+
     import jwt
     from fastapi import Depends, FastAPI, HTTPException
     from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -51,7 +55,13 @@ BARE_APP = textwrap.dedent('''
     @app.get("/bare")
     def bare(claims: dict = Depends(caller)) -> dict:
         return {"sub": claims["sub"]}
+
+    gc.collect()
+    gc.freeze()  # as `hub serve` does
 ''')
+
+
+WARM_UP = 3.0  # seconds of load before each measurement
 
 
 def free_port() -> int:
@@ -89,16 +99,19 @@ end
 
 
 def load(url: str, paths: list[str], token: str, clients: int, seconds: float, work: Path) -> tuple[float, ...]:
-    """wrk (C, epoll) with ``clients`` keep-alive connections for ``seconds``, cycling ``paths``: requests per
-    second, p50 and p99 latency (s). Any non-2xx answer or socket error stops the benchmark."""
+    """wrk (C, epoll) with ``clients`` keep-alive connections for ``seconds``, cycling ``paths``, after a
+    :data:`WARM_UP` of the same load that is not measured (a server's first requests fill its caches and
+    pools): requests per second, p50 and p99 latency (s). Any non-2xx answer or socket error stops the
+    benchmark."""
     script = work / "paths.lua"
     script.write_text(WRK_SCRIPT % {"paths": ", ".join(f'"{p}"' for p in paths), "token": token})
-    out = subprocess.run(["wrk", "-t", "1", "-c", str(clients), "-d", f"{seconds:g}s", "--timeout", "30s",
-                          "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout
-    requests, micros, p50, p99, errors = (int(v) for v in out.split("RESULT ")[1].split())
-    if errors:
-        raise SystemExit(f"{url}: {errors} requests failed (non-2xx or socket errors)")
+    for duration in (WARM_UP, seconds):
+        out = subprocess.run(["wrk", "-t", "1", "-c", str(clients), "-d", f"{duration:g}s", "--timeout", "30s",
+                              "-s", str(script), url],
+                             capture_output=True, text=True, check=True).stdout
+        requests, micros, p50, p99, errors = (int(v) for v in out.split("RESULT ")[1].split())
+        if errors:
+            raise SystemExit(f"{url}: {errors} requests failed (non-2xx or socket errors)")
     return requests / (micros / 1e6), p50 / 1e6, p99 / 1e6
 
 
@@ -113,6 +126,7 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each, in turn")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="saphan-bench-api-"))
     env = {**os.environ, "HUB_HOME": str(home), "PYTHONPATH": str(ROOT)}
@@ -144,11 +158,15 @@ def main() -> None:
                "--app-dir", str(home)], env, bare_port),
     ]
     try:
-        hub_rate = report("hub: area-view read (audited)", load(
-            f"http://127.0.0.1:{hub_port}", paths, token, args.clients, args.seconds, home))
-        bare_rate = report("bare FastAPI: verify the JWT, return", load(
-            f"http://127.0.0.1:{bare_port}", ["/bare"], token, args.clients, args.seconds, home))
-        print(f"hub throughput: {hub_rate / bare_rate:.0%} of the bare endpoint's")
+        shares = []
+        for _ in range(args.rounds):  # in turn, so that both see the machine as it is in each round
+            hub_rate = report("hub: area-view read (audited)", load(
+                f"http://127.0.0.1:{hub_port}", paths, token, args.clients, args.seconds, home))
+            bare_rate = report("bare FastAPI: verify the JWT, return", load(
+                f"http://127.0.0.1:{bare_port}", ["/bare"], token, args.clients, args.seconds, home))
+            shares.append(hub_rate / bare_rate)
+            print(f"hub throughput: {shares[-1]:.0%} of the bare endpoint's", flush=True)
+        print(f"median of {args.rounds} rounds: {statistics.median(shares):.0%}")
     finally:
         for server in servers:
             server.terminate()

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from audit.chain import AuditLog
 from audit.events import KeysCreated
+from audit.group_commit import GroupCommit
 from audit.hub_witness import FILE as WITNESS_FILE
 from audit.hub_witness import HubWitness
 from audit.status import VerificationStatus
@@ -116,6 +117,11 @@ class Hub:
         return AuditLog((t for types in self.plugins.hook.saphan_register_event_types() for t in types),
                         signer=signer, witness=HubWitness(self.settings.resolved_keys_dir / WITNESS_FILE, signer),
                         every=self.settings.audit_checkpoint_every, seconds=self.settings.audit_checkpoint_seconds)
+
+    @cached_property
+    def audit_group(self) -> GroupCommit:
+        """Appends events that commit alone (the records of reads) in shared transactions, for throughput."""
+        return GroupCommit(self.engine, self.audit)
 
     @cached_property
     def audit_status(self) -> VerificationStatus:

@@ -17,10 +17,11 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hub.errors import KeyringError
@@ -69,6 +70,11 @@ def _unwrap(kek: bytes, name: str, wrapped: str) -> bytes:
         return AESGCM(kek).decrypt(blob[:_NONCE], blob[_NONCE:], f"saphan-key|{name}".encode())
     except InvalidTag:
         raise KeyringError(f"key {name!r} does not unwrap with the current KEK (wrong or damaged key files)") from None
+
+
+@lru_cache(maxsize=32)
+def _public_half(private: bytes) -> Ed25519PublicKey:
+    return Ed25519PrivateKey.from_private_bytes(private).public_key()
 
 
 @dataclass(frozen=True, repr=False)
@@ -166,6 +172,13 @@ class Keyring:
         """The Ed25519 key for ``use``; a :class:`KeyringError` pointing at ``hub init`` if it is missing."""
         try:
             return Ed25519PrivateKey.from_private_bytes(self.signing[use])
+        except KeyError:
+            raise KeyringError(f"{self.directory}: no {use!r} signing key; run `hub init` to add it") from None
+
+    def verifying_key(self, use: str) -> Ed25519PublicKey:
+        """The public half of :meth:`signing_key` (derived once per key: tokens are checked on every request)."""
+        try:
+            return _public_half(self.signing[use])
         except KeyError:
             raise KeyringError(f"{self.directory}: no {use!r} signing key; run `hub init` to add it") from None
 

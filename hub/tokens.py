@@ -76,14 +76,15 @@ def issue(hub: Hub, *, role: str, subject: str, actor: str, partner: str | None 
 
 def verify(hub: Hub, token: str) -> Caller:
     """The :class:`Caller` of a token this hub signed and that is still valid; :class:`TokenError` if not."""
-    public = hub.keyring.signing_key("tokens").public_key()
+    public = hub.keyring.verifying_key("tokens")
     try:
-        if jwt.get_unverified_header(token).get("kid") != key_id(public):
-            raise TokenError("invalid token: not signed by this hub's token key (kid)")
-        claims = jwt.decode(token, public, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
-                            options={"require": ["exp", "iat", "aud", "iss", "sub"]})
+        decoded = jwt.decode_complete(token, public, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
+                                      options={"require": ["exp", "iat", "aud", "iss", "sub"]})
     except jwt.InvalidTokenError as exc:
         raise TokenError(f"invalid token: {exc}") from None
+    if decoded["header"].get("kid") != key_id(public):
+        raise TokenError("invalid token: not signed by this hub's token key (kid)")
+    claims = decoded["payload"]
     if claims.get("role") not in ROLES:
         raise TokenError("invalid token: unknown role")
     if (claims["role"] == "partner" and not claims.get("partner")) or \

@@ -34,10 +34,10 @@ def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(title="Saphan (สะพาน) hub API", version="1", docs_url="/api/docs",
                   openapi_url="/api/v1/openapi.json")
     app.state.hub = hub
+    app.include_router(views_router, prefix="/api/v1")  # first: routes match in order, and view reads are most
     app.include_router(consent_router, prefix="/api/v1")
     app.include_router(rights_router, prefix="/api/v1")
     app.include_router(audit_router, prefix="/api/v1")
-    app.include_router(views_router, prefix="/api/v1")
     app.include_router(sources_router, prefix="/api/v1")
     app.include_router(notify_router, prefix="/api/v1")
     app.include_router(community_router, prefix="/api/v1")

@@ -22,13 +22,17 @@ SQLITE_CACHE_KIB = 65536
 #: the pages every commit touches (the audit head, index tails, the B-trees' upper levels) are copied back
 #: again and again; at 10,000 each is copied once per ~40 MiB written (audit appends: +28%).
 SQLITE_WAL_PAGES = 10_000
+#: Connections kept open: one per thread the API serves requests on (40) and the audit writer. A connection
+#: opened beyond the pool is closed on return, and the next one starts with an empty page cache.
+SQLITE_POOL = 48
 
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``. SQLite gets WAL (checkpointed every ~40 MiB), enforced foreign keys, a 64 MiB
-    page cache and a busy timeout."""
+    page cache, a busy timeout and a pool as large as the API's thread pool."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json_serializer)
+        engine = create_engine(url, connect_args={"timeout": 30}, json_serializer=_json_serializer,
+                               pool_size=SQLITE_POOL, max_overflow=SQLITE_POOL)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):

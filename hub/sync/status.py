@@ -8,6 +8,7 @@ sources so that readers know.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from dataclasses import asdict, dataclass
 from itertools import islice
@@ -88,17 +89,35 @@ def _status(conn: Connection, source: str, access: SourceAccess | None, schedule
 
 
 _STALE_CACHE: dict[tuple[str, str], tuple[float, list[str]]] = {}
+_STALE_REFRESH = threading.Lock()
 #: Seconds a reading of which sources are stale is reused (views name them on every page they serve).
 STALE_CACHE_SECONDS = 5.0
 
 
+def _stale_key(hub: Hub) -> tuple[str, str]:
+    return hub.settings.resolved_database_url, str(hub.settings.resolved_sources_file)
+
+
+def recent_stale_sources(hub: Hub) -> list[str] | None:
+    """What :func:`stale_sources` would answer without reading the database, or ``None`` when it would read
+    (for a caller that must not block)."""
+    cached = _STALE_CACHE.get(_stale_key(hub))
+    return cached[1] if cached and time.monotonic() - cached[0] < STALE_CACHE_SECONDS else None
+
+
 def stale_sources(hub: Hub) -> list[str]:
-    """The sources whose data is stale now (as of at most :data:`STALE_CACHE_SECONDS` ago)."""
-    key = (hub.settings.resolved_database_url, str(hub.settings.resolved_sources_file))
+    """The sources whose data is stale now (as of at most :data:`STALE_CACHE_SECONDS` ago, or a moment
+    more while one caller reads them afresh and the others keep the last reading)."""
+    if (recent := recent_stale_sources(hub)) is not None:
+        return recent
+    key = _stale_key(hub)
     cached = _STALE_CACHE.get(key)
-    if cached and time.monotonic() - cached[0] < STALE_CACHE_SECONDS:
+    if not _STALE_REFRESH.acquire(blocking=cached is None):
         return cached[1]
-    with hub.engine.connect() as conn:
-        stale = [s.source for s in source_statuses(hub, conn) if s.stale]
-    _STALE_CACHE[key] = (time.monotonic(), stale)
-    return stale
+    try:
+        with hub.engine.connect() as conn:
+            stale = [s.source for s in source_statuses(hub, conn) if s.stale]
+        _STALE_CACHE[key] = (time.monotonic(), stale)
+        return stale
+    finally:
+        _STALE_REFRESH.release()

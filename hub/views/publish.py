@@ -31,6 +31,7 @@ from hub.context import Hub
 from hub.db.bulk import bulk_insert
 from hub.db.schema import view_cells, view_rows, view_versions
 from hub.errors import ContractViolation, HubError, PublishError
+from hub.views import read_cache
 from hub.views.aggregate import build_aggregate
 from hub.views.facts import Inputs, household_facts, load_inputs, person_facts
 from hub.views.fields import FIELDS
@@ -255,6 +256,7 @@ def _publish_locked(hub: Hub, chosen: list[tuple[LoadedContract, View]], contrac
                 version_id=version, contract_sha256=loaded.sha256, rows=len(table),
                 excluded_by_consent=excluded, epsilon=view.privacy.epsilon if view.public else None,
                 anonymisation=table.report), actor=actor)
+    read_cache.forget_current()
     return results, kept
 
 

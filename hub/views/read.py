@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+import anyio.to_thread
+from sqlalchemy import Connection, Engine, bindparam, func, or_, select
 
 from audit.events import ViewRead
 from contracts.model import View
@@ -18,6 +19,7 @@ from hub.db.schema import view_cells, view_rows, view_versions
 from hub.errors import ContractViolation
 from hub.exports import write_export
 from hub.thai.areas import area_name
+from hub.views import read_cache
 from hub.views.figures import measures_of, ratios_of
 
 
@@ -41,6 +43,9 @@ class ViewSlice:
     rows: list[dict]  # microdata: {"row", "area", "fields"}
     homes: Counter  # microdata: rows read by the village their unit lives in (for the audit, never shown)
 
+    def __len__(self) -> int:
+        return len(self.cells) or len(self.rows)
+
 
 def _info(row) -> VersionInfo:
     return VersionInfo(row.view, row.id, row.contract_id, row.level, row.rows, row.published_at, row.epsilon,
@@ -54,18 +59,27 @@ def current_versions(conn: Connection) -> list[VersionInfo]:
     return [_info(r) for r in rows]
 
 
+#: The statements every read runs, built once: building one costs more than running it.
+_CURRENT = select(view_versions).where(view_versions.c.view == bindparam("view"), view_versions.c.status == "current")
+_KEPT = select(view_versions).where(view_versions.c.view == bindparam("view"), view_versions.c.id == bindparam("id"),
+                                    view_versions.c.status.in_(("current", "retired")))
+
+
 def _served(conn: Connection, view: str, version_id: int | None) -> VersionInfo:
-    """The current version of ``view``, or one of its kept versions (current or retired) by id."""
-    t = view_versions
-    query = select(t).where(t.c.view == view)
-    query = query.where(t.c.status == "current") if version_id is None else \
-        query.where(t.c.id == version_id, t.c.status.in_(("current", "retired")))
-    row = conn.execute(query).first()
+    """The current version of ``view`` (as found at most a second ago: :mod:`hub.views.read_cache`), or one
+    of its kept versions (current or retired) by id."""
+    if version_id is None and (known := read_cache.current(conn.engine, view)) is not None:
+        return known
+    query, params = (_CURRENT, {"view": view}) if version_id is None else (_KEPT, {"view": view, "id": version_id})
+    row = conn.execute(query, params).first()
     if row is None:
         if version_id is not None:
             raise ContractViolation(f"view {view!r} keeps no version {version_id} (see `hub views versions`)")
         raise ContractViolation(f"view {view!r} has no published version; run `hub publish`")
-    return _info(row)
+    info = _info(row)
+    if version_id is None:
+        read_cache.keep_current(conn.engine, view, info)
+    return info
 
 
 def kept_versions(conn: Connection, view: str) -> list[VersionInfo]:
@@ -79,10 +93,30 @@ def kept_versions(conn: Connection, view: str) -> list[VersionInfo]:
 def _slice(conn: Connection, view: str, *, area: str | None, whole: bool, version_id: int | None,
            page: tuple[int, int] | None = None) -> ViewSlice:
     """The version's rows (microdata) or cells (aggregate) for ``area``, in area order; ``page`` is an
-    (offset, limit) of a whole read."""
+    (offset, limit) of a whole read. An aggregate slice is shared between reads: do not change it."""
     info = _served(conn, view, version_id)
+    if _microdata(info):
+        return _read_slice(conn, info, area=area, whole=whole, page=page)
+    return read_cache.remembered(conn.engine, _slice_key(info, area, whole, page),
+                                 lambda: _read_slice(conn, info, area=area, whole=whole, page=page))
+
+
+def _slice_key(info: VersionInfo, area: str | None, whole: bool, page: tuple[int, int] | None) -> tuple:
+    return "slice", info.version_id, info.published_at, area, whole, page
+
+
+def _count_key(info: VersionInfo, area: str | None) -> tuple:
+    return "count", info.version_id, info.published_at, area
+
+
+def _microdata(info: VersionInfo) -> bool:
+    return info.level in ("person", "household")
+
+
+def _read_slice(conn: Connection, info: VersionInfo, *, area: str | None, whole: bool,
+                page: tuple[int, int] | None) -> ViewSlice:
     cells, rows, homes = [], [], Counter()
-    microdata = info.level in ("person", "household")
+    microdata = _microdata(info)
     table = view_rows if microdata else view_cells
     code = area or "TH"
     query = select(table).where(table.c.version_id == info.version_id)
@@ -100,13 +134,19 @@ def _slice(conn: Connection, view: str, *, area: str | None, whole: bool, versio
         else:
             cells.append({"area": r.area, "level": r.level, "parent": r.parent, "figures": r.figures})
     if not microdata and not whole and not any(c["area"] == code for c in cells):
-        raise ContractViolation(f"view {view} has no area {code!r} (its level is {info.level}; "
+        raise ContractViolation(f"view {info.view} has no area {code!r} (its level is {info.level}; "
                                 "areas are DOPA codes, villages TTTTTT-MM)")
     return ViewSlice(info, area, cells, rows, homes)
 
 
 def _count(conn: Connection, info: VersionInfo, area: str | None) -> int:
-    table = view_rows if info.level in ("person", "household") else view_cells
+    if _microdata(info):
+        return _read_count(conn, info, area)
+    return read_cache.remembered(conn.engine, _count_key(info, area), lambda: _read_count(conn, info, area))
+
+
+def _read_count(conn: Connection, info: VersionInfo, area: str | None) -> int:
+    table = view_rows if _microdata(info) else view_cells
     query = select(func.count()).select_from(table).where(table.c.version_id == info.version_id)
     if area:
         query = query.where(table.c.area.startswith(area, autoescape=True))
@@ -120,34 +160,50 @@ def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool 
     area and below it (the whole table without an area); for microdata, the rows whose area starts with
     ``area`` (all without)."""
     loaded, spec = hub.contracts.view(view)  # only while a contract in force defines the view
-    with hub.engine.begin() as conn:
+    with hub.engine.connect() as conn:
         part = _slice(conn, view, area=area, whole=whole, version_id=version_id)
-        hub.audit.append(conn, _read_event(loaded.contract.partner.id, spec, part, len(part.rows) or len(part.cells)),
-                         actor=actor)
+    hub.audit_group.record(_read_event(loaded.contract.partner.id, spec, part, len(part.rows) or len(part.cells)),
+                           actor=actor)
     return part
 
 
-def read_page(hub: Hub, view: str, *, area: str | None, offset: int, limit: int, actor: str
-              ) -> tuple[ViewSlice, int]:
+async def read_page(hub: Hub, view: str, *, area: str | None, offset: int, limit: int, actor: str
+                    ) -> tuple[ViewSlice, int]:
     """Rows ``offset`` to ``offset + limit`` of ``view``'s current version (microdata rows, or aggregate
-    cells at and below ``area``, in area order) and how many there are in all; audited."""
+    cells at and below ``area``, in area order) and how many there are in all; returns once the read's
+    audit event is committed. A page kept in memory is served without a database read; any other is read
+    on a worker thread (the wait for the commit holds none)."""
     loaded, spec = hub.contracts.view(view)
-    with hub.engine.begin() as conn:
-        part = _slice(conn, view, area=area, whole=True, version_id=None, page=(offset, limit))
-        total = _count(conn, part.version, area)
-        hub.audit.append(conn, _read_event(loaded.contract.partner.id, spec, part, len(part.rows) or len(part.cells)),
-                         actor=actor)
+
+    def page() -> tuple[ViewSlice, int]:
+        with hub.engine.connect() as conn:
+            part = _slice(conn, view, area=area, whole=True, version_id=None, page=(offset, limit))
+            return part, _count(conn, part.version, area)
+
+    part, total = _page_in_memory(hub.engine, view, area, (offset, limit)) or await anyio.to_thread.run_sync(page)
+    await hub.audit_group.committed(_read_event(loaded.contract.partner.id, spec, part,
+                                                len(part.rows) or len(part.cells)), actor=actor)
     return part, total
+
+
+def _page_in_memory(engine: Engine, view: str, area: str | None, page: tuple[int, int]
+                    ) -> tuple[ViewSlice, int] | None:
+    info = read_cache.current(engine, view)
+    if info is None or _microdata(info):
+        return None
+    part, total = read_cache.known(engine, _slice_key(info, area, True, page)), \
+        read_cache.known(engine, _count_key(info, area))
+    return None if part is None or total is None else (part, total)
 
 
 def view_table(hub: Hub, view: str, *, area: str | None, actor: str) -> tuple[list[str], list[list]]:
     """The whole of ``view``'s current version at and below ``area`` as a header and rows of text (what
     :func:`export_view` writes), read and audited in one transaction."""
     loaded, spec = hub.contracts.view(view)
-    with hub.engine.begin() as conn:
+    with hub.engine.connect() as conn:
         part = _slice(conn, view, area=area, whole=True, version_id=None)
-        rows = list(_table_rows(part, columns(spec)))
-        hub.audit.append(conn, _read_event(loaded.contract.partner.id, spec, part, len(rows)), actor=actor)
+    rows = list(_table_rows(part, columns(spec)))
+    hub.audit_group.record(_read_event(loaded.contract.partner.id, spec, part, len(rows)), actor=actor)
     return _header(spec), rows
 
 
