@@ -290,6 +290,16 @@ def root_url(client) -> str:
     return f"{client.base_url.scheme}://{client.base_url.netloc.decode()}"
 
 
+def hub_env(hub: Hub) -> dict[str, str]:
+    """The environment a ``hub`` command in another process needs to open this hub."""
+    s = hub.settings
+    env = {**os.environ, "HUB_HOME": str(s.resolved_home), "HUB_DATABASE_URL": s.resolved_database_url,
+           "HUB_SOURCES_FILE": str(s.resolved_sources_file)}
+    if s.contracts_dir:
+        env["HUB_CONTRACTS_DIR"] = str(s.contracts_dir)
+    return env
+
+
 def refuse_audit_writes(hub) -> None:
     """Make every audit append fail, as a full disk or a broken database would."""
     with hub.engine.begin() as conn:

@@ -145,6 +145,7 @@ def test_no_personal_data_is_served_when_its_audit_event_cannot_be_written(hub, 
     granted = api.post("/consent/community/decisions", headers=who["steward"],
                        json={"purposes": ["community_planning"], "meeting": "ประชุม"})
     assert granted.status_code == 201
+    assert api.get("/views/msdhs_amphoe/rows", headers=who["partner"]).status_code == 200
     refuse_audit_writes(hub)
     calls = [
         api.get("/consent/decisions", headers=who["steward"]),
@@ -155,6 +156,9 @@ def test_no_personal_data_is_served_when_its_audit_event_cannot_be_written(hub, 
             "subject": {"citizen_id": SOMCHAI}, "purpose": "welfare_referral", "partner": "msdhs"}),
         api.get("/audit/events", headers=who["auditor"]),
         api.get(f"/audit/usage/{VILLAGE}", headers=who["steward"]),
+        api.get("/views/msdhs_households/rows", headers=who["partner"]),  # microdata, read from the database
+        api.get("/views/msdhs_amphoe/rows", headers=who["partner"]),  # figures, served from memory the 2nd time
+        api.get("/views/msdhs_households/export.csv", headers=who["partner"]),
     ]
     assert [c.status_code for c in calls] == [503] * len(calls)
     assert all(c.json() == {"detail": "the access could not be recorded in the audit log, so nothing was sent; "

@@ -4,7 +4,6 @@ stays published but stale, and the database dropping its connections mid-run."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from sqlalchemy import delete, func, insert, select, text
 
 from audit.access import verify
 from consent.clock import utc
-from helpers import TPMAP, contracts_with, is_postgres, serve_api, source_contract
+from helpers import TPMAP, contracts_with, hub_env, is_postgres, serve_api, source_contract
 from hub.context import Hub
 from hub.db.schema import job_runs, scheduler_lease, view_versions
 from hub.errors import ContractViolation
@@ -107,12 +106,6 @@ def test_missed_fire_times_are_coalesced_into_one_run(scheduled):
     assert len(coalesced) >= 60 and all(utc(r.fire_time) < utc(ran[0].fire_time) for r in coalesced)
     gaps = {utc(b.fire_time) - utc(a.fire_time) for a, b in zip(rows, rows[1:])}
     assert gaps == {dt.timedelta(seconds=INTERVAL)}  # every fire time since, once
-
-
-def hub_env(hub: Hub) -> dict[str, str]:
-    s = hub.settings
-    return {**os.environ, "HUB_HOME": str(s.resolved_home), "HUB_DATABASE_URL": s.resolved_database_url,
-            "HUB_CONTRACTS_DIR": str(s.contracts_dir), "HUB_SOURCES_FILE": str(s.resolved_sources_file)}
 
 
 def start_scheduler(hub: Hub, log: Path) -> subprocess.Popen:
