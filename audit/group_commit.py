@@ -19,6 +19,7 @@ import asyncio
 import threading
 from collections import deque
 from concurrent.futures import Future
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
@@ -31,12 +32,12 @@ IDLE_SECONDS = 1.0
 MAX_BATCH = 1000  # events per transaction: enough to empty the queue of any realistic burst
 
 
+@dataclass(frozen=True)
 class _Waiter:
     """Who waits for an event: a thread (a concurrent future) or a coroutine (a future of its event loop)."""
 
-    def __init__(self, future: Future[int] | asyncio.Future[int], loop: asyncio.AbstractEventLoop | None = None):
-        self.future = future
-        self.loop = loop
+    future: Future[int] | asyncio.Future[int]
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 class GroupCommit:

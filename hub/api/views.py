@@ -62,8 +62,8 @@ def get_views(hub: HubDep, who: CallerDep) -> list[dict[str, Any]]:
 async def get_rows(name: str, hub: HubDep, who: CallerDep, area: AreaQuery = None,
                    offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
                    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1000) -> Response:
-    """(Async, and encoded here: the most frequent read skips a thread held while its audit event commits,
-    and FastAPI's generic encoding of plain JSON values.)"""
+    # async, and encoded here: the most frequent read holds no thread while its audit event commits, and
+    # skips FastAPI's generic encoding of what is plain JSON already
     spec = _view(hub, who, name)
     part, total = await read_page(hub, name, area=None if area == "TH" else area, offset=offset, limit=limit,
                                   actor=actor_of(who))
@@ -123,4 +123,3 @@ def get_series(name: str, hub: HubDep, who: CallerDep, area: AreaQuery = None) -
         points.append({"version_id": version.version_id, "published_at": version.published_at.isoformat(),
                        "figures": cell["figures"]})
     return {"view": name, "area": code, "name": area_name(code), "versions": points}
-

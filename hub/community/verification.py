@@ -104,11 +104,14 @@ def notified_partners(conn: Connection, notification_ids: list[int]) -> list[str
         if notification_ids else []
 
 
-def latest_statuses(conn: Connection, household_ids: list[str]) -> dict[str, str]:
-    """The newest verification of each of ``household_ids`` that has one (one query per page of ids)."""
+def latest_statuses(conn: Connection, household_ids: list[str] | None = None) -> dict[str, str]:
+    """The newest verification of each of ``household_ids`` (every household without) that has one: the
+    stewards' verdict, which outranks the sources (one query per page of ids)."""
     v, newest = household_verifications, {}
-    for start in range(0, len(household_ids), SQLITE_MAX_KEYS):
-        rows = conn.execute(select(v.c.household_id, v.c.status).order_by(v.c.id)
-                            .where(v.c.household_id.in_(household_ids[start:start + SQLITE_MAX_KEYS])))
+    query = select(v.c.household_id, v.c.status).order_by(v.c.id)
+    pages = [None] if household_ids is None else \
+        [household_ids[start:start + SQLITE_MAX_KEYS] for start in range(0, len(household_ids), SQLITE_MAX_KEYS)]
+    for page in pages:
+        rows = conn.execute(query if page is None else query.where(v.c.household_id.in_(page)))
         newest.update((row.household_id, row.status) for row in rows)  # later rows overwrite earlier ones
     return newest

@@ -17,7 +17,8 @@ from sqlalchemy import Connection, select
 
 from consent.population import Population, home_areas
 from hub.community import REFERRAL_STATUSES, overdue
-from hub.db.schema import household_verifications, referrals, source_households, source_records
+from hub.community.verification import latest_statuses
+from hub.db.schema import referrals, source_households, source_records
 from hub.views.figures import CAPITALS, DIMENSIONS, REFERRAL_MEASURES, VULNERABILITIES
 
 SOURCES = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")  # the agencies, for coverage
@@ -120,13 +121,8 @@ def load_inputs(conn: Connection, today: dt.date | None = None) -> Inputs:
     units = _rows(conn, select(h.c.source, h.c.household_id, h.c.attributes).where(h.c.deleted.is_(False)))
     units = _with_source_flags(pd.concat([units, _unit_facts(units, _parsed(units.pop("attributes")))], axis=1))
     population = Population(records[["person_id", "household_id", "cid", "tambon", "moo"]])
-    return Inputs(records, units, population, _verdicts(conn), _found(conn), _referral_counts(conn, today))
-
-
-def _verdicts(conn: Connection) -> pd.Series:
-    v = household_verifications
-    verified = _rows(conn, select(v.c.household_id, v.c.status).order_by(v.c.id))
-    return verified.drop_duplicates("household_id", keep="last").set_index("household_id")["status"]
+    verdicts = pd.Series(latest_statuses(conn), dtype=object)
+    return Inputs(records, units, population, verdicts, _found(conn), _referral_counts(conn, today))
 
 
 def _found(conn: Connection) -> pd.Series:

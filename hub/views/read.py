@@ -44,6 +44,7 @@ class ViewSlice:
     homes: Counter  # microdata: rows read by the village their unit lives in (for the audit, never shown)
 
     def __len__(self) -> int:
+        """Rows or cells read."""
         return len(self.cells) or len(self.rows)
 
 
@@ -162,8 +163,7 @@ def read_view(hub: Hub, view: str, *, area: str | None, actor: str, whole: bool 
     loaded, spec = hub.contracts.view(view)  # only while a contract in force defines the view
     with hub.engine.connect() as conn:
         part = _slice(conn, view, area=area, whole=whole, version_id=version_id)
-    hub.audit_group.record(_read_event(loaded.contract.partner.id, spec, part, len(part.rows) or len(part.cells)),
-                           actor=actor)
+    hub.audit_group.record(_read_event(loaded.contract.partner.id, spec, part, len(part)), actor=actor)
     return part
 
 
@@ -181,8 +181,7 @@ async def read_page(hub: Hub, view: str, *, area: str | None, offset: int, limit
             return part, _count(conn, part.version, area)
 
     part, total = _page_in_memory(hub.engine, view, area, (offset, limit)) or await anyio.to_thread.run_sync(page)
-    await hub.audit_group.committed(_read_event(loaded.contract.partner.id, spec, part,
-                                                len(part.rows) or len(part.cells)), actor=actor)
+    await hub.audit_group.committed(_read_event(loaded.contract.partner.id, spec, part, len(part)), actor=actor)
     return part, total
 
 
@@ -198,7 +197,7 @@ def _page_in_memory(engine: Engine, view: str, area: str | None, page: tuple[int
 
 def view_table(hub: Hub, view: str, *, area: str | None, actor: str) -> tuple[list[str], list[list]]:
     """The whole of ``view``'s current version at and below ``area`` as a header and rows of text (what
-    :func:`export_view` writes), read and audited in one transaction."""
+    :func:`export_view` writes); returned once its read is audited."""
     loaded, spec = hub.contracts.view(view)
     with hub.engine.connect() as conn:
         part = _slice(conn, view, area=area, whole=True, version_id=None)
