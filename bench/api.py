@@ -7,9 +7,10 @@ token check and nothing else, in another. Each is driven in turn by ``--clients`
 keep-alive connections of ``wrk`` (Debian package ``wrk``: a load generator in C, so the measurement is
 the servers', not a Python client's) for ``--seconds``: the hub's clients read a policy unit's view, one
 tambon at a time (``GET /api/v1/views/policy_all_levels/rows?area=TAMBON``: the tambon and its villages,
-read through consent-built versions and logged in the audit log). Reported: p50 and p99 latency and
-throughput of each, and the hub's throughput as a share of the bare endpoint's, in each of ``--rounds``
-rounds (the two measured in turn, each after a warm-up) and their median.
+read through consent-built versions and logged in the audit log). Reported: p50 and p99 latency,
+throughput and the server's CPU time per request of each, and the hub's throughput as a share of the bare
+endpoint's, in each of ``--rounds`` rounds (the two measured in turn, each after a warm-up) and their
+median.
 
     python bench/api.py [--households 2000] [--clients 50] [--seconds 10] [--rounds 3]
 """
@@ -98,27 +99,37 @@ end
 """
 
 
-def load(url: str, paths: list[str], token: str, clients: int, seconds: float, work: Path) -> tuple[float, ...]:
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time process ``pid`` has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(url: str, server: subprocess.Popen, paths: list[str], token: str, clients: int, seconds: float,
+         work: Path) -> tuple[float, ...]:
     """wrk (C, epoll) with ``clients`` keep-alive connections for ``seconds``, cycling ``paths``, after a
     :data:`WARM_UP` of the same load that is not measured (a server's first requests fill its caches and
-    pools): requests per second, p50 and p99 latency (s). Any non-2xx answer or socket error stops the
-    benchmark."""
+    pools): requests per second, p50 and p99 latency (s), and the ``server`` process's CPU time per request
+    (s; steadier than rates on a shared machine). Any non-2xx answer or socket error stops the benchmark."""
     script = work / "paths.lua"
     script.write_text(WRK_SCRIPT % {"paths": ", ".join(f'"{p}"' for p in paths), "token": token})
     for duration in (WARM_UP, seconds):
+        used = cpu_seconds(server.pid)
         out = subprocess.run(["wrk", "-t", "1", "-c", str(clients), "-d", f"{duration:g}s", "--timeout", "30s",
                               "-s", str(script), url],
                              capture_output=True, text=True, check=True).stdout
+        used = cpu_seconds(server.pid) - used
         requests, micros, p50, p99, errors = (int(v) for v in out.split("RESULT ")[1].split())
         if errors:
             raise SystemExit(f"{url}: {errors} requests failed (non-2xx or socket errors)")
-    return requests / (micros / 1e6), p50 / 1e6, p99 / 1e6
+    return requests / (micros / 1e6), p50 / 1e6, p99 / 1e6, used / requests
 
 
-def report(name: str, result: tuple[float, ...]) -> float:
-    rate, p50, p99 = result
-    print(f"{name:<44} {rate:>8,.0f} req/s   p50 {p50 * 1000:6.1f} ms   p99 {p99 * 1000:6.1f} ms", flush=True)
-    return rate
+def report(name: str, result: tuple[float, ...]) -> tuple[float, float]:
+    rate, p50, p99, cpu = result
+    print(f"{name:<38} {rate:>6,.0f} req/s   p50 {p50 * 1000:6.1f} ms   p99 {p99 * 1000:6.1f} ms   "
+          f"server CPU {cpu * 1000:5.2f} ms/request", flush=True)
+    return rate, cpu
 
 
 def main() -> None:
@@ -160,12 +171,13 @@ def main() -> None:
     try:
         shares = []
         for _ in range(args.rounds):  # in turn, so that both see the machine as it is in each round
-            hub_rate = report("hub: area-view read (audited)", load(
-                f"http://127.0.0.1:{hub_port}", paths, token, args.clients, args.seconds, home))
-            bare_rate = report("bare FastAPI: verify the JWT, return", load(
-                f"http://127.0.0.1:{bare_port}", ["/bare"], token, args.clients, args.seconds, home))
+            hub_rate, hub_cpu = report("hub: area-view read (audited)", load(
+                f"http://127.0.0.1:{hub_port}", servers[0], paths, token, args.clients, args.seconds, home))
+            bare_rate, bare_cpu = report("bare FastAPI: verify the JWT, return", load(
+                f"http://127.0.0.1:{bare_port}", servers[1], ["/bare"], token, args.clients, args.seconds, home))
             shares.append(hub_rate / bare_rate)
-            print(f"hub throughput: {shares[-1]:.0%} of the bare endpoint's", flush=True)
+            print(f"hub throughput: {shares[-1]:.0%} of the bare endpoint's; CPU per request "
+                  f"{hub_cpu / bare_cpu:.1f}x the bare endpoint's", flush=True)
         print(f"median of {args.rounds} rounds: {statistics.median(shares):.0%}")
     finally:
         for server in servers:
