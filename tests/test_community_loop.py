@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from test_views_attacks import household, load, write_tpmap
 
 from consent import registry, stewards
@@ -23,7 +23,7 @@ from consent.subjects import community, person
 from helpers import ACTOR, SURVEY, ingest, ingest_all, serve_api
 from hub.community.access import HouseholdNotShown
 from hub.community.concerns import households_of
-from hub.community.referrals import ReferralError, move_referral
+from hub.community.referrals import ReferralError, agency_queue, move_referral, raise_referral
 from hub.community.verification import VerificationError, verify_household
 from hub.crypto import aad
 from hub.db.schema import audit_events, household_verifications, notifications, referrals, source_records
@@ -288,6 +288,38 @@ def test_a_steward_raises_a_referral_and_verifies_through_the_api(hub, tmp_path)
     log = actions(hub)
     assert log.count("community.household_verified") == 2 and "referral.created" in log
     assert "referral.queue_read" in log
+
+
+def test_the_agency_queue_pages_and_counts_alike_with_or_without_an_area(hub, tmp_path):
+    load(hub, tmp_path, [household("340101", 4) for _ in range(4)] + [household("340101", 5) for _ in range(3)])
+    homes = [(village, steward, home) for village in (VILLAGE, "340101-05")
+             for steward in [stewarded(hub, village)] for home in shown(hub, steward, village)]
+    made = [raise_referral(hub, community_code=village, steward_id=steward, household_id=home, agency="MSDHS",
+                           need="housing_repair", actor=ACTOR) for village, steward, home in homes]
+    today = dt.date(2026, 12, 1)
+    with hub.engine.begin() as conn:  # made 0, 25, 50... days ago: the older ones overdue unless closed
+        for n, referral_id in enumerate(made):
+            conn.execute(update(referrals).where(referrals.c.id == referral_id)
+                         .values(referred_on=today - dt.timedelta(days=25 * n)))
+    move_referral(hub, made[-1], "done", partner="msdhs", note="เสร็จ", actor=ACTOR)  # the oldest, closed
+    late = sum(25 * n > 60 for n in range(len(made) - 1))
+
+    def pages(**filters) -> tuple[list[int], set[int], set[int]]:
+        ids, totals, overdue, offset = [], set(), set(), 0
+        while offset is not None:
+            page = agency_queue(hub, "msdhs", actor=ACTOR, today=today, offset=offset, limit=3, **filters)
+            ids += [r["id"] for r in page.rows]
+            totals.add(page.total)
+            overdue.add(page.overdue)
+            offset = page.next_offset
+        return ids, totals, overdue
+
+    assert pages() == (made[::-1], {len(made)}, {late})  # oldest first
+    in_five = [i for (village, _, _), i in zip(homes, made) if village == "340101-05"]
+    assert pages(area="340101-05") == (in_five[::-1], {len(in_five)}, {sum(
+        25 * made.index(i) > 60 for i in in_five if i != made[-1])})
+    open_ones = agency_queue(hub, "msdhs", actor=ACTOR, today=today, status="pending", limit=100)
+    assert (open_ones.total, open_ones.overdue) == (len(made) - 1, late)
 
 
 def test_the_operator_lists_and_moves_referrals_from_the_command_line(hub, cli):

@@ -12,4 +12,9 @@ OVERDUE_DAYS = 60
 
 
 def overdue(status: str, referred_on: dt.date, today: dt.date) -> bool:
-    return status not in CLOSED and (today - referred_on).days > OVERDUE_DAYS
+    return status not in CLOSED and referred_on < overdue_before(today)
+
+
+def overdue_before(today: dt.date) -> dt.date:
+    """A referral not closed and made before this day is overdue on ``today``."""
+    return today - dt.timedelta(days=OVERDUE_DAYS)

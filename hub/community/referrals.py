@@ -23,10 +23,11 @@ from sqlalchemy import Connection, func, insert, select, update
 from consent import clock
 from consent.population import home_areas
 from consent.subjects import community, village_code
-from hub.community import REFERRAL_STATUSES, overdue
+from hub.community import CLOSED, REFERRAL_STATUSES, overdue, overdue_before
 from hub.community.access import community_household
 from hub.community.events import ReferralChanged, ReferralCreated, ReferralQueueRead
 from hub.context import Hub
+from hub.db.bulk import SQLITE_MAX_KEYS
 from hub.db.schema import referral_changes, referrals, source_households, source_records
 from hub.errors import HubError
 from hub.notify.catalogue import FIELDS, admissible
@@ -159,27 +160,40 @@ class Queue:
 def agency_queue(hub: Hub, partner: str, *, actor: str, status: str | None = None, area: str | None = None,
                  offset: int = 0, limit: int = 500, today: dt.date | None = None) -> Queue:
     """The referrals to ``partner``'s agency, oldest first, ``limit`` from ``offset``: each household in the
-    partner's pseudonym, its village, the need, status and dates (no names). The read is audited."""
+    partner's pseudonym, its village, the need, status and dates (no names). The read is audited. Without
+    ``area`` the page is cut by the database; with one, every referral's household is placed first."""
     today, partner = today or clock.now().date(), partner.lower()
+    r = referrals
+    mine = select(r).where(func.lower(r.c.agency) == partner, *([r.c.status == status] if status else []))
     with hub.engine.begin() as conn:
-        query = select(referrals).where(func.lower(referrals.c.agency) == partner) \
-            .order_by(referrals.c.referred_on, referrals.c.id)
-        rows = conn.execute(query if status is None else query.where(referrals.c.status == status)).all() \
-            if agency_partner(hub, partner) else []
-        homes = _homes(conn, sorted({r.household_id for r in rows}))
-        villages = [_village(homes.get(r.household_id, ("", None))) for r in rows]
-        matching = [(r, v) for r, v in zip(rows, villages) if not area or v.startswith(area)]
-        page = matching[offset:offset + limit]
-        names = pseudonyms(pd.Series([r.household_id for r, _ in page], dtype=object),
+        if not agency_partner(hub, partner):
+            page, total, late = [], 0, 0
+        elif area is None:
+            page = _placed(conn, conn.execute(mine.order_by(r.c.referred_on, r.c.id).offset(offset).limit(limit)))
+            counted = mine.subquery()
+            total, late = conn.execute(select(func.count(), func.count().filter(
+                counted.c.status.not_in(CLOSED), counted.c.referred_on < overdue_before(today)))).one()
+        else:
+            placed = [(row, village) for row, village in
+                      _placed(conn, conn.execute(mine.order_by(r.c.referred_on, r.c.id))) if village.startswith(area)]
+            page, total = placed[offset:offset + limit], len(placed)
+            late = sum(overdue(row.status, row.referred_on, today) for row, _ in placed)
+        names = pseudonyms(pd.Series([row.household_id for row, _ in page], dtype=object),
                            key=partner_key(hub.keyring, partner), kind="household").tolist()
-        out = [{"id": r.id, "household": pseudonym, "village": village, "agency": r.agency, "need": r.need,
-                "status": r.status, "referred_on": r.referred_on.isoformat(), "origin": r.origin,
-                "overdue": overdue(r.status, r.referred_on, today)} for (r, village), pseudonym in zip(page, names)]
+        out = [{"id": row.id, "household": pseudonym, "village": village, "agency": row.agency, "need": row.need,
+                "status": row.status, "referred_on": row.referred_on.isoformat(), "origin": row.origin,
+                "overdue": overdue(row.status, row.referred_on, today)}
+               for (row, village), pseudonym in zip(page, names)]
         hub.audit.append(conn, ReferralQueueRead(resource=f"referrals:{partner}", partner=partner, rows=len(out)),
                          actor=actor)
-    more = offset + limit < len(matching)
-    return Queue(out, len(matching), sum(overdue(r.status, r.referred_on, today) for r, _ in matching),
-                 offset + limit if more else None)
+    return Queue(out, total, late, offset + limit if offset + limit < total else None)
+
+
+def _placed(conn: Connection, rows) -> list[tuple[Any, str]]:
+    """Each referral row with its household's village (or tambon) now."""
+    rows = list(rows)
+    homes = _homes(conn, sorted({row.household_id for row in rows}))
+    return [(row, _village(homes.get(row.household_id, ("", None)))) for row in rows]
 
 
 def _create(hub: Hub, conn: Connection, *, origin: str, origin_ref: str, household_id: str, agency: str, need: str,
@@ -239,9 +253,10 @@ def _homes(conn: Connection, household_ids: list[str]) -> dict[str, tuple[str, i
     if not household_ids:
         return {}
     r = source_records
-    frame = pd.DataFrame(conn.execute(select(r.c.household_id, r.c.tambon_code, r.c.moo, r.c.source)
-                                      .where(r.c.household_id.in_(household_ids))).all(),
-                         columns=["household_id", "tambon", "moo", "source"])
+    query = select(r.c.household_id, r.c.tambon_code, r.c.moo, r.c.source)
+    found = [row for start in range(0, len(household_ids), SQLITE_MAX_KEYS)
+             for row in conn.execute(query.where(r.c.household_id.in_(household_ids[start:start + SQLITE_MAX_KEYS])))]
+    frame = pd.DataFrame(found, columns=["household_id", "tambon", "moo", "source"])
     homes = home_areas(frame).drop_duplicates("household_id")
     return {h: (t, None if pd.isna(m) else int(m)) for h, t, m in zip(homes["household_id"], homes["tambon"],
                                                                      homes["moo"])}
