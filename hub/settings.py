@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(default=2000, ge=1, le=20000, description="Records per write batch.")
     upload_max_bytes: int = Field(default=256 * 2**20, ge=1, description="The largest file a partner may "
                                   "upload through the API.")
+    notify_keep_days: int = Field(default=90, ge=1, le=3660, description="Days a delivered webhook stays in "
+                                  "the outbox before the scheduled delivery removes it (the log keeps that it went).")
     audit_checkpoint_every: int = Field(default=1000, ge=1, description="Sign a checkpoint of the audit "
                                         "log's head at least every this many events...")
     audit_checkpoint_seconds: float = Field(default=300.0, gt=0, le=366 * 86400, description="...and when an event is "

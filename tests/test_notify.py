@@ -25,9 +25,9 @@ from helpers import ACTOR, serve_api, squash
 from hub.db.schema import audit_events, notifications, source_households, view_rows, view_versions
 from hub.errors import ContractViolation
 from hub.ids import new_id
-from hub.notify.delivery import MAX_ATTEMPTS, NO_ENDPOINT, deliver_due
-from hub.notify.endpoints import EndpointRefused, set_endpoint
-from hub.notify.outbox import household_pseudonym, notify, subscribers
+from hub.notify.delivery import MAX_ATTEMPTS, NO_ENDPOINT, deliver_due, run_delivery_job
+from hub.notify.endpoints import EndpointRefused, remove_endpoint, set_endpoint
+from hub.notify.outbox import household_pseudonym, notify, purge_delivered, subscribers
 from hub.notify.signature import public_key, verify_webhook
 from hub.sync.scheduler import Scheduler
 from hub.tokens import issue
@@ -333,6 +333,38 @@ def test_a_partner_without_an_endpoint_keeps_its_notifications_pending_until_it_
     assert [d["body"]["header"]["receiver_id"] for d in receiver.deliveries()] == ["tpmap"]
 
 
+def test_a_removed_endpoint_leaves_its_partners_notifications_waiting(hub, receiver):
+    assert remove_endpoint(hub, "msdhs", actor=ACTOR) == receiver.webhook_url
+    [nid] = queue(hub, household_id=new_id())
+    assert deliver_due(hub).waiting == 1 and row(hub, nid).state == "pending" and receiver.deliveries() == []
+    with pytest.raises(EndpointRefused, match="has no webhook endpoint to remove"):
+        remove_endpoint(hub, "msdhs", actor=ACTOR)
+    set_endpoint(hub, "msdhs", receiver.webhook_url, actor=ACTOR)
+    assert deliver_due(hub).delivered == 1
+    assert [d for a, d in actions(hub) if a == "notify.endpoint_removed"] == [
+        {"partner": "msdhs", "url": receiver.webhook_url.split("?")[0]}]
+
+
+def test_delivered_notifications_leave_the_outbox_once_kept_long_enough(hub, receiver):
+    delivered = [nid for _ in range(3) for nid in queue(hub, household_id=new_id())]
+    assert deliver_due(hub).delivered == 3
+    receiver.mode("refuse")
+    [dead] = queue(hub, household_id=new_id())
+    assert deliver_due(hub).dead == 1
+    [waiting] = queue(hub, household_id=new_id(), concerns=["tpmap"])  # tpmap has no endpoint
+    assert run_delivery_job(hub, actor=ACTOR).endswith("waiting for an endpoint")  # nothing old enough yet
+    assert purge_delivered(hub, before=now() + dt.timedelta(seconds=1), actor=ACTOR) == 3
+    with hub.engine.connect() as conn:
+        left = dict(conn.execute(select(notifications.c.id, notifications.c.state)).all())
+    assert left == {dead: "dead", waiting: "pending"}
+    assert all(nid not in left for nid in delivered)
+    purged = [d for a, d in actions(hub) if a == "notify.purged"]
+    assert len(purged) == 1 and purged[0]["removed"] == 3
+    assert len([a for a, _ in actions(hub) if a == "notify.delivered"]) == 3  # the log still says they went
+    assert purge_delivered(hub, before=now() + dt.timedelta(seconds=1), actor=ACTOR) == 0
+    assert len([a for a, _ in actions(hub) if a == "notify.purged"]) == 1  # nothing removed: nothing logged
+
+
 def test_deliverers_running_at_once_post_each_notification_once(hub, receiver):
     ids = [nid for _ in range(12) for nid in queue(hub, household_id=new_id())]
     reports = []
@@ -393,6 +425,10 @@ def test_the_notify_commands(hub, cli, receiver):
     assert household not in everything
     assert cli("notify", "list", "--state", "lost").exit_code == 2
     assert cli("notify", "retry", 999).exit_code == 1
+    removed = cli("notify", "endpoint", "remove", "tpmap")
+    assert removed.exit_code == 0 and squash("its notifications wait") in squash(removed.stdout)
+    assert cli("notify", "endpoint", "remove", "tpmap").exit_code == 1
+    assert "tpmap" not in cli("notify", "endpoint", "list").stdout
     assert cli("audit", "verify").exit_code == 0
 
 
@@ -429,6 +465,8 @@ def test_the_admin_api(hub, receiver):
         moved = api.put("/notify/endpoints/msdhs", headers=admin, json={"url": receiver.webhook_url + "/v2"})
         assert moved.json() == {"partner": "msdhs", "url": receiver.webhook_url + "/v2"}
         assert [e["url"] for e in api.get("/notify/endpoints", headers=admin).json()] == [receiver.webhook_url + "/v2"]
+        assert api.delete("/notify/endpoints/kku", headers=admin).status_code == 404  # none to remove
+        assert api.delete("/notify/endpoints/msdhs", headers=partner).status_code == 403
     receiver.mode("up")
     assert deliver_due(hub).delivered == 1
     assert row(hub, nid).state == "delivered"

@@ -71,6 +71,15 @@ def put_endpoint(partner: PartnerId, body: EndpointIn, hub: HubDep, who: Admin) 
     return {"partner": partner, "url": url}
 
 
+@router.delete("/endpoints/{partner}", summary="Stop sending a partner webhooks; they wait for a new endpoint (admin)")
+def delete_endpoint(partner: PartnerId, hub: HubDep, who: Admin) -> dict[str, str]:
+    try:
+        url = endpoints.remove_endpoint(hub, partner, actor=actor_of(who))
+    except endpoints.EndpointRefused as exc:
+        raise HTTPException(404, str(exc)) from None
+    return {"partner": partner, "removed": url}
+
+
 @router.get("/endpoints", summary="Every partner's webhook endpoint (admin)")
 def get_endpoints(hub: HubDep, who: Admin) -> list[dict[str, Any]]:
     return endpoints.list_endpoints(hub)

@@ -41,6 +41,19 @@ def endpoint_set(partner: Annotated[str, typer.Argument(help="The partner's id, 
     console.print(f"{partner}: webhooks go to {escape(stored)}")
 
 
+@endpoint_app.command("remove")
+def endpoint_remove(partner: Annotated[str, typer.Argument(help="The partner's id, as its contract names it.")]
+                    ) -> None:
+    """Stop sending PARTNER webhooks; its notifications wait until it has an endpoint again."""
+    from hub.notify.endpoints import remove_endpoint
+
+    try:
+        removed = remove_endpoint(open_hub(), partner, actor=actor())
+    except HubError as exc:
+        fail(str(exc))
+    console.print(f"{partner}: no more webhooks to {escape(removed)}; its notifications wait")
+
+
 @endpoint_app.command("list")
 def endpoint_list() -> None:
     """Every registered endpoint."""
@@ -53,10 +66,11 @@ def endpoint_list() -> None:
 
 @notify_app.command()
 def deliver() -> None:
-    """Post every due notification now (the scheduler does it every minute), and print the counts."""
-    from hub.notify.delivery import deliver_due
+    """Post every due notification now, and remove those delivered more than HUB_NOTIFY_KEEP_DAYS ago (the
+    scheduler does both every minute); print the counts."""
+    from hub.notify.delivery import run_delivery_job
 
-    console.print(deliver_due(open_hub(), actor=actor()).summary())
+    console.print(run_delivery_job(open_hub(), actor=actor()))
 
 
 @notify_app.command("list")

@@ -30,6 +30,7 @@ from consent.clock import utc
 from hub.context import Hub
 from hub.db.schema import notifications, webhook_endpoints
 from hub.notify.events import NotificationDead, NotificationDelivered, NotificationFailed
+from hub.notify.outbox import purge_delivered
 from hub.notify.signature import KEY_USE, signed_headers
 from hub.sync.partner_http import retry_after
 
@@ -181,5 +182,9 @@ def _record(hub: Hub, row: _Claimed, outcome: _Outcome, moment: dt.datetime, *, 
 
 
 def run_delivery_job(hub: Hub, *, actor: str) -> str:
-    """What the scheduled job does: deliver what is due; what happened, in a line."""
-    return deliver_due(hub, actor=actor).summary()
+    """What the scheduled job does: deliver what is due, then remove what was delivered more than
+    ``notify_keep_days`` ago; what happened, in a line."""
+    summary = deliver_due(hub, actor=actor).summary()
+    days = hub.settings.notify_keep_days
+    removed = purge_delivered(hub, before=clock_now() - dt.timedelta(days=days), actor=actor)
+    return summary + (f"; {removed} delivered more than {days} days ago removed" if removed else "")

@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from consent.clock import now
 from hub.context import Hub
 from hub.db.schema import webhook_endpoints
 from hub.errors import HubError
-from hub.notify.events import EndpointRegistered
+from hub.notify.events import EndpointRegistered, EndpointRemoved
 
 MAX_URL = 2000
 
@@ -62,6 +62,20 @@ def set_endpoint(hub: Hub, partner: str, url: str, *, actor: str) -> str:
         hub.audit.append(conn, EndpointRegistered(resource=f"webhook-endpoint:{partner}", partner=partner,
                                                   url=_without_query(url),
                                                   previous_url=previous and _without_query(previous)), actor=actor)
+    return url
+
+
+def remove_endpoint(hub: Hub, partner: str, *, actor: str) -> str:
+    """Stop sending ``partner`` webhooks: its endpoint goes, and its notifications wait (pending) until it
+    has another. Returns the URL removed; :class:`EndpointRefused` when it had none."""
+    e = webhook_endpoints
+    with hub.engine.begin() as conn:
+        url = conn.scalar(select(e.c.url).where(e.c.partner == partner))
+        if url is None:
+            raise EndpointRefused(f"{partner!r} has no webhook endpoint to remove")
+        conn.execute(delete(e).where(e.c.partner == partner))
+        hub.audit.append(conn, EndpointRemoved(resource=f"webhook-endpoint:{partner}", partner=partner,
+                                               url=_without_query(url)), actor=actor)
     return url
 
 

@@ -73,8 +73,27 @@ class EndpointRegistered(EventType):
     previous_url: str | None
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EndpointRemoved(EventType):
+    """A partner's webhook endpoint was removed: its notifications wait until it has another."""
+
+    name: ClassVar[str] = "notify.endpoint_removed"
+    partner: str
+    url: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NotificationsPurged(EventType):
+    """Delivered notifications, their bodies, were removed from the outbox once kept long enough (each one's
+    delivery stays in the log as ``notify.delivered``)."""
+
+    name: ClassVar[str] = "notify.purged"
+    removed: int
+    delivered_before: str
+
+
 NOTIFY_EVENT_TYPES = (NotificationQueued, NotificationDelivered, NotificationFailed, NotificationDead,
-                      NotificationRetried, EndpointRegistered)
+                      NotificationRetried, EndpointRegistered, EndpointRemoved, NotificationsPurged)
 
 
 @hookimpl

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from consent.clock import now
 from contracts.load import ContractSet
@@ -19,7 +19,7 @@ from hub.db.schema import notifications
 from hub.errors import HubError
 from hub.keys import Keyring
 from hub.notify.catalogue import EVENT_KINDS, FIELDS
-from hub.notify.events import NotificationQueued, NotificationRetried
+from hub.notify.events import NotificationQueued, NotificationRetried, NotificationsPurged
 
 ACTOR = "system:notify"
 SENDER = "saphan"
@@ -131,3 +131,16 @@ def retry(hub: Hub, notification_id: int, *, actor: str) -> None:
             raise NotDead(f"notification {notification_id} is {state}; only a dead one is retried")
         hub.audit.append(conn, NotificationRetried(resource=f"notification:{notification_id}", partner=row.partner,
                                                    notification_id=notification_id), actor=actor)
+
+
+def purge_delivered(hub: Hub, *, before: dt.datetime, actor: str) -> int:
+    """Remove the notifications delivered before ``before``: the partner has their bodies, and the audit log
+    keeps that each was delivered (``notify.delivered``). Pending and dead ones stay. Returns how many went."""
+    n = notifications
+    with hub.engine.begin() as conn:
+        removed = conn.execute(delete(n).where(n.c.state == "delivered", n.c.delivered_at < before)).rowcount
+        if removed:
+            hub.audit.append(conn, NotificationsPurged(resource="notifications", removed=removed,
+                                                       delivered_before=before.isoformat(timespec="seconds")),
+                             actor=actor)
+    return removed
