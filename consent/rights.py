@@ -23,7 +23,7 @@ from consent.subjects import Subject, village_code
 from consent.vocabulary import ConsentError
 from hub.context import Hub
 from hub.crypto import FieldCipher, aad, subject_key_id
-from hub.db.bulk import SQLITE_MAX_KEYS
+from hub.db.bulk import key_chunks
 from hub.db.schema import (
     consent_receipts,
     consents,
@@ -151,8 +151,8 @@ def erase(hub: Hub, subject: Subject, *, basis: str, actor: str) -> ErasureRepor
         request_id = _open_request(conn, "erase", subject, {"basis": basis}, actor, "done")
         destroyed = hub.cipher.subjects.shred(conn, key_ids)
         pks = [row.id for row in rows]
-        for i in range(0, len(pks), SQLITE_MAX_KEYS):
-            conn.execute(delete(r).where(r.c.id.in_(pks[i:i + SQLITE_MAX_KEYS])))
+        for chunk in key_chunks(pks):
+            conn.execute(delete(r).where(r.c.id.in_(chunk)))
         for row in rows:
             conn.execute(delete(link_reviews).where(or_(
                 (link_reviews.c.source_a == row.source) & (link_reviews.c.record_id_a == row.record_id),

@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, delete, select, update
 
-from hub.db.bulk import SQLITE_MAX_KEYS, bulk_insert
+from hub.db.bulk import bulk_insert, key_chunks
 from hub.db.schema import erased_subjects as erased
 from hub.db.schema import subject_keys
 from hub.errors import KeyringError
@@ -137,8 +137,7 @@ class SubjectKeys:
             return [(row[0], *(bytes(v) for v in row[1:])) for row in rows]
         else:
             chunks = [(f"SELECT {columns} FROM subject_keys WHERE anchor IN ({', '.join('?' * len(part))})",
-                       tuple(part)) for part in (anchors[i:i + SQLITE_MAX_KEYS]
-                                                 for i in range(0, len(anchors), SQLITE_MAX_KEYS))]
+                       tuple(part)) for part in key_chunks(anchors)]
         out = []
         for sql, params in chunks:
             out.extend((row[0], *(bytes(v) for v in row[1:])) for row in conn.exec_driver_sql(sql, params))
@@ -150,9 +149,8 @@ class SubjectKeys:
         """Load the keys of ``key_ids`` not cached yet, in few queries (bulk readers call this per chunk)."""
         missing = sorted({k for k in key_ids if k not in self._cache})
         t = subject_keys
-        for i in range(0, len(missing), SQLITE_MAX_KEYS):
-            rows = conn.execute(select(t.c.id, t.c.anchor, t.c.wrapped)
-                                .where(t.c.id.in_(missing[i:i + SQLITE_MAX_KEYS]))).all()
+        for chunk in key_chunks(missing):
+            rows = conn.execute(select(t.c.id, t.c.anchor, t.c.wrapped).where(t.c.id.in_(chunk))).all()
             for key_id, anchor, wrapped in rows:
                 self._remember(key_id, AESGCM(self._unwrap(bytes(anchor), bytes(wrapped))))
 
@@ -175,8 +173,7 @@ class SubjectKeys:
         """Destroy keys ``key_ids`` in the caller's transaction; returns how many existed."""
         ids = sorted(set(key_ids))
         destroyed = 0
-        for i in range(0, len(ids), SQLITE_MAX_KEYS):
-            chunk = ids[i:i + SQLITE_MAX_KEYS]
+        for chunk in key_chunks(ids):
             destroyed += conn.execute(delete(subject_keys).where(subject_keys.c.id.in_(chunk))).rowcount
         for key_id in ids:
             self._cache.pop(key_id, None)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, select, union
 
 from hub.context import Hub
-from hub.db.bulk import SQLITE_MAX_KEYS
+from hub.db.bulk import key_chunks
 from hub.db.schema import source_households, source_records
 
 
@@ -16,8 +16,7 @@ def partners_holding(hub: Hub, conn: Connection, household_ids: Iterable[str]) -
     ids = sorted(set(household_ids))
     r, h = source_records, source_households
     sources: set[str] = set()
-    for start in range(0, len(ids), SQLITE_MAX_KEYS):  # a tambon's households: thousands of ids
-        chunk = ids[start:start + SQLITE_MAX_KEYS]
+    for chunk in key_chunks(ids):  # a tambon's households: thousands of ids
         sources |= set(conn.scalars(union(select(r.c.source).where(r.c.household_id.in_(chunk)),
                                           select(h.c.source).where(h.c.household_id.in_(chunk)))))
     return {loaded.contract.partner.id for loaded in hub.contracts.in_force() if sources & set(loaded.contract.sources)}

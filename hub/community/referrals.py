@@ -27,7 +27,7 @@ from hub.community import CLOSED, REFERRAL_STATUSES, overdue, overdue_before
 from hub.community.access import community_household
 from hub.community.events import ReferralChanged, ReferralCreated, ReferralQueueRead
 from hub.context import Hub
-from hub.db.bulk import SQLITE_MAX_KEYS
+from hub.db.bulk import key_chunks
 from hub.db.schema import referral_changes, referrals, source_households, source_records
 from hub.errors import HubError
 from hub.notify.catalogue import FIELDS, admissible
@@ -254,8 +254,8 @@ def _homes(conn: Connection, household_ids: list[str]) -> dict[str, tuple[str, i
         return {}
     r = source_records
     query = select(r.c.household_id, r.c.tambon_code, r.c.moo, r.c.source)
-    found = [row for start in range(0, len(household_ids), SQLITE_MAX_KEYS)
-             for row in conn.execute(query.where(r.c.household_id.in_(household_ids[start:start + SQLITE_MAX_KEYS])))]
+    found = [row for chunk in key_chunks(household_ids)
+             for row in conn.execute(query.where(r.c.household_id.in_(chunk)))]
     frame = pd.DataFrame(found, columns=["household_id", "tambon", "moo", "source"])
     homes = home_areas(frame).drop_duplicates("household_id")
     return {h: (t, None if pd.isna(m) else int(m)) for h, t, m in zip(homes["household_id"], homes["tambon"],

@@ -13,7 +13,7 @@ from consent import clock
 from consent.subjects import community
 from hub.community.access import visible_households
 from hub.context import Hub
-from hub.db.bulk import SQLITE_MAX_KEYS
+from hub.db.bulk import key_chunks
 from hub.db.schema import link_reviews, source_records
 from hub.linking.reviews import ReviewError, settle_review, show_review
 
@@ -47,8 +47,7 @@ def _theirs(hub: Hub, community_code: str, steward_id: int, at: dt.datetime, *, 
         pairs = conn.execute(query.where(t.c.status == "open") if open_only else query).all()
         ids = sorted(shown)
         homes = {(row.source, row.record_id): row.household_id
-                 for start in range(0, len(ids), SQLITE_MAX_KEYS) for row in conn.execute(
-                     select(r.c.source, r.c.record_id, r.c.household_id)
-                     .where(r.c.household_id.in_(ids[start:start + SQLITE_MAX_KEYS])))}
+                 for chunk in key_chunks(ids) for row in conn.execute(
+                     select(r.c.source, r.c.record_id, r.c.household_id).where(r.c.household_id.in_(chunk)))}
     return [p.id for p in pairs if homes.get((p.source_a, p.record_id_a)) in shown
             and homes.get((p.source_b, p.record_id_b)) in shown]

@@ -24,7 +24,7 @@ from hub.community.concerns import partners_holding
 from hub.community.events import HouseholdVerified
 from hub.context import Hub
 from hub.crypto import aad
-from hub.db.bulk import SQLITE_MAX_KEYS
+from hub.db.bulk import key_chunks
 from hub.db.schema import household_verifications, notifications
 from hub.errors import HubError
 from hub.notify.catalogue import admissible
@@ -109,9 +109,8 @@ def latest_statuses(conn: Connection, household_ids: list[str] | None = None) ->
     stewards' verdict, which outranks the sources (one query per page of ids)."""
     v, newest = household_verifications, {}
     query = select(v.c.household_id, v.c.status).order_by(v.c.id)
-    pages = [None] if household_ids is None else \
-        [household_ids[start:start + SQLITE_MAX_KEYS] for start in range(0, len(household_ids), SQLITE_MAX_KEYS)]
-    for page in pages:
-        rows = conn.execute(query if page is None else query.where(v.c.household_id.in_(page)))
+    queries = [query] if household_ids is None else \
+        [query.where(v.c.household_id.in_(chunk)) for chunk in key_chunks(household_ids)]
+    for rows in map(conn.execute, queries):
         newest.update((row.household_id, row.status) for row in rows)  # later rows overwrite earlier ones
     return newest

@@ -2,7 +2,7 @@
 transaction on SQLite. Rows are tuples in ``columns`` order; JSON values are already serialised."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Connection, Table
 
@@ -10,6 +10,12 @@ from sqlalchemy import Connection, Table
 SQLITE_MAX_KEYS = 900
 #: From this many rows, an update goes through a temporary table (``UPDATE ... FROM``: SQLite 3.33+).
 UPDATE_FROM_ROWS = 10_000
+
+
+def key_chunks(keys: Sequence) -> Iterator[Sequence]:
+    """``keys`` in runs of at most :data:`SQLITE_MAX_KEYS`, one lookup's worth each (in order)."""
+    for start in range(0, len(keys), SQLITE_MAX_KEYS):
+        yield keys[start:start + SQLITE_MAX_KEYS]
 
 
 def placeholder(conn: Connection) -> str:
@@ -89,8 +95,7 @@ def fetch_by_keys(conn: Connection, table: Table, *, source: str, key: str, keys
                f"JOIN {table.name} t ON t.source = %s AND t.{key} = k.key")
         return list(conn.exec_driver_sql(sql, (list(keys), source)))
     rows = []
-    for start in range(0, len(keys), SQLITE_MAX_KEYS):  # older SQLite allows 999 parameters
-        chunk = keys[start:start + SQLITE_MAX_KEYS]
+    for chunk in key_chunks(keys):  # older SQLite allows 999 parameters
         sql = f"SELECT {names} FROM {table.name} t WHERE t.source = ? AND t.{key} IN ({', '.join('?' * len(chunk))})"
         rows.extend(conn.exec_driver_sql(sql, (source, *chunk)))
     return rows

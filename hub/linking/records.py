@@ -16,7 +16,7 @@ from typing import NamedTuple
 from sqlalchemy import Connection
 
 from hub.crypto import FieldCipher, aad, subject_key_id
-from hub.db.bulk import SQLITE_MAX_KEYS
+from hub.db.bulk import key_chunks
 from hub.db.engine import make_engine
 from hub.errors import HubError
 from hub.keys import Keyring
@@ -142,7 +142,7 @@ def load_identities(conn: Connection, cipher: FieldCipher, pks: Sequence[int] | 
     else:
         batches = [conn.exec_driver_sql(
             f"SELECT {columns} FROM source_records t WHERE t.id IN ({', '.join('?' * len(chunk))})", tuple(chunk))
-            for chunk in (pks[i:i + SQLITE_MAX_KEYS] for i in range(0, len(pks), SQLITE_MAX_KEYS))]
+            for chunk in key_chunks(pks)]
     out = {}
     for cursor in batches:
         while chunk := cursor.fetchmany(20000):

@@ -13,7 +13,7 @@ import anyio.to_thread
 from sqlalchemy import Connection, Engine, bindparam, func, or_, select
 
 from audit.events import ViewRead
-from contracts.model import View
+from contracts.model import MICRODATA_LEVELS, View
 from hub.context import Hub
 from hub.db.schema import view_cells, view_rows, view_versions
 from hub.errors import ContractViolation
@@ -111,7 +111,7 @@ def _count_key(info: VersionInfo, area: str | None) -> tuple:
 
 
 def _microdata(info: VersionInfo) -> bool:
-    return info.level in ("person", "household")
+    return info.level in MICRODATA_LEVELS
 
 
 def _read_slice(conn: Connection, info: VersionInfo, *, area: str | None, whole: bool,
