@@ -71,6 +71,9 @@ def problems_of(loaded: LoadedContract, *, adapters: Mapping[str, Adapter], purp
             problems.append(f"source {source}: {adapter.name} yields no field(s) {', '.join(unknown)}")
         if missing := sorted(REQUIRED_FIELDS - set(terms.fields)):
             problems.append(f"source {source}: the hub cannot place a record without {', '.join(missing)}")
+        if terms.own_records and not set(terms.own_records) <= set(terms.fields):
+            problems.append(f"source {source}: own_records marks records by {', '.join(terms.own_records)}, "
+                            "a field the contract does not take")
     for view in contract.views:
         problems.extend(_view_problems(view, adapters))
     return [f"{loaded.path.name}: {p}" for p in problems]
@@ -80,6 +83,7 @@ def check_contracts(contracts: ContractSet, *, adapters: Mapping[str, Adapter], 
     """Raise :class:`ContractViolation` listing every problem of every contract, if there is one."""
     problems = [p for loaded in contracts for p in problems_of(loaded, adapters=adapters, purposes=purposes)]
     problems.extend(_schedule_conflicts(contracts))
+    problems.extend(_ownership_conflicts(contracts))
     if problems:
         raise ContractViolation("contracts do not fit this hub:\n  " + "\n  ".join(problems))
 
@@ -92,3 +96,22 @@ def _schedule_conflicts(contracts: ContractSet) -> list[str]:
                 given.setdefault(source, {})[loaded.path.name] = terms.schedule
     return [f"source {source}: contracts give different schedules ({', '.join(f'{n}: {s!r}' for n, s in by.items())})"
             for source, by in given.items() if len(set(by.values())) > 1]
+
+
+def _ownership_conflicts(contracts: ContractSet) -> list[str]:
+    """Contracts in force at the same time that take one source must all mark their own records, or none
+    (a contract without a mark would provide every record), and no two may mark the same ones."""
+    problems = []
+    terms = [(c, source, t) for c in contracts for source, t in c.contract.sources.items()]
+    for i, (a, source, ta) in enumerate(terms):
+        for b, other, tb in terms[i + 1:]:
+            overlap = a.contract.signed_on <= b.contract.valid_until and b.contract.signed_on <= a.contract.valid_until
+            if other != source or not overlap or a.contract.partner.id == b.contract.partner.id:
+                continue
+            names = f"{a.path.name} and {b.path.name}"
+            if (ta.own_records is None) != (tb.own_records is None):
+                problems.append(f"source {source}: {names} both take it, and only one marks its own records "
+                                "(own_records): each partner of a shared source must")
+            elif ta.own_records is not None and (ta.owns(tb.own_records) or tb.owns(ta.own_records)):
+                problems.append(f"source {source}: {names} mark the same records as their own ({ta.own_records})")
+    return problems

@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
-from contracts.model import Contract, View
+from contracts.model import Contract, SourceTerms, View
 from hub.errors import ContractViolation
 
 #: The agreements shipped with the hub (the default ``HUB_CONTRACTS_DIR``).
@@ -52,6 +53,19 @@ class ContractSet:
         """The fields of ``source`` some contract in force lets the hub take (empty: none covers it)."""
         terms = [c.contract.sources[source] for c in self.in_force(on) if source in c.contract.sources]
         return frozenset(f for t in terms for f in t.fields)
+
+    def providers(self, source: str, attributes: Mapping[str, Any] | None, on: dt.date | None = None) -> set[str]:
+        """The partners of the contracts in force that provide ``source``'s records with these household
+        ``attributes``: every one taking the source, or where the contracts mark their own records
+        (``own_records``: each university its surveys), the one whose mark they carry."""
+        return {c.contract.partner.id for c in self.in_force(on)
+                if source in c.contract.sources and c.contract.sources[source].owns(attributes)}
+
+    def owners(self, source: str, on: dt.date | None = None) -> dict[str, SourceTerms]:
+        """Partner id -> its terms, for a source the contracts in force share by marking their own records
+        (``own_records``); empty for a source one partner provides."""
+        return {c.contract.partner.id: c.contract.sources[source] for c in self.in_force(on)
+                if source in c.contract.sources and c.contract.sources[source].own_records is not None}
 
     def schedules(self, on: dt.date | None = None) -> dict[str, str]:
         """Each scheduled source's schedule, from the contracts in force."""

@@ -12,7 +12,9 @@ Validation here is structural; :mod:`contracts.checks` checks a contract against
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+import unicodedata
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -60,6 +62,17 @@ class SourceTerms(_Strict):
     #: When the hub syncs the source (``"every 6h"`` or a cron line in Thai time, :mod:`hub.sync.schedule`);
     #: none: only when asked (``hub sync``). Contracts naming one for the same source must agree.
     schedule: str | None = None
+    #: For a source several partners provide (each university its own surveys): the household attribute
+    #: and value that mark this partner's records, ``{university = "..."}``. The partner is concerned by
+    #: and told of only those, and uploads only those; records no contract in force claims are not taken.
+    own_records: dict[str, str] | None = Field(default=None, min_length=1, max_length=1)
+
+    def owns(self, attributes: Mapping[str, Any] | None) -> bool:
+        """Whether a record or unit with these household ``attributes`` is this partner's under these terms
+        (always, when the terms mark no own records). Values compare as Unicode NFC, trimmed."""
+        if self.own_records is None:
+            return True
+        return all(_mark((attributes or {}).get(name)) == _mark(value) for name, value in self.own_records.items())
 
     @field_validator("schedule")
     @classmethod
@@ -69,6 +82,10 @@ class SourceTerms(_Strict):
 
             trigger(value)
         return value
+
+
+def _mark(value: Any) -> str | None:
+    return unicodedata.normalize("NFC", str(value)).strip() if value is not None else None
 
 
 class FieldRule(_Strict):

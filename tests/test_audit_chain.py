@@ -41,20 +41,20 @@ def test_init_ingest_quarantine_and_rotation_are_audited(busy_hub):
     log = events(busy_hub)
     assert [e.action for e in log] == [
         "keys.created",
-        *["contract.loaded"] * 7,  # the first ingest records the contract versions it acts under
+        *["contract.loaded"] * 8,  # the first ingest records the contract versions it acts under
         "ingest.completed", "ingest.quarantined",
         "ingest.completed", "ingest.quarantined",
         "ingest.failed", "quarantine.read", "keys.rotated"]
-    assert [e.seq for e in log] == list(range(1, 16))
-    assert log[0].actor == "system:hub" and log[8].actor == "test:pytest" and log[12].actor.startswith("cli:")
-    completed = json.loads(log[8].details)
+    assert [e.seq for e in log] == list(range(1, 17))
+    assert log[0].actor == "system:hub" and log[9].actor == "test:pytest" and log[13].actor.startswith("cli:")
+    completed = json.loads(log[9].details)
     assert completed["file_sha256"] == file_sha256_hex(TPMAP)
     assert {k: completed[k] for k in ("rows_read", "inserted", "quarantined")} == \
         {"rows_read": 11, "inserted": 8, "quarantined": 2}
-    assert log[8].resource == "file:tpmap_2566_export.csv"
-    quarantined = json.loads(log[9].details)
+    assert log[9].resource == "file:tpmap_2566_export.csv"
+    quarantined = json.loads(log[10].details)
     assert [r["line"] for r in quarantined["rows"]] == [7, 9]
-    assert "missing.csv" in json.loads(log[12].details)["reason"]
+    assert "missing.csv" in json.loads(log[13].details)["reason"]
 
 
 def test_each_event_links_to_the_one_before(busy_hub):
@@ -132,20 +132,20 @@ def test_deleting_the_last_events_is_detected_by_the_head(busy_hub, cli):
 def test_deleting_the_head_record_is_detected(busy_hub):
     with tampering(busy_hub) as conn:
         conn.execute(delete(audit_head))
-    assert verify(busy_hub) == Problem(15, "the chain's head record is missing or unreadable")
+    assert verify(busy_hub) == Problem(16, "the chain's head record is missing or unreadable")
 
 
 def test_appending_continues_the_chain_after_verification(busy_hub):
     ingest(busy_hub, "eef_students", EEF_2567_1)
     assert verify(busy_hub) is None
-    assert [(e.seq, e.action) for e in events(busy_hub)[-2:]] == [(15, "keys.rotated"), (16, "ingest.completed")]
+    assert [(e.seq, e.action) for e in events(busy_hub)[-2:]] == [(16, "keys.rotated"), (17, "ingest.completed")]
 
 
 def test_exporting_links_is_audited_and_the_chain_stays_intact(busy_hub, cli, tmp_path):
     result = cli("export", "links", "--out", tmp_path / "links.csv")
     assert result.exit_code == 0
     last = events(busy_hub)[-1]
-    assert (last.seq, last.action, json.loads(last.details)) == (16, "export.links", {"rows": 11})
+    assert (last.seq, last.action, json.loads(last.details)) == (17, "export.links", {"rows": 11})
     assert verify(busy_hub) is None
 
 
@@ -414,7 +414,7 @@ def test_a_head_moved_back_is_named_before_a_later_edit(busy_hub):
 
 @pytest.mark.parametrize("statement,seq", [
     ("UPDATE audit_events SET actor = X'00' WHERE seq = 5", 5),
-    ("UPDATE audit_head SET hash = 'x'", 15),
+    ("UPDATE audit_head SET hash = 'x'", 16),
     ("UPDATE audit_checkpoints SET head_hash = 'x' WHERE seq = 1", 1),
     ("INSERT INTO audit_area_reads VALUES ('x', '340101-04', 1, 'view.read', 'p', 'r', '2026')", 1),
 ])

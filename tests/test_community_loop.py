@@ -206,11 +206,11 @@ def test_a_surveyed_referral_reaches_msdhs_moves_to_done_and_the_figures_follow(
     with hub.engine.connect() as conn:
         kinds = conn.execute(select(notifications.c.partner, notifications.c.kind)).all()
     assert ("msdhs", "referral.created") in kinds and ("msdhs", "referral.changed") in kinds
-    assert ("kku", "referral.changed") in kinds  # the surveying university hears how its referral ended
+    assert ("ubu", "referral.changed") in kinds  # the surveying university hears how its referral ended
     with hub.engine.connect() as conn:
         named = {(p, json.loads(b)["message"]["data"]["referral"]) for p, b in conn.execute(
             select(notifications.c.partner, notifications.c.body).where(notifications.c.kind == "referral.changed"))}
-    assert named == {("msdhs", referral["id"]), ("kku", "R-000901")}  # each by the id it knows the referral by
+    assert named == {("msdhs", referral["id"]), ("ubu", "R-000901")}  # each by the id it knows the referral by
     with hub.engine.connect() as conn:
         logged = [json.loads(d) for d in conn.scalars(select(audit_events.c.details)
                                                        .where(audit_events.c.action == "referral.created"))]
@@ -336,7 +336,7 @@ def test_the_operator_lists_and_moves_referrals_from_the_command_line(hub, cli):
 def test_a_withdrawn_consent_is_announced_to_the_partners_holding_the_persons_data(hub):
     ingest_all(hub)
     link(hub, actor=ACTOR)
-    somchai = person(hub.keyring, citizen_id="1101400123451")  # on TPMAP's list, and surveyed by kku
+    somchai = person(hub.keyring, citizen_id="1101400123451")  # on TPMAP's list, and surveyed by ubu
     consent_id, _ = registry.record(hub, NewConsent(somchai, "given", ["welfare_referral"], ["partner:msdhs"],
                                                     Grantor("self"), {"form": "ค.1"}), actor=ACTOR,
                                     born=dt.date(1970, 1, 1))
@@ -347,7 +347,7 @@ def test_a_withdrawn_consent_is_announced_to_the_partners_holding_the_persons_da
         sent = conn.execute(select(notifications.c.partner, notifications.c.body)
                             .where(notifications.c.kind == "consent.withdrawn")).all()
     assert sources == {"tpmap", "university_survey"}
-    assert [p for p, _ in sent] == ["tpmap"]  # kku holds the household too, but does not subscribe to withdrawals
+    assert [p for p, _ in sent] == ["tpmap"]  # ubu holds the household too, but does not subscribe to withdrawals
     data = json.loads(sent[0][1])["message"]["data"]
     assert data == {"household": _pseudonym(hub, "tpmap", home), "status": "withdrawn",
                     "purposes": ["welfare_referral"], "decided_on": data["decided_on"]}

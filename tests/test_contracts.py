@@ -17,7 +17,8 @@ from hub.db.schema import audit_events, ingest_runs, source_records
 from hub.errors import ContractViolation
 from hub.pipeline.ingest import ingest_file
 
-SHIPPED = {"tpmap", "msdhs", "eef", "university", "provincial_policy", "community_data_return", "open_data"}
+SHIPPED = {"tpmap", "msdhs", "eef", "university_ubu", "university_cmu", "provincial_policy", "community_data_return",
+           "open_data"}
 
 
 def _check(hub, directory):
@@ -61,6 +62,13 @@ def test_the_shipped_contracts_load_and_fit_the_hub(hub):
     ("tpmap", 'version = "2026.1"', 'version = "2026.1"\nsigned = "yes"', "signed: Extra inputs are not permitted"),
     ("tpmap", 'id = "tpmap"', 'id = "tpmap_v2"', "tpmap.toml: the file is named after its contract id"),
     ("tpmap", "retention_days = 1825", "retention_days = ", "not valid UTF-8 TOML"),
+    # universities share the survey source: each marks its own surveys, and no two the same ones
+    ("university_cmu", 'own_records = { university = "มหาวิทยาลัยเชียงใหม่" }', "",
+     "university_cmu.toml and university_ubu.toml both take it, and only one marks its own records"),
+    ("university_cmu", 'university = "มหาวิทยาลัยเชียงใหม่"', 'university = " มหาวิทยาลัยอุบลราชธานี"',
+     "mark the same records as their own"),
+    ("university_ubu", "own_records = { university =", "own_records = { surveyor =",
+     "own_records marks records by surveyor, a field the contract does not take"),
 ])
 def test_a_wrong_contract_is_refused_naming_the_file_and_the_problem(hub, tmp_path, name, old, new, message):
     with pytest.raises(ContractViolation) as caught:
@@ -127,9 +135,9 @@ def test_the_contracts_commands(hub, cli):
     listed = cli("contracts", "list")
     assert listed.exit_code == 0 and all(name in listed.stdout for name in SHIPPED)
     checked = cli("contracts", "check")
-    assert checked.exit_code == 0 and "7 contract(s) valid" in checked.stdout
-    shown = cli("contracts", "show", "university")
-    assert shown.exit_code == 0 and "มหาวิทยาลัยขอนแก่น" in shown.stdout
+    assert checked.exit_code == 0 and "8 contract(s) valid" in checked.stdout
+    shown = cli("contracts", "show", "university_ubu")
+    assert shown.exit_code == 0 and "มหาวิทยาลัยอุบลราชธานี" in shown.stdout
     schema = cli("contracts", "schema")
     assert schema.exit_code == 0 and '"quasi_identifiers"' in schema.stdout
 

@@ -42,7 +42,7 @@ BE = 543
 @dataclass(frozen=True)
 class Rec:
     """One person record as a partner wrote it. ``ref`` is the record id the adapter gives it: the TPMAP
-    person id, the EEF student ref, ``LB-.../member_no`` or ``KKU-.../position`` (members of one logbook
+    person id, the EEF student ref, ``LB-.../member_no`` or ``UBU-.../position`` (members of one logbook
     or survey household share the part before the slash)."""
 
     source: str
@@ -135,7 +135,7 @@ def _logbook_item(ref: str, members: list[Rec]) -> dict:
 def _survey_item(ref: str, members: list[Rec]) -> dict:
     head = members[0]
     left_out = ("member_no", "title", "vulnerabilities")  # the survey's members carry none of these
-    return {"survey_id": ref, "university": "มหาวิทยาลัยขอนแก่น", "surveyed_on": "2023-08-14",
+    return {"survey_id": ref, "university": "มหาวิทยาลัยอุบลราชธานี", "surveyed_on": "2023-08-14",
             "house_code": head.house,
             "address": {"house_no": head.house_no, "moo": head.moo, "tambon_code": head.tambon},
             "location": {"lat": 16.43, "lon": 102.84},
@@ -208,7 +208,7 @@ def logbook(n: int) -> str:
 
 
 def survey(n: int) -> str:
-    return f"KKU-2566-{n:06d}/1"
+    return f"UBU-2566-{n:06d}/1"
 
 
 def _cases() -> dict[str, Case]:

@@ -46,13 +46,13 @@ HOUSEHOLDS, SEED = 300, 2568
 MALAI = Rec("tpmap", "TP66-4001-0000101", "มาลัย", "ศรีประเสริฐวงศ์", dt.date(1979, 2, 11), sex="F", title="นาง",
             cid=citizen_id("malai"), house="40010000101", house_no="101", tambon="400101")
 PIYADA = replace(MALAI, source="msdhs_logbook", ref="LB-4001-000101/1", first="ปิยะดา", cid="")
-PIYADA_WITH_ID = replace(MALAI, source="university_survey", ref="KKU-2566-000101/1", first="ปิยะดา")
+PIYADA_WITH_ID = replace(MALAI, source="university_survey", ref="UBU-2566-000101/1", first="ปิยะดา")
 # the father's ID against the daughter's name; each of them also in a source without an ID
 FATHER = Rec("tpmap", "TP66-4001-0000201", "สมชาย", "ทองประเสริฐสุข", dt.date(1960, 8, 8), sex="M", title="นาย",
              cid=citizen_id("father"), house="40010000201", house_no="201", tambon="400102")
 DAUGHTER = replace(FATHER, ref="TP66-4001-0000202", first="สมหญิง", sex="F", title="นางสาว", born=dt.date(1985, 4, 4))
 FATHER_AGAIN = replace(FATHER, source="msdhs_logbook", ref="LB-4001-000201/1", cid="")
-DAUGHTER_AGAIN = replace(DAUGHTER, source="university_survey", ref="KKU-2566-000201/1", cid="")
+DAUGHTER_AGAIN = replace(DAUGHTER, source="university_survey", ref="UBU-2566-000201/1", cid="")
 # twins, a boy and a girl, without IDs
 BOY = Rec("tpmap", "TP66-4001-0000301", "บุญมา", "แก้วคำภูมี", dt.date(2011, 3, 3), sex="M", title="ด.ช.",
           house="40010000301", house_no="301", tambon="400103")
@@ -247,9 +247,9 @@ def test_an_incremental_run_decrypts_only_candidates_the_ids_leave_undecided(hub
     link(hub, actor=ACTOR)
     # another สมชาย born in 1960 with his own ID, in another tambon: he shares a block with FATHER (valid ID)
     # and FATHER_AGAIN (none); and a survey of FATHER whose ID has a third-digit typo the check digit misses
-    namesake = replace(FATHER, source="university_survey", ref="KKU-2566-000901/1", last="ศรีสุขใจ",
+    namesake = replace(FATHER, source="university_survey", ref="UBU-2566-000901/1", last="ศรีสุขใจ",
                        cid=citizen_id("namesake"), house=None, house_no="9", tambon="400105")
-    typo = replace(FATHER, source="university_survey", ref="KKU-2566-000902/1", cid=mistyped(FATHER.cid, 2),
+    typo = replace(FATHER, source="university_survey", ref="UBU-2566-000902/1", cid=mistyped(FATHER.cid, 2),
                    house=None)
     for source, path in write_partner_rows(tmp_path / "late", [namesake, typo]).items():
         ingest_file(hub, source, path, actor=ACTOR)

@@ -104,10 +104,10 @@ def actions(hub, prefix: str = "notify.") -> list[tuple[str, dict]]:
 
 def test_the_shipped_contracts_subscribe_their_partners():
     contracts = load_contracts([BUILT_IN])
-    assert set(subscribers(contracts, "household.verified")) == {"tpmap", "msdhs", "kku"}
+    assert set(subscribers(contracts, "household.verified")) == {"tpmap", "msdhs", "ubu", "cmu"}
     assert set(subscribers(contracts, "referral.created")) == {"msdhs"}
     assert set(subscribers(contracts, "household.corrected")) == {"tpmap"}
-    assert "area" not in subscribers(contracts, "referral.changed")["kku"]
+    assert "area" not in subscribers(contracts, "referral.changed")["ubu"]
 
 
 @pytest.mark.parametrize(("section", "message"), [
@@ -132,15 +132,15 @@ def test_a_notify_section_naming_an_unknown_event_or_field_is_refused_at_load(tm
 
 def test_only_subscribed_partners_get_a_notification_holding_only_what_their_contract_allows(hub):
     household = new_id()
-    ids = queue(hub, household_id=household, concerns=["msdhs", "tpmap", "kku", "eef", "msdhs", "nobody"],
+    ids = queue(hub, household_id=household, concerns=["msdhs", "tpmap", "ubu", "eef", "msdhs", "nobody"],
                 data={**VERIFIED, "referral": 7})
     rows = {r.partner: r for r in map(lambda i: row(hub, i), ids)}
-    assert set(rows) == {"msdhs", "tpmap", "kku"}  # eef subscribes to nothing; msdhs once although named twice
+    assert set(rows) == {"msdhs", "tpmap", "ubu"}  # eef subscribes to nothing; msdhs once although named twice
     bodies = {partner: json.loads(r.body) for partner, r in rows.items()}
     assert bodies["msdhs"]["message"]["data"] == {**VERIFIED, "referral": 7,
                                                   "household": household_pseudonym(hub.keyring, "msdhs", household)}
     assert "referral" not in bodies["tpmap"]["message"]["data"]  # tpmap's contract does not allow it
-    assert set(bodies["kku"]["message"]["data"]) == {"status", "previous_status", "referral", "decided_on",
+    assert set(bodies["ubu"]["message"]["data"]) == {"status", "previous_status", "referral", "decided_on",
                                                     "household"}  # no area
     pseudonyms = {partner: body["message"]["data"]["household"] for partner, body in bodies.items()}
     assert len(set(pseudonyms.values())) == 3 and all(len(p) == 32 for p in pseudonyms.values())
@@ -153,13 +153,13 @@ def test_only_subscribed_partners_get_a_notification_holding_only_what_their_con
             "sender_id": "saphan", "receiver_id": partner, "total_count": 1}
         assert bodies[partner]["message"]["event_type"] == "household.verified"
     assert actions(hub) == [("notify.queued", {"partner": p, "kind": "household.verified", "notification_id": i})
-                            for p, i in zip(["msdhs", "tpmap", "kku"], ids, strict=True)]
-    assert queue(hub, "referral.created", household_id=household, concerns=["tpmap", "kku"],
+                            for p, i in zip(["msdhs", "tpmap", "ubu"], ids, strict=True)]
+    assert queue(hub, "referral.created", household_id=household, concerns=["tpmap", "ubu"],
                  data={"need": "disability_allowance"}) == []
 
 
 def test_a_notification_without_a_household_carries_none(hub):
-    [nid] = queue(hub, "referral.changed", household_id=None, concerns=["kku"],
+    [nid] = queue(hub, "referral.changed", household_id=None, concerns=["ubu"],
                   data={"referral": "r-12", "status": "done"})
     assert json.loads(row(hub, nid).body)["message"]["data"] == {"referral": "r-12", "status": "done"}
 
@@ -456,16 +456,16 @@ def test_the_admin_api(hub, receiver):
                                                                                        "state": "pending"}
         assert api.post(f"/notify/notifications/{nid}/retry", headers=admin).status_code == 409
 
-        assert api.put("/notify/endpoints/kku", headers=partner, json={"url": "https://kku.example/h"}
+        assert api.put("/notify/endpoints/ubu", headers=partner, json={"url": "https://ubu.example/h"}
                        ).status_code == 403
-        bad = api.put("/notify/endpoints/kku", headers=admin, json={"url": "javascript:alert(1)"})
+        bad = api.put("/notify/endpoints/ubu", headers=admin, json={"url": "javascript:alert(1)"})
         assert bad.status_code == 422 and "http:// or https://" in bad.json()["detail"]
         assert api.put("/notify/endpoints/open_data", headers=admin, json={"url": "https://x.example/h"}
                        ).status_code == 422
         moved = api.put("/notify/endpoints/msdhs", headers=admin, json={"url": receiver.webhook_url + "/v2"})
         assert moved.json() == {"partner": "msdhs", "url": receiver.webhook_url + "/v2"}
         assert [e["url"] for e in api.get("/notify/endpoints", headers=admin).json()] == [receiver.webhook_url + "/v2"]
-        assert api.delete("/notify/endpoints/kku", headers=admin).status_code == 404  # none to remove
+        assert api.delete("/notify/endpoints/ubu", headers=admin).status_code == 404  # none to remove
         assert api.delete("/notify/endpoints/msdhs", headers=partner).status_code == 403
     receiver.mode("up")
     assert deliver_due(hub).delivered == 1

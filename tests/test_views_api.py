@@ -62,7 +62,7 @@ def test_each_caller_lists_only_the_views_it_may_read(served):
     assert names(api.get("/views", headers=who["policy"])) == {"policy_all_levels", "public_province"}
     assert names(api.get("/views", headers=who["auditor"])) == {"public_province"}
     every = names(api.get("/views", headers=who["admin"]))
-    assert "community_return" not in every and {"msdhs_households", "university_villages"} <= every
+    assert "community_return" not in every and {"msdhs_households", "ubu_villages"} <= every
     assert api.get("/views").status_code == 401
 
 

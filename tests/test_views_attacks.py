@@ -136,7 +136,7 @@ def test_a_suppressed_cell_cannot_be_pinned_by_a_count_that_is_bounded_by_it(hub
 
 
 def test_two_village_views_at_thresholds_5_and_10_do_not_reveal_a_suppressed_cell(hub, tmp_path):
-    """university_villages (threshold 5) and policy_all_levels (threshold 10) are published from the same
+    """ubu_villages (threshold 5) and policy_all_levels (threshold 10) are published from the same
     records, and both roll small villages into TTTTTT-other, each at its own threshold, so the groups differ:
     with villages of 3, 6, 20 and 25 households, the first publishes other = {moo 1, 2} and moo 3, the
     second other = {moo 1, 2, 3}. deprived_income is 1 + 1 in moo 1 and 2, 20 in moo 3, 10 in moo 4. The
@@ -150,8 +150,8 @@ def test_two_village_views_at_thresholds_5_and_10_do_not_reveal_a_suppressed_cel
          + [household(t, 3, dims=("income",)) for _ in range(20)]
          + [household(t, 4, dims=("income",)) for _ in range(10)] + [household(t, 4, dims=("living",))
                                                                      for _ in range(15)])
-    publish(hub, views=["university_villages", "policy_all_levels"], actor=ACTOR)
-    university, policy = figures(hub, "university_villages", t), figures(hub, "policy_all_levels", t)
+    publish(hub, views=["ubu_villages", "policy_all_levels"], actor=ACTOR)
+    university, policy = figures(hub, "ubu_villages", t), figures(hub, "policy_all_levels", t)
     assert set(university) == set(policy)  # one roll-up for both: the groups cannot be subtracted
     recovered = {}
     if university[f"{t}-other"]["deprived_income"] is None \
@@ -239,7 +239,7 @@ def test_a_rejected_row_does_not_store_fields_no_contract_allows(hub, tmp_path):
     missing) is quarantined with its whole raw text, location included: the coordinates reach the
     database, and anyone allowed to read the quarantine reads them."""
     assert "location" not in hub.contracts.taken_fields("university_survey")
-    line = {"survey_id": "KKU-2566-000001", "university": "มหาวิทยาลัยขอนแก่น", "surveyed_on": "2023-08-14",
+    line = {"survey_id": "UBU-2566-000001", "university": "มหาวิทยาลัยอุบลราชธานี", "surveyed_on": "2023-08-14",
             "house_code": "34010012346", "address": {"house_no": "15", "moo": 4, "tambon_code": "340101"},
             "location": {"lat": 15.2287, "lon": 104.8564},
             "members": [{"citizen_id": with_check_digit("110140012345"), "first_name": "สมชาย",
@@ -319,9 +319,9 @@ def test_households_outside_villages_are_counted_at_every_level(hub, tmp_path):
     inside = [household("340101", 1) for _ in range(6)]
     outside = [household("100101", "") for _ in range(7)]  # Phra Borom Maha Ratchawang, Bangkok: no moo
     load(hub, tmp_path, inside + outside)
-    publish(hub, views=["tpmap_tambon", "university_villages"], actor=ACTOR)
+    publish(hub, views=["tpmap_tambon", "ubu_villages"], actor=ACTOR)
     nation = figures(hub, "tpmap_tambon", None)["TH"]
     assert nation["households"] == 13, f"the nation counts {nation['households']} of 13 households"
-    villages = figures(hub, "university_villages", "100101")
+    villages = figures(hub, "ubu_villages", "100101")
     assert villages["100101"]["households"] == 7
     assert {"100101-00", "100101-other"} & set(villages)  # its own cell, or rolled up with the small ones

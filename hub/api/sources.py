@@ -53,7 +53,8 @@ async def put_file(source: str, file_name: str, request: Request, hub: HubDep, w
                 out.write(chunk)
         if size == 0:
             raise HTTPException(422, "the body is empty: send the file as the request body")
-        report = await run_in_threadpool(ingest_file, hub, source, path, actor=actor_of(who))
+        report = await run_in_threadpool(ingest_file, hub, source, path, actor=actor_of(who),
+                                         uploader=who.partner if who.role == "partner" else None)
         return _report(report)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -12,14 +12,25 @@ from hub.db.schema import source_households, source_records
 
 
 def partners_holding(hub: Hub, conn: Connection, household_ids: Iterable[str]) -> set[str]:
-    """The partners that provide a source holding a record or unit of any of ``household_ids``."""
+    """The partners that provide a record or unit of any of ``household_ids``: every partner taking its
+    source, or of a source several partners share (each university its surveys), the one whose own
+    record it is (``own_records``)."""
     ids = sorted(set(household_ids))
     r, h = source_records, source_households
     sources: set[str] = set()
     for chunk in key_chunks(ids):  # a tambon's households: thousands of ids
         sources |= set(conn.scalars(union(select(r.c.source).where(r.c.household_id.in_(chunk)),
                                           select(h.c.source).where(h.c.household_id.in_(chunk)))))
-    return {loaded.contract.partner.id for loaded in hub.contracts.in_force() if sources & set(loaded.contract.sources)}
+    partners: set[str] = set()
+    for source in sources:
+        if not hub.contracts.owners(source):
+            partners |= hub.contracts.providers(source, None)
+            continue
+        for chunk in key_chunks(ids):  # a shared source's records belong to units, which carry the mark
+            for attributes in conn.scalars(select(h.c.attributes).where(h.c.source == source,
+                                                                        h.c.household_id.in_(chunk))):
+                partners |= hub.contracts.providers(source, attributes)
+    return partners
 
 
 def households_of(conn: Connection, subject_kind: str, subject_ref: str) -> set[str]:

@@ -63,8 +63,13 @@ def agency_partner(hub: Hub, agency: str) -> str | None:
     return next((c.contract.partner.id for c in hub.contracts.in_force() if c.contract.partner.id == wanted), None)
 
 
-def _surveyors(hub: Hub) -> set[str]:
-    return {c.contract.partner.id for c in hub.contracts.in_force() if SURVEY in c.contract.sources}
+def _surveyors(hub: Hub, conn: Connection, origin_ref: str) -> set[str]:
+    """The partners whose survey raised the referral ``origin_ref`` (``<survey id>/<referral id>``): the
+    university whose own record the survey is, where universities mark theirs."""
+    h = source_households
+    attributes = conn.scalar(select(h.c.attributes).where(h.c.source == SURVEY,
+                                                          h.c.household_ref == origin_ref.rsplit("/", 1)[0]))
+    return hub.contracts.providers(SURVEY, attributes) if attributes is not None else set()
 
 
 def _announce(hub: Hub, conn: Connection, kind: str, *, referral_id: int, origin: str, origin_ref: str,
@@ -76,7 +81,7 @@ def _announce(hub: Hub, conn: Connection, kind: str, *, referral_id: int, origin
         notify(hub, conn, kind, household_id=household_id, concerns=[partner],
                data=_notice(referral=referral_id, agency=agency, **fields))
     if origin == SURVEY:
-        notify(hub, conn, kind, household_id=household_id, concerns=_surveyors(hub) - {partner},
+        notify(hub, conn, kind, household_id=household_id, concerns=_surveyors(hub, conn, origin_ref) - {partner},
                data=_notice(referral=origin_ref.rsplit("/", 1)[-1], agency=agency, **fields))
 
 

@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, delete, insert, select, update
 
 from audit.events import IngestCompleted, IngestFailed, RowsQuarantined
+from contracts.model import SourceTerms
 from contracts.registry import record_in_force
 from hub.adapter_kit import Adapter
 from hub.context import Hub
@@ -39,7 +40,7 @@ from hub.errors import AdapterError, ContractViolation, HubError, IngestError
 from hub.ids import new_id
 from hub.linking.candidate_keys import CandidateKeys
 from hub.pipeline.background import in_background
-from hub.pipeline.minimise import minimised
+from hub.pipeline.minimise import claimed, minimised
 from hub.records import PersonRecord, Rejected, SourceRecord, Tombstone
 from hub.subject_keys import anchor_for, erased_subjects
 
@@ -261,11 +262,14 @@ def reduce_batch(items: list, fingerprint: Fingerprinter, keys: CandidateKeys) -
 
 
 def read_batches(adapter: Adapter, path: Path, *, size: int, fingerprint: Fingerprinter,
-                 keys: CandidateKeys, allowed: frozenset[str]) -> Iterator[ReadBatch]:
+                 keys: CandidateKeys, allowed: frozenset[str], owners: Mapping[str, SourceTerms],
+                 uploader: str | None) -> Iterator[ReadBatch]:
     """The file as reduced, fingerprinted batches of at most ``size`` items, with candidate keys, holding
-    only the ``allowed`` fields (each batch names the fields it removed)."""
+    only the ``allowed`` fields (each batch names the fields it removed) and only records some contract
+    claims (:func:`hub.pipeline.minimise.claimed`)."""
     refused: set[str] = set()
-    items = minimised(adapter.read_file(path), allowed, refused, declared=frozenset(adapter.fields))
+    items = claimed(minimised(adapter.read_file(path), allowed, refused, declared=frozenset(adapter.fields)),
+                    owners, uploader=uploader)
     while chunk := list(itertools.islice(items, size)):
         batch = reduce_batch(chunk, fingerprint, keys)
         batch.fields_refused = set(refused)
@@ -286,17 +290,18 @@ class _BatchWriter:
         self.erased = erased_subjects(conn)  # persons erased at their request, never stored again
         self.id_key = KeyedHasher(hub.keyring.derived("citizen-id"))
         self.house_key = KeyedHasher(hub.keyring.derived("house-code"))
+        self.owners = hub.contracts.owners(report.source)  # of a source several partners provide
         # Members a household no longer lists, by record id, with the household they left. They are
         # removed when the file ends, unless they turn up again (in another household, say) before that.
         self.leavers: dict[str, str] = {}
 
     def write(self, batch: ReadBatch) -> None:
         self.report.rows_read += batch.rows_read
-        self._note_rejected(batch.rejected)
         if self.report.replay:
+            self._note_rejected(batch.rejected)
             self.report.unchanged += len(batch.persons)
             return
-        self._quarantine(batch.rejected)
+        self._reject(batch.rejected)
         self._apply_tombstones(batch.tombstones)
         stale_units, household_ids = self._write_households(batch.households)
         self._write_persons(batch.persons, stale_units, household_ids)
@@ -314,8 +319,9 @@ class _BatchWriter:
         room = max(MAX_REASONS_IN_EVENT - len(self.report.quarantine_reasons), 0)
         self.report.quarantine_reasons.extend({"line": r.line, "reason": r.reason} for r in rejected[:room])
 
-    def _quarantine(self, rejected: list[Rejected]) -> None:
-        """Store rejected rows with their reasons; the raw text is encrypted."""
+    def _reject(self, rejected: list[Rejected]) -> None:
+        """Count rejected rows in the report and store them with their reasons; the raw text is encrypted."""
+        self._note_rejected(rejected)
         if not rejected:
             return
         run_id, now, name = self.report.run_id, _now(), self.report.path.name
@@ -357,20 +363,27 @@ class _BatchWriter:
 
     def _write_households(self, units: dict[str, FlatHousehold]) -> tuple[set[str], dict[str, str]]:
         """Insert or update household units; drop members no longer listed. Returns the refs whose stored
-        version is newer (their persons are skipped) and the household id of every other unit."""
+        version is newer, or that another partner's record holds (quarantined), whose persons are skipped,
+        and the household id of every other unit."""
         if not units:
             return set(), {}
         t, r = source_households, source_records
         refs = list(units)
         stored = {row.household_ref: row for row in fetch_by_keys(
             self.conn, t, source=self.source, key="household_ref", keys=refs,
-            columns=("id", "household_ref", "household_id", "version", "fingerprint"))}
+            columns=("id", "household_ref", "household_id", "version", "fingerprint", "attributes", "deleted"))}
+        others = [ref for ref, old in stored.items() if self.owners and not old.deleted
+                  and self._owners_of(old.attributes) != self._owners_of(units[ref].attributes_json)]
+        self._reject([Rejected(units[ref].line, f"{ref}: another partner's record has this id; not taken", "")
+                      for ref in others])
         members: dict[str, list[str]] = {}
         for rid, ref in fetch_by_keys(self.conn, r, source=self.source, key="household_ref", keys=refs,
                                       columns=("record_id", "household_ref")):
             members.setdefault(ref, []).append(rid)
-        stale, ids, inserts, updates = set(), {}, [], []
+        stale, ids, inserts, updates = set(others), {}, [], []
         for ref, h in units.items():
+            if ref in stale:
+                continue
             old = stored.get(ref)
             if old is not None and old.version > h.version:
                 stale.add(ref)
@@ -386,6 +399,13 @@ class _BatchWriter:
         self.report.households_inserted += len(inserts)
         self.report.households_updated += len(updates)
         return stale, ids
+
+    def _owners_of(self, attributes: dict | str | None) -> set[str]:
+        """The partners whose own record a unit with ``attributes`` (JSON text as the driver may give it) is;
+        empty for a source one partner provides."""
+        if isinstance(attributes, str):
+            attributes = json.loads(attributes)
+        return {partner for partner, terms in self.owners.items() if terms.owns(attributes)}
 
     def _household_row(self, h: FlatHousehold, household_id: str) -> tuple:
         """The stored row in :data:`HOUSEHOLD_COLUMNS` order."""
@@ -469,13 +489,15 @@ class _BatchWriter:
 # --------------------------------------------------------------------------------------------------
 
 
-def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
+def ingest_file(hub: Hub, source: str, path: Path, *, actor: str, uploader: str | None = None,
                 progress: Callable[[int], None] | None = None,
                 also: Callable[[Connection], None] | None = None) -> FileReport:
     """Ingest one file through ``source``'s adapter, atomically; returns what happened.
 
     Only the fields some contract lets the hub take from ``source`` are stored (the others are named in
-    ``fields_refused``); a source no contract covers raises :class:`ContractViolation`.
+    ``fields_refused``); a source no contract covers raises :class:`ContractViolation`. Of a source several
+    partners provide, records no contract claims are quarantined without their text, and so are another
+    partner's records in the upload of partner ``uploader``.
     Raises :class:`UnknownSource` for an unregistered source, :class:`AdapterError` when the file
     cannot be read at all and :class:`IngestError` when storing it fails; nothing of the file is then
     stored, and the failure is audited.
@@ -505,7 +527,8 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str,
             writer = _BatchWriter(hub, conn, report)
             record_in_force(conn, hub.contracts, audit=hub.audit, actor=actor)
             read = partial(read_batches, adapter, path, size=size, fingerprint=fingerprint,
-                           keys=CandidateKeys(hub.keyring), allowed=allowed)
+                           keys=CandidateKeys(hub.keyring), allowed=allowed, owners=hub.contracts.owners(source),
+                           uploader=uploader)
             for batch in in_background(read):
                 report.fields_refused |= batch.fields_refused
                 writer.write(batch)

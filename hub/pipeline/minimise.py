@@ -2,14 +2,18 @@
 source (PDPA s.22). A field no contract allows is removed before anything is keyed, encrypted or stored,
 and its name (never its value) is reported. A rejected row's raw text (kept, encrypted, in quarantine) loses
 those fields too: from a JSON row they are cut out; a row that cannot be parsed is quarantined without its
-text when its source yields fields no contract takes."""
+text when its source yields fields no contract takes.
+
+Where several partners provide one source (each university its own surveys, ``own_records``), a unit no
+contract in force claims is not taken at all, and a partner's upload takes only its own units."""
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from contracts.model import SourceTerms
 from hub.records import Household, Item, PersonRecord, Rejected, SourceRecord
 
 _PERSON_IDENTITY = ("citizen_id", "title", "first_name", "last_name", "birth_date", "sex")
@@ -75,4 +79,24 @@ def minimised(items: Iterable[Item], allowed: frozenset[str], refused: set[str],
                 _person(person, allowed, refused)
         elif isinstance(item, Rejected) and withheld:
             item = _rejected(item, withheld, refused)
+        yield item
+
+
+def claimed(items: Iterable[Item], owners: Mapping[str, SourceTerms], *, uploader: str | None) -> Iterator[Item]:
+    """``items`` with each record no contract claims turned into a :class:`Rejected` row without its text
+    (the hub may not keep it). ``owners``: partner id -> that partner's terms for the source, when its
+    contracts mark their own records; ``uploader``: the partner whose upload this is (it may only bring
+    its own), else ``None``."""
+    for item in items:
+        if isinstance(item, SourceRecord) and owners:
+            attributes = item.household.attributes
+            mine = {partner for partner, terms in owners.items() if terms.owns(attributes)}
+            named = ", ".join(f"{k} = {attributes.get(k)!r}" for k in sorted({k for t in owners.values()
+                                                                               for k in t.own_records or {}}))
+            if not mine:
+                item = Rejected(item.line, f"no data-sharing contract in force covers this partner's records "
+                                           f"({named}); not taken", "")
+            elif uploader is not None and uploader not in mine:
+                item = Rejected(item.line, f"another partner's record ({named}): a partner uploads only its own; "
+                                           "not taken", "")
         yield item
