@@ -11,7 +11,6 @@ changed record's; most of the store has a valid ID, and most candidates need nei
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -102,32 +101,39 @@ _BLOCKS = (
 
 
 class _NearIds:
-    """The deletion variants of the changed records' IDs: which stored valid IDs are one edit from one."""
+    """The deletion variants of the changed records' IDs: which stored valid IDs are one edit from one.
+    Vectorised: each distinct (variant, changed ID) pair sorted once; a stored ID is near when it shares a
+    variant with a changed ID other than itself."""
 
     def __init__(self, changed: list[KeyRow]):
-        self._owners: dict[bytes, set[bytes]] = defaultdict(set)
+        self._index: dict[bytes, int] = {}
+        blobs = []
         for row in changed:
-            for i in range(0, len(row.variants or b""), VARIANT_BYTES):
-                self._owners[row.variants[i:i + VARIANT_BYTES]].add(row.any_key)
-        self._sorted = np.sort(np.frombuffer(b"".join(self._owners), dtype=np.uint64))
+            if row.variants and row.any_key not in self._index:
+                self._index[row.any_key] = len(blobs)
+                blobs.append(row.variants)
+        flat = np.frombuffer(b"".join(blobs), dtype=np.uint64)
+        owner = np.repeat(np.arange(len(blobs)), [len(b) // VARIANT_BYTES for b in blobs])
+        order = np.lexsort((owner, flat))
+        flat, owner = flat[order], owner[order]
+        distinct = np.ones(len(flat), dtype=bool)  # an ID with two equal adjacent digits repeats a variant
+        distinct[1:] = (flat[1:] != flat[:-1]) | (owner[1:] != owner[:-1])
+        self._variants, self._owners = flat[distinct], owner[distinct]
 
     def among(self, ids: list[tuple[int, bytes | None, bytes | None]]) -> set[int]:
         """Of ``ids`` (record id, keyed ID, its variants), the records whose ID is one edit from a changed
-        record's other ID. Vectorised: only the records sharing a variant are looked at one by one."""
+        record's other ID."""
         ids = [(pk, key, variants) for pk, key, variants in ids if variants]
-        if not ids or not len(self._sorted):
+        if not ids or not len(self._variants):
             return set()
         flat = np.frombuffer(b"".join(v for _, _, v in ids), dtype=np.uint64)
-        owner = np.repeat(np.arange(len(ids)), [len(v) // VARIANT_BYTES for _, _, v in ids])
-        at = np.searchsorted(self._sorted, flat).clip(max=len(self._sorted) - 1)
-        return {ids[i][0] for i in np.unique(owner[self._sorted[at] == flat]).tolist() if self._near(*ids[i][1:])}
-
-    def _near(self, key: bytes | None, variants: bytes) -> bool:
-        for i in range(0, len(variants), VARIANT_BYTES):
-            owners = self._owners.get(variants[i:i + VARIANT_BYTES])
-            if owners and (len(owners) > 1 or key not in owners):
-                return True
-        return False
+        holder = np.repeat(np.arange(len(ids)), [len(v) // VARIANT_BYTES for _, _, v in ids])
+        own = np.array([self._index.get(key, -1) for _, key, _ in ids])[holder]
+        low = np.searchsorted(self._variants, flat, side="left")
+        high = np.searchsorted(self._variants, flat, side="right")
+        first_owner = self._owners[low.clip(max=len(self._owners) - 1)]
+        near = (high - low > 1) | ((high - low == 1) & (first_owner != own))
+        return {ids[i][0] for i in np.unique(holder[near]).tolist()}
 
 
 class _ScopeFinder:
@@ -154,16 +160,16 @@ class _ScopeFinder:
         if open_keys:
             where = self._in(block.columns, open_keys, block.kinds)
             self.compared.update(pk for pk, in self.conn.exec_driver_sql(
-                f"SELECT t.id FROM source_records t WHERE {where}"))
+                f"SELECT t.id FROM source_records t WHERE {where}").fetchall())
         if settled_keys:
             where = self._in(block.columns, settled_keys, block.kinds)
             self.compared.update(pk for pk, in self.conn.exec_driver_sql(
-                f"SELECT t.id FROM source_records t WHERE {where} AND COALESCE(t.id_status, '') <> 'valid'"))
+                f"SELECT t.id FROM source_records t WHERE {where} AND COALESCE(t.id_status, '') <> 'valid'").fetchall())
             if block.near_ids:
                 self.compared.update(self.near.among([(pk, self.as_bytes(key), self.as_bytes(variants))
                                                       for pk, key, variants in self.conn.exec_driver_sql(
                     f"SELECT t.id, t.linkage_key, t.id_variants FROM source_records t "
-                    f"WHERE {where} AND t.id_status = 'valid'")]))
+                    f"WHERE {where} AND t.id_status = 'valid'").fetchall()]))
 
     def ids_and_houses(self) -> None:
         """The records with a changed record's citizen ID (or its guardian's) or house are tied to it; the
@@ -176,7 +182,7 @@ class _ScopeFinder:
         for pk, person, household, house, status, key, variants in self.conn.exec_driver_sql(
                 f"SELECT t.id, t.person_id, t.household_id, t.house_key, t.id_status, t.linkage_key, t.id_variants "
                 f"FROM source_records t WHERE t.linkage_key IN (SELECT v0 FROM {table}) "
-                f"OR t.house_key IN (SELECT v0 FROM {table})"):
+                f"OR t.house_key IN (SELECT v0 FROM {table})").fetchall():
             self.persons.add(person)
             self.households.add(household)
             house = self.as_bytes(house)
@@ -191,7 +197,7 @@ class _ScopeFinder:
         if values:
             where = self._in(columns, values, kinds)
             for person, household in self.conn.exec_driver_sql(
-                    f"SELECT t.person_id, t.household_id FROM source_records t WHERE {where}"):
+                    f"SELECT t.person_id, t.household_id FROM source_records t WHERE {where}").fetchall():
                 self.persons.add(person)
                 self.households.add(household)
 
