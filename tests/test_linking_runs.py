@@ -18,6 +18,7 @@ import csv
 import datetime as dt
 import json
 import tempfile
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,7 +28,7 @@ from sqlalchemy import func, insert, select, update
 from test_linking_noise import SOURCE_ORDER, Rec, citizen_id, mistyped, write_partner_rows
 
 from audit.access import verify
-from helpers import database_bytes, ingest_all, partner_pii, squash
+from helpers import database_bytes, ingest_all, is_postgres, partner_pii, squash
 from hub.context import Hub
 from hub.db.schema import audit_events, id_redirects, link_reviews, link_runs, source_records
 from hub.demo.population import Population, generate_population
@@ -237,6 +238,35 @@ def test_an_incremental_run_compares_few_records_and_links_as_a_full_run_would(h
     full = link(hub, actor=ACTOR, full=True)
     assert full.records_in_play == full.records
     assert partition(person_ids(hub)) == incremental
+
+
+def test_a_delivery_that_commits_after_a_later_one_is_still_linked(hub, tmp_path):
+    """Two deliveries ingested at once: the one that started first (the lower run id) commits last, after
+    a link run took the other. Its records are linked by the next run all the same."""
+    if not is_postgres(hub.engine):
+        pytest.skip("SQLite lets one ingest write at a time: its runs commit in the order they start")
+    ingest_files(hub, list(write_partner_rows(tmp_path / "first", [MALAI, BOY]).items()))
+    link(hub, actor=ACTOR)
+    again = replace(MALAI, source="msdhs_logbook", ref="LB-4001-000101/1")  # her ID: one person with MALAI
+    slow = write_partner_rows(tmp_path / "slow", [again])["msdhs_logbook"]
+    holding, release, done = threading.Event(), threading.Event(), {}
+
+    def hold(conn) -> None:  # the slow delivery's transaction, open until released
+        holding.set()
+        assert release.wait(60)
+
+    worker = threading.Thread(target=lambda: done.update(
+        report=ingest_file(hub, "msdhs_logbook", slow, actor=ACTOR, also=hold)))
+    worker.start()
+    assert holding.wait(60)
+    ingest_files(hub, list(write_partner_rows(tmp_path / "fast", [GIRL]).items()))  # started later, committed first
+    link(hub, actor=ACTOR)
+    release.set()
+    worker.join(60)
+    assert done["report"].inserted == 1
+    assert link(hub, actor=ACTOR).mode == "incremental"
+    ids = person_ids(hub)
+    assert ids[key(again)] == ids[key(MALAI)]
 
 
 def test_an_incremental_run_decrypts_only_candidates_the_ids_leave_undecided(hub, files, tmp_path):

@@ -28,7 +28,7 @@ from hub.community.access import community_household
 from hub.community.events import ReferralChanged, ReferralCreated, ReferralQueueRead
 from hub.context import Hub
 from hub.db.bulk import key_chunks
-from hub.db.schema import referral_changes, referrals, source_households, source_records
+from hub.db.schema import ingest_runs, referral_changes, referrals, source_households, source_records
 from hub.errors import HubError
 from hub.notify.catalogue import FIELDS, admissible
 from hub.notify.outbox import notify
@@ -85,15 +85,18 @@ def _announce(hub: Hub, conn: Connection, kind: str, *, referral_id: int, origin
                data=_notice(referral=origin_ref.rsplit("/", 1)[-1], agency=agency, **fields))
 
 
-def track_survey_referrals(hub: Hub, conn: Connection, *, after_run: int | None, actor: str,
+def track_survey_referrals(hub: Hub, conn: Connection, *, after: int | None, actor: str,
                            now: dt.datetime | None = None) -> Tracked:
-    """Bring the referrals up to the survey households written by ingest runs after ``after_run`` (all of
-    them when ``None``), in the caller's transaction: new referrals made, statuses moved forward."""
+    """Bring the referrals up to the survey households written by ingest runs that committed after
+    ``after`` (``ingest_runs.committed``; all of them when ``None``), in the caller's transaction: new
+    referrals made, statuses moved forward."""
     now = now or clock.now()
-    h = source_households
+    h, runs = source_households, ingest_runs
     query = select(h.c.household_ref, h.c.household_id, h.c.tambon_code, h.c.attributes) \
         .where(h.c.source == SURVEY, h.c.deleted.is_(False)).order_by(h.c.run_id, h.c.line)  # batches in order
-    units = conn.execute(query if after_run is None else query.where(h.c.run_id > after_run)).all()
+    if after is not None:
+        query = query.where(h.c.run_id.in_(select(runs.c.id).where(runs.c.committed > after)))
+    units = conn.execute(query).all()
     known = {row.origin_ref: row for row in conn.execute(select(referrals).where(referrals.c.origin == SURVEY))}
     created = changed = 0
     for unit in units:

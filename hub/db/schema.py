@@ -50,6 +50,17 @@ ingest_runs = Table(
     Column("households_inserted", Integer, nullable=False, default=0),
     Column("households_updated", Integer, nullable=False, default=0),
     Column("erased", Integer, nullable=False, default=0),
+    # the order in which completed runs committed (taken from ingest_clock as the run's last write)
+    Column("committed", BigInteger),
+)
+
+#: One counter that a completing ingest run advances in its own transaction: the row stays locked until
+#: that run commits, so ``ingest_runs.committed`` numbers runs in commit order (ids are in start order: on
+#: PostgreSQL a run that started first may commit last).
+ingest_clock = Table(
+    "ingest_clock", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
 
 source_households = Table(
@@ -136,7 +147,7 @@ link_runs = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
     Column("status", String(16), nullable=False),
-    # records written by ingest runs up to this one were linked by this run
+    # records written by ingest runs committed up to this one (ingest_runs.committed) were linked by this run
     Column("ingest_watermark", BigInteger, nullable=False),
     Column("counts", Json, nullable=False),
     # the trained match model (Splink settings with m and u): no personal data

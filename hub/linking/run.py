@@ -155,8 +155,7 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
     incremental = not full and last is not None and last.model is not None
     report = LinkReport(mode="incremental" if incremental else "full")
     timer = _Timer(report, progress)
-    watermark = conn.scalar(select(func.coalesce(func.max(ingest_runs.c.id), 0))
-                            .where(ingest_runs.c.status == "completed"))
+    watermark = conn.scalar(select(func.coalesce(func.max(ingest_runs.c.committed), 0)))  # commit order
     report.run_id = conn.execute(insert(link_runs).values(
         mode=report.mode, started_at=_now(), status="running", ingest_watermark=watermark, counts={},
     )).inserted_primary_key[0]
@@ -219,7 +218,7 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
     report.review_open = conn.scalar(select(func.count()).select_from(link_reviews)
                                      .where(link_reviews.c.status == "open"))
     _count_store(conn, report, rows, person_ids, household_ids, last)
-    tracked = track_survey_referrals(hub, conn, after_run=last.ingest_watermark if incremental else None,
+    tracked = track_survey_referrals(hub, conn, after=last.ingest_watermark if incremental else None,
                                      actor=actor)
     report.referrals_made, report.referrals_moved = tracked.created, tracked.changed
     timer.stage("write")

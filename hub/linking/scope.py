@@ -53,12 +53,12 @@ class _Keys:
 
 
 def changed_records(conn: Connection, watermark: int, decided: set[tuple[str, str]]) -> list[KeyRow]:
-    """The records written after ingest run ``watermark``, and every record of the persons that
-    ``decided`` (records named by decisions taken since the last run) belong to: a decision re-links
-    whole persons, so a reversed ``same`` can split one."""
+    """The records written by ingest runs that committed after ``watermark`` (``ingest_runs.committed``),
+    and every record of the persons that ``decided`` (records named by decisions taken since the last run)
+    belong to: a decision re-links whole persons, so a reversed ``same`` can split one."""
     keys = _Keys(conn)
     try:
-        where = f"t.run_id > {keys.mark}"
+        where = f"t.run_id IN (SELECT r.id FROM ingest_runs r WHERE r.committed > {keys.mark})"
         if decided:
             named = keys.table(decided, "TEXT", "TEXT")
             where += (f" OR t.person_id IN (SELECT s.person_id FROM source_records s "

@@ -35,7 +35,7 @@ from hub.adapter_kit import Adapter
 from hub.context import Hub
 from hub.crypto import FieldCipher, Fingerprinter, KeyedHasher, aad
 from hub.db.bulk import bulk_delete, bulk_insert, bulk_update, fetch_by_keys
-from hub.db.schema import ingest_runs, quarantine, source_households, source_records
+from hub.db.schema import ingest_clock, ingest_runs, quarantine, source_households, source_records
 from hub.errors import AdapterError, ContractViolation, HubError, IngestError
 from hub.ids import new_id
 from hub.linking.candidate_keys import CandidateKeys
@@ -570,3 +570,9 @@ def _finish(hub: Hub, conn: Connection, report: FileReport, actor: str) -> None:
     if report.quarantined and not report.replay:
         hub.audit.append(conn, RowsQuarantined(resource=resource, source=report.source, run_id=report.run_id,
                                                rows=report.quarantine_reasons), actor=actor)
+    # last, after the audit log's head (which an ingest may hold from its start): the clock's row stays
+    # locked until this run commits, so no later-numbered run can commit before it
+    clock = ingest_clock
+    committed = conn.execute(update(clock).where(clock.c.id == 1).values(value=clock.c.value + 1)
+                             .returning(clock.c.value)).scalar_one()
+    conn.execute(update(ingest_runs).where(ingest_runs.c.id == report.run_id).values(committed=committed))
