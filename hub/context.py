@@ -18,6 +18,7 @@ from contracts.checks import check_contracts
 from contracts.load import BUILT_IN, ContractSet, load_contracts
 from hub.adapter_kit import Adapter
 from hub.crypto import FieldCipher
+from hub.db.durability import require_durable
 from hub.db.engine import make_engine, schema_is_current, upgrade_to_head
 from hub.errors import ConfigurationError, UnknownSource
 from hub.keys import Keyring
@@ -58,6 +59,7 @@ class Hub:
         if not Keyring.exists(settings.resolved_keys_dir):
             raise ConfigurationError(f"no keys in {settings.resolved_keys_dir}; run `hub init` first")
         engine = make_engine(settings.resolved_database_url)
+        require_durable(engine)
         if not schema_is_current(engine):
             raise ConfigurationError("the database schema is missing or out of date; run `hub init`")
         keyring = Keyring.load(settings.resolved_keys_dir)
@@ -73,6 +75,7 @@ class Hub:
         settings = settings or Settings()
         settings.resolved_home.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.resolved_database_url)
+        require_durable(engine)
         upgrade_to_head(engine)
         created = not Keyring.exists(settings.resolved_keys_dir)
         keyring = Keyring.create(settings.resolved_keys_dir) if created else Keyring.load(settings.resolved_keys_dir)
