@@ -6,12 +6,14 @@ secret volume, for example); they never live in the database. ``HUB_CONTRACTS_DI
 the data-sharing contracts in force (default: the agreements shipped with the hub). ``HUB_SOURCES_FILE``
 says how to reach each source (its API or its inbox directory; default ``HOME/sources.toml``).
 ``HUB_AUDIT_CHECKPOINT_EVERY`` and ``HUB_AUDIT_CHECKPOINT_SECONDS`` set how often the audit log's head
-is signed; ``HUB_UPLOAD_MAX_BYTES`` caps a file uploaded through the API.
+is signed; ``HUB_UPLOAD_MAX_BYTES`` caps a file uploaded through the API. ``HUB_LINK_ENGINE`` says where
+linking scores pairs (``duckdb`` in the hub's process, or ``spark`` at ``HUB_SPARK_MASTER``).
 """
 from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,6 +38,10 @@ class Settings(BaseSettings):
                                   "the outbox before the scheduled delivery removes it (the log keeps that it went).")
     audit_checkpoint_every: int = Field(default=1000, ge=1, description="Sign a checkpoint of the audit "
                                         "log's head at least every this many events...")
+    link_engine: Literal["duckdb", "spark"] = Field(default="duckdb", description="Where linking scores pairs: "
+                                                    "DuckDB in the hub's process, or Apache Spark.")
+    spark_master: str = Field(default="local[2]", description="The Spark master when HUB_LINK_ENGINE=spark "
+                              "(local[N], or a cluster's spark://, yarn or k8s:// URL).")
     audit_checkpoint_seconds: float = Field(default=300.0, gt=0, le=366 * 86400, description="...and when an event is "
                                             "appended this many seconds after the last checkpoint.")
 

@@ -52,14 +52,24 @@ def _null(sql: str) -> dict:
     return {"sql_condition": sql, "label_for_charts": "missing", "is_null_level": True}
 
 
-def _name(column: str, label: str, m: tuple[float, ...], u: tuple[float, ...]) -> dict:
+#: What differs between the SQL engines Splink runs the comparisons on: DuckDB (embedded) and Spark (Splink
+#: registers its Jaro-Winkler from the jar it ships).
+_FUNCTIONS = {
+    "duckdb": {"jaro_winkler": "jaro_winkler_similarity", "days_apart": "date_diff('day', dob_l, dob_r)"},
+    "spark": {"jaro_winkler": "jaro_winkler", "days_apart": "datediff(dob_l, dob_r)"},
+}
+ENGINES = tuple(_FUNCTIONS)
+
+
+def _name(column: str, label: str, m: tuple[float, ...], u: tuple[float, ...], dialect: str) -> dict:
     left, right = f"{column}_l", f"{column}_r"
     lk, ps = column + "_lk", column + "_ps"
+    jaro_winkler = _FUNCTIONS[dialect]["jaro_winkler"]
     conditions = (
         (f"{left} = {right}", "exact"),
-        (f"jaro_winkler_similarity({left}, {right}) >= 0.92", "Jaro-Winkler >= 0.92"),
+        (f"{jaro_winkler}({left}, {right}) >= 0.92", "Jaro-Winkler >= 0.92"),
         (f"{lk}_l = {lk}_r OR {ps}_l = {ps}_r", "sounds the same"),
-        (f"jaro_winkler_similarity({left}, {right}) >= 0.8", "Jaro-Winkler >= 0.8"),
+        (f"{jaro_winkler}({left}, {right}) >= 0.8", "Jaro-Winkler >= 0.8"),
         ("ELSE", "different"),
     )
     return {"output_column_name": column, "comparison_description": label, "comparison_levels": [
@@ -67,17 +77,21 @@ def _name(column: str, label: str, m: tuple[float, ...], u: tuple[float, ...]) -
         *(_level(sql, name, m_, u_) for (sql, name), m_, u_ in zip(conditions, m, u))]}
 
 
-_BIRTH = {"output_column_name": "birth", "comparison_description": "birth date", "comparison_levels": [
-    _null("byear_l IS NULL OR byear_r IS NULL"),
-    _level("dob_l = dob_r", "exact", 0.95, 5e-5),
-    _level("byear_l = byear_r AND bmonth_l = bday_r AND bday_l = bmonth_r", "day and month swapped", 0.006, 1.5e-5),
-    _level("abs(date_diff('day', dob_l, dob_r)) <= 1", "one day apart", 0.015, 9e-5),
-    _level("abs(byear_l - byear_r) = 1 AND bmonth_l = bmonth_r AND bday_l = bday_r", "one year apart", 0.008, 9e-5),
-    _level("abs(byear_l - byear_r) = 543 AND bmonth_l = bmonth_r AND bday_l = bday_r", "eras confused", 0.001, 5e-7),
-    _level("byear_l = byear_r AND bmonth_l = bmonth_r", "same year and month", 0.014, 0.0011),
-    _level("byear_l = byear_r", "same year", 0.007, 0.014),
-    _level("ELSE", "different", 0.001, 0.985),
-]}
+def _birth(dialect: str) -> dict:
+    return {"output_column_name": "birth", "comparison_description": "birth date", "comparison_levels": [
+        _null("byear_l IS NULL OR byear_r IS NULL"),
+        _level("dob_l = dob_r", "exact", 0.95, 5e-5),
+        _level("byear_l = byear_r AND bmonth_l = bday_r AND bday_l = bmonth_r", "day and month swapped", 0.006,
+               1.5e-5),
+        _level(f"abs({_FUNCTIONS[dialect]['days_apart']}) <= 1", "one day apart", 0.015, 9e-5),
+        _level("abs(byear_l - byear_r) = 1 AND bmonth_l = bmonth_r AND bday_l = bday_r", "one year apart", 0.008,
+               9e-5),
+        _level("abs(byear_l - byear_r) = 543 AND bmonth_l = bmonth_r AND bday_l = bday_r", "eras confused", 0.001,
+               5e-7),
+        _level("byear_l = byear_r AND bmonth_l = bmonth_r", "same year and month", 0.014, 0.0011),
+        _level("byear_l = byear_r", "same year", 0.007, 0.014),
+        _level("ELSE", "different", 0.001, 0.985),
+    ]}
 _SEX = {"output_column_name": "sex", "comparison_description": "sex", "comparison_levels": [
     _null("sex_l IS NULL OR sex_r IS NULL"),
     _level("sex_l = sex_r", "same", 0.999, 0.5),
@@ -99,11 +113,20 @@ _ID = {"output_column_name": "citizen_id", "comparison_description": "citizen ID
     _level("ELSE", "different", 0.01, 0.99999, fixed_m=True),
 ]}
 
-COMPARISONS = (
-    _name("fn", "first name", m=(0.97, 0.018, 0.01, 0.001, 0.001), u=(0.0019, 0.00014, 0.0019, 0.0016, 0.994)),
-    _name("ln", "last name", m=(0.94, 0.016, 0.006, 0.001, 0.037), u=(0.004, 0.00012, 0.002, 0.0019, 0.992)),
-    _BIRTH, _SEX, _AREA, _ID,
-)
+
+
+def comparisons(dialect: str) -> tuple[dict, ...]:
+    """The comparisons with their built-in m and u, their SQL in ``dialect`` (one of :data:`ENGINES`)."""
+    return (
+        _name("fn", "first name", m=(0.97, 0.018, 0.01, 0.001, 0.001), u=(0.0019, 0.00014, 0.0019, 0.0016, 0.994),
+              dialect=dialect),
+        _name("ln", "last name", m=(0.94, 0.016, 0.006, 0.001, 0.037), u=(0.004, 0.00012, 0.002, 0.0019, 0.992),
+              dialect=dialect),
+        _birth(dialect), _SEX, _AREA, _ID,
+    )
+
+
+COMPARISONS = comparisons("duckdb")
 
 
 def _quiet_splink() -> None:
@@ -175,20 +198,38 @@ def _fill_unobserved(model: dict) -> dict:
     return model
 
 
-def score(df: pd.DataFrame, model: dict, *, threshold: float, only_touched: bool) -> pd.DataFrame:
+def score(df: pd.DataFrame, model: dict, *, threshold: float, only_touched: bool, engine: str = "duckdb",
+          spark_master: str = "local[2]") -> pd.DataFrame:
     """The undecided pairs of ``df`` that ``model`` scores at ``threshold`` or above: columns
     ``unique_id_l``, ``unique_id_r``, ``match_probability``, ``match_weight`` and one ``gamma_<comparison>``
-    level per comparison. With ``only_touched``, only pairs with a ``dirty`` record are scored."""
+    level per comparison. With ``only_touched``, only pairs with a ``dirty`` record are scored. ``engine``:
+    where Splink runs, DuckDB in this process or Spark (:mod:`hub.linking.spark`, at ``spark_master``); both
+    give the same pairs and probabilities."""
     _quiet_splink()
-    settings = dict(model)
+    settings = in_dialect(model, engine)
     settings["blocking_rules_to_generate_predictions"] = _rules([UNDECIDED, TOUCHED] if only_touched else [UNDECIDED])
     settings["retain_matching_columns"] = True  # Splink writes the gamma levels only with these
     settings["retain_intermediate_calculation_columns"] = True
-    linker = _linker(df, settings)
+    if engine == "spark":
+        from hub.linking.spark import spark_linker
+
+        linker = spark_linker(df, settings, spark_master)
+    else:
+        linker = _linker(df, settings)
     pairs = linker.inference.predict(threshold_match_probability=threshold).as_pandas_dataframe()
     keep = ["unique_id_l", "unique_id_r", "match_probability", "match_weight"] + \
         [f"gamma_{c['output_column_name']}" for c in COMPARISONS]
     return pairs[keep]
+
+
+def in_dialect(model: dict, dialect: str) -> dict:
+    """A copy of ``model`` (trained, as stored) with its comparisons' SQL in ``dialect``; m and u unchanged."""
+    out = copy.deepcopy(model)
+    out["sql_dialect"] = dialect
+    for trained, spoken in zip(out["comparisons"], comparisons(dialect), strict=True):
+        for level, sql in zip(trained["comparison_levels"], spoken["comparison_levels"], strict=True):
+            level["sql_condition"] = sql["sql_condition"]
+    return out
 
 
 def level_labels(model: dict) -> dict[str, dict[int, str]]:

@@ -66,6 +66,7 @@ class LinkReport:
 
     run_id: int = 0
     mode: str = "full"
+    engine: str = "duckdb"  # where the pairs were scored (hub.linking.model.ENGINES)
     records: int = 0
     records_in_play: int = 0
     persons: int = 0
@@ -153,7 +154,7 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('saphan.link'))")
     last = _last_run(conn)
     incremental = not full and last is not None and last.model is not None
-    report = LinkReport(mode="incremental" if incremental else "full")
+    report = LinkReport(mode="incremental" if incremental else "full", engine=hub.settings.link_engine)
     timer = _Timer(report, progress)
     watermark = conn.scalar(select(func.coalesce(func.max(ingest_runs.c.committed), 0)))  # commit order
     report.run_id = conn.execute(insert(link_runs).values(
@@ -191,7 +192,8 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
                                       estimate_m=report.model_trained)
         timer.stage("model" if incremental else "train")
         if len(df) > 1:
-            pairs = match_model.score(df, model, threshold=REVIEW_FROM, only_touched=incremental)
+            pairs = match_model.score(df, model, threshold=REVIEW_FROM, only_touched=incremental,
+                                      engine=hub.settings.link_engine, spark_master=hub.settings.spark_master)
         timer.stage("score")
 
     # what may change: everything, or whole persons and households tied to the changed records
