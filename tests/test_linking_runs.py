@@ -388,6 +388,24 @@ def test_settling_a_pair_same_joins_it_at_the_next_link(hub, cli, files):
     assert [row[:2] for row in listed] == [[str(review_id), "same"]]
 
 
+def test_a_decision_that_committed_while_a_run_was_under_way_is_applied_by_the_next(hub, files):
+    """A decision is dated when it is made; if its transaction commits while a link run is under way, it is
+    dated before that run began, which never saw it. The next incremental run still applies it."""
+    ingest_files(hub, files.first)
+    link(hub, actor=ACTOR)
+    review_id = father_daughter_review(hub)
+    settle_review(hub, review_id, "same", basis="บัตรประชาชนตรวจแล้ว", actor=ACTOR)
+    with hub.engine.begin() as conn:  # as the late commit leaves it: decided before the last run began
+        started = conn.scalar(select(func.max(link_runs.c.started_at)))
+        conn.execute(update(link_reviews).where(link_reviews.c.id == review_id).values(
+            decided_at=started - dt.timedelta(seconds=1)))
+    assert link(hub, actor=ACTOR).mode == "incremental"
+    ids = person_ids(hub)
+    assert ids[key(FATHER)] == ids[key(DAUGHTER)]
+    again = link(hub, actor=ACTOR)  # applied once: the run after has nothing to re-link
+    assert (again.records_in_play, again.person_ids_changed) == (0, 0)
+
+
 def test_settling_a_pair_different_keeps_it_apart_even_through_a_full_link(hub, cli, files):
     ingest_files(hub, files.first)
     link(hub, actor=ACTOR)

@@ -171,6 +171,8 @@ link_reviews = Table(
     Column("basis", Text),
     Column("created_run_id", BigInteger, ForeignKey("link_runs.id"), nullable=False),
     Column("seen_run_id", BigInteger, ForeignKey("link_runs.id"), nullable=False),
+    # the link run that applied the decision as it stands (none yet: the next run re-links its records)
+    Column("applied_run_id", BigInteger, ForeignKey("link_runs.id")),
     UniqueConstraint("source_a", "record_id_a", "source_b", "record_id_b", name="uq_link_reviews_pair"),
 )
 

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from audit.events import ReviewPairRead, ReviewSettled
 from hub.context import Hub
@@ -68,14 +68,35 @@ def load_decisions(conn: Connection, rows: list[KeyRow]) -> Decisions:
     return out
 
 
-def decided_since(conn: Connection, moment: dt.datetime) -> set[tuple[str, str]]:
-    """The records named by decisions taken after ``moment`` (an incremental run re-links them)."""
+@dataclass
+class PendingDecisions:
+    """Settled pairs no link run has applied as they stand: ``records`` they name, and each one's
+    ``(id, decided_at)`` as read (a pair settled again after the read is not the decision read)."""
+
+    records: set[tuple[str, str]] = field(default_factory=set)
+    read: list[tuple[int, dt.datetime]] = field(default_factory=list)
+
+
+def pending_decisions(conn: Connection) -> PendingDecisions:
+    """The decisions no run has applied yet (an incremental run re-links their records). Told by a mark,
+    not by a time: a decision that committed while a run was under way is dated before that run began."""
     t = link_reviews
-    out = set()
-    for sa, ra, sb, rb in conn.execute(select(t.c.source_a, t.c.record_id_a, t.c.source_b, t.c.record_id_b)
-                                       .where(t.c.status.in_(DECISIONS), t.c.decided_at > moment)):
-        out.update(((sa, ra), (sb, rb)))
+    out = PendingDecisions()
+    for review_id, decided_at, sa, ra, sb, rb in conn.execute(
+            select(t.c.id, t.c.decided_at, t.c.source_a, t.c.record_id_a, t.c.source_b, t.c.record_id_b)
+            .where(t.c.status.in_(DECISIONS), t.c.applied_run_id.is_(None))):
+        out.records.update(((sa, ra), (sb, rb)))
+        out.read.append((review_id, decided_at))
     return out
+
+
+def mark_applied(conn: Connection, pending: PendingDecisions, run_id: int) -> None:
+    """Mark the decisions ``pending`` read as applied by ``run_id``, unless settled again since."""
+    t = link_reviews
+    if pending.read:
+        conn.execute(update(t).where(t.c.id == bindparam("review_id"), t.c.decided_at == bindparam("when"),
+                                     t.c.applied_run_id.is_(None)).values(applied_run_id=run_id),
+                     [{"review_id": review_id, "when": when} for review_id, when in pending.read])
 
 
 def save_reviews(conn: Connection, run_id: int, rows: list[KeyRow], pairs: list[ReviewPair], *, prune: bool) -> int:
@@ -161,6 +182,7 @@ def settle_review(hub: Hub, review_id: int, decision: str, *, basis: str, actor:
     with hub.engine.begin() as conn:
         _review(conn, review_id)
         conn.execute(update(link_reviews).where(link_reviews.c.id == review_id).values(
-            status=decision, decided_by=actor, decided_at=dt.datetime.now(dt.UTC), basis=basis.strip()))
+            status=decision, decided_by=actor, decided_at=dt.datetime.now(dt.UTC), basis=basis.strip(),
+            applied_run_id=None))
         hub.audit.append(conn, ReviewSettled(resource=f"review:{review_id}", review_id=review_id, decision=decision,
                                              basis=basis.strip()), actor=actor)

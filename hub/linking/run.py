@@ -38,7 +38,7 @@ from hub.linking.clusters import Clusters
 from hub.linking.deterministic import link_by_id, near_id_groups
 from hub.linking.households import group_households
 from hub.linking.records import BackgroundDecryption, KeyRow, feature_row, load_identities, load_keys
-from hub.linking.reviews import Decisions, ReviewPair, decided_since, load_decisions, save_reviews
+from hub.linking.reviews import Decisions, ReviewPair, load_decisions, mark_applied, pending_decisions, save_reviews
 from hub.linking.scope import candidates_of, changed_records, whole
 from hub.linking.stable_ids import assign_ids
 
@@ -163,8 +163,9 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
 
     # what to compare: everything (decrypted on the other core meanwhile), or the changed records and
     # their candidates
+    decisions = pending_decisions(conn)  # read before anything else: what this run will have applied
     if incremental:
-        changed = changed_records(conn, last.ingest_watermark, decided_since(conn, last.started_at))
+        changed = changed_records(conn, last.ingest_watermark, decisions.records)
         scope = candidates_of(conn, changed)
         compared = scope.compared
     else:
@@ -217,6 +218,7 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
         follow_retired_households(conn, retired_households)
         report.ids_retired = len(retired_persons) + len(retired_households)
     report.review_new = save_reviews(conn, report.run_id, rows, reviews, prune=not incremental)
+    mark_applied(conn, decisions, report.run_id)
     report.review_open = conn.scalar(select(func.count()).select_from(link_reviews)
                                      .where(link_reviews.c.status == "open"))
     _count_store(conn, report, rows, person_ids, household_ids, last)
