@@ -58,7 +58,6 @@ _FUNCTIONS = {
     "duckdb": {"jaro_winkler": "jaro_winkler_similarity", "days_apart": "date_diff('day', dob_l, dob_r)"},
     "spark": {"jaro_winkler": "jaro_winkler", "days_apart": "datediff(dob_l, dob_r)"},
 }
-ENGINES = tuple(_FUNCTIONS)
 
 
 def _name(column: str, label: str, m: tuple[float, ...], u: tuple[float, ...], dialect: str) -> dict:
@@ -114,9 +113,8 @@ _ID = {"output_column_name": "citizen_id", "comparison_description": "citizen ID
 ]}
 
 
-
 def comparisons(dialect: str) -> tuple[dict, ...]:
-    """The comparisons with their built-in m and u, their SQL in ``dialect`` (one of :data:`ENGINES`)."""
+    """The comparisons with their built-in m and u, their SQL in ``dialect`` (``duckdb`` or ``spark``)."""
     return (
         _name("fn", "first name", m=(0.97, 0.018, 0.01, 0.001, 0.001), u=(0.0019, 0.00014, 0.0019, 0.0016, 0.994),
               dialect=dialect),

@@ -66,7 +66,7 @@ class LinkReport:
 
     run_id: int = 0
     mode: str = "full"
-    engine: str = "duckdb"  # where the pairs were scored (hub.linking.model.ENGINES)
+    engine: str = "duckdb"  # where the pairs were scored: duckdb or spark (HUB_LINK_ENGINE)
     records: int = 0
     records_in_play: int = 0
     persons: int = 0
