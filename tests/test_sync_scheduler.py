@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text, update
 
 from audit.access import verify
 from consent.clock import utc
-from helpers import TPMAP, contracts_with, hub_env, is_postgres, serve_api, source_contract
+from helpers import TPMAP, TPMAP_LATER, contracts_with, hub_env, is_postgres, serve_api, source_contract
 from hub.context import Hub
-from hub.db.schema import job_runs, scheduler_lease, view_versions
+from hub.db.schema import ingest_runs, job_runs, scheduler_lease, view_versions
 from hub.errors import ContractViolation
 from hub.pipeline.ingest import ingest_file
 from hub.sync.jobs import run_source_job, unpublished_changes
@@ -249,6 +249,24 @@ def test_a_run_publishes_what_an_earlier_run_stored_but_did_not_publish(schedule
     assert outcome.startswith("0 file(s)") and "published" in outcome
     assert not unpublished_changes(hub)
     assert "nothing to link or publish" in run_source_job(hub, "tpmap", actor="test:pytest")
+
+
+def test_a_delivery_that_committed_after_the_last_publish_is_published_though_dated_before(scheduled):
+    """A delivery that started before a publish and committed after it is dated before the publish; it is
+    still waiting to be linked and published, and the next run does it."""
+    hub, _ = scheduled
+    ingest_file(hub, "tpmap", TPMAP, actor="test:pytest")
+    run_source_job(hub, "tpmap", actor="test:pytest")
+    assert not unpublished_changes(hub)
+    ingest_file(hub, "tpmap", TPMAP_LATER, actor="test:pytest")
+    with hub.engine.begin() as conn:  # as the late commit leaves it: finished before the publish
+        published = conn.scalar(select(func.max(view_versions.c.published_at)))
+        newest = conn.scalar(select(func.max(ingest_runs.c.id)))
+        conn.execute(update(ingest_runs).where(ingest_runs.c.id == newest).values(
+            finished_at=published - dt.timedelta(seconds=1)))
+    assert unpublished_changes(hub)
+    assert "published" in run_source_job(hub, "tpmap", actor="test:pytest")
+    assert not unpublished_changes(hub)
 
 
 def test_contracts_giving_one_source_different_schedules_are_refused(settings, tmp_path):

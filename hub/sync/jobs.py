@@ -11,7 +11,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from consent.clock import utc
 from hub.context import Hub
-from hub.db.schema import ingest_runs, job_runs, view_versions
+from hub.db.schema import ingest_runs, job_runs, link_runs, view_versions
 from hub.errors import ConfigurationError
 from hub.linking.run import link
 from hub.sync.access import load_access
@@ -47,14 +47,20 @@ def sync_source(hub: Hub, source: str, *, actor: str) -> SyncResult:
 
 
 def unpublished_changes(hub: Hub) -> bool:
-    """Whether some ingest changed records after the newest publish (one that failed to link or publish
-    leaves them so: the next run finishes the job)."""
+    """Whether some ingest changed records that no link run has taken yet, or the newest link run is newer
+    than the newest publish (a run that failed to link or publish leaves them so: the next run finishes the
+    job). Ingests are told by commit order (``ingest_runs.committed``), not by time: one that committed
+    after a publish may be dated before it."""
     changed = ingest_runs.c.inserted + ingest_runs.c.updated + ingest_runs.c.deleted > 0
     with hub.engine.connect() as conn:
-        ingested = conn.scalar(select(func.max(ingest_runs.c.finished_at)).where(
-            ingest_runs.c.status == "completed", changed))
+        newest_change = conn.scalar(select(func.max(ingest_runs.c.committed)).where(changed))
+        runs = link_runs
+        linked = conn.execute(select(runs.c.ingest_watermark, runs.c.finished_at).where(runs.c.status == "completed")
+                              .order_by(runs.c.id.desc()).limit(1)).first()
         published = conn.scalar(select(func.max(view_versions.c.published_at)))
-    return ingested is not None and (published is None or utc(ingested) > utc(published))
+    if newest_change is not None and (linked is None or newest_change > linked.ingest_watermark):
+        return True
+    return linked is not None and (published is None or utc(linked.finished_at) > utc(published))
 
 
 def run_source_job(hub: Hub, source: str, *, actor: str) -> str:
