@@ -117,27 +117,20 @@ def run_hub(work: Path, truth: Path) -> dict:
             "without_id": measured.persons_without_id, "households": measured.households, "report": report}
 
 
-def run_plain_splink(work: Path, truth: Path) -> dict:
-    """Default-like Splink deduplication of the same decrypted records."""
+def plain_splink(rows, people):
+    """Default-like Splink deduplication of the records ``rows`` (:class:`hub.linking.records.KeyRow`) with
+    their decrypted ``people``: the comparison library's name, date-of-birth and exact comparisons, the ID
+    as an exact match, EM training, predict, clustering at 0.95. Returns the clusters frame."""
     import duckdb
     import pandas as pd
     import splink.comparison_library as cl
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
-    from hub.linking.quality import pair_scores, read_truth
-    from hub.linking.records import load_identities, load_keys
-
-    hub = fresh_hub(work)
-    start = time.perf_counter()
-    with hub.engine.connect() as conn:
-        rows = load_keys(conn)
-        people = load_identities(conn, hub.cipher, None)
     df = pd.DataFrame.from_records([
         (row.pk, people[row.pk].first_name, people[row.pk].last_name,
          people[row.pk].birth_date.isoformat() if people[row.pk].birth_date else None, row.sex, row.tambon_code,
          row.any_key.hex() if row.any_key else None) for row in rows],
         columns=["unique_id", "first_name", "surname", "dob", "sex", "tambon", "citizen_id"])
-    loaded = time.perf_counter() - start
     settings = SettingsCreator(
         link_type="dedupe_only",
         comparisons=[cl.NameComparison("first_name"), cl.NameComparison("surname"),
@@ -156,7 +149,21 @@ def run_plain_splink(work: Path, truth: Path) -> dict:
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("first_name", "surname"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
     pairs = linker.inference.predict(threshold_match_probability=0.9)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(pairs, 0.95).as_pandas_dataframe()
+    return linker.clustering.cluster_pairwise_predictions_at_threshold(pairs, 0.95).as_pandas_dataframe()
+
+
+def run_plain_splink(work: Path, truth: Path) -> dict:
+    """Default-like Splink deduplication of the same decrypted records (:func:`plain_splink`)."""
+    from hub.linking.quality import PairScores, pair_scores, read_truth
+    from hub.linking.records import load_identities, load_keys
+
+    hub = fresh_hub(work)
+    start = time.perf_counter()
+    with hub.engine.connect() as conn:
+        rows = load_keys(conn)
+        people = load_identities(conn, hub.cipher, None)
+    loaded = time.perf_counter() - start
+    clusters = plain_splink(rows, people)
     seconds = time.perf_counter() - start
     key_of = {row.pk: (row.source, row.record_id) for row in rows}
     predicted = {key_of[uid]: cid for uid, cid in zip(clusters["unique_id"], clusters["cluster_id"])}
@@ -165,8 +172,6 @@ def run_plain_splink(work: Path, truth: Path) -> dict:
     persons = pair_scores(predicted, people_truth)
     with_id = pair_scores({k: v for k, v in predicted.items() if k in valid}, people_truth)
     hub.engine.dispose()
-    from hub.linking.quality import PairScores
-
     without_id = PairScores(persons.true_positive - with_id.true_positive,
                             persons.false_positive - with_id.false_positive,
                             persons.false_negative - with_id.false_negative)
