@@ -99,7 +99,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _last_run(conn: Connection):
+def last_completed_run(conn: Connection):
+    """The newest completed link run's row (its watermark, model, times), or ``None``."""
     return conn.execute(select(link_runs).where(link_runs.c.status == "completed")
                         .order_by(link_runs.c.id.desc()).limit(1)).first()
 
@@ -152,7 +153,7 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
           progress: Progress | None) -> LinkReport:
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext('saphan.link'))")
-    last = _last_run(conn)
+    last = last_completed_run(conn)
     incremental = not full and last is not None and last.model is not None
     report = LinkReport(mode="incremental" if incremental else "full", engine=hub.settings.link_engine)
     timer = _Timer(report, progress)

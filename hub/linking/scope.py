@@ -54,7 +54,7 @@ class _Keys:
 
 def changed_records(conn: Connection, watermark: int, decided: set[tuple[str, str]]) -> list[KeyRow]:
     """The records written by ingest runs that committed after ``watermark`` (``ingest_runs.committed``),
-    and every record of the persons that ``decided`` (records named by decisions taken since the last run)
+    and every record of the persons that ``decided`` (records named by decisions no run has applied yet)
     belong to: a decision re-links whole persons, so a reversed ``same`` can split one."""
     keys = _Keys(conn)
     try:

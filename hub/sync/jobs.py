@@ -11,9 +11,9 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from consent.clock import utc
 from hub.context import Hub
-from hub.db.schema import ingest_runs, job_runs, link_runs, view_versions
+from hub.db.schema import ingest_runs, job_runs, view_versions
 from hub.errors import ConfigurationError
-from hub.linking.run import link
+from hub.linking.run import last_completed_run, link
 from hub.sync.access import load_access
 from hub.sync.events import JobRunFailed
 from hub.sync.inbox import InboxReport, sync_inbox
@@ -54,9 +54,7 @@ def unpublished_changes(hub: Hub) -> bool:
     changed = ingest_runs.c.inserted + ingest_runs.c.updated + ingest_runs.c.deleted > 0
     with hub.engine.connect() as conn:
         newest_change = conn.scalar(select(func.max(ingest_runs.c.committed)).where(changed))
-        runs = link_runs
-        linked = conn.execute(select(runs.c.ingest_watermark, runs.c.finished_at).where(runs.c.status == "completed")
-                              .order_by(runs.c.id.desc()).limit(1)).first()
+        linked = last_completed_run(conn)
         published = conn.scalar(select(func.max(view_versions.c.published_at)))
     if newest_change is not None and (linked is None or newest_change > linked.ingest_watermark):
         return True
