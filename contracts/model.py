@@ -84,6 +84,12 @@ class SourceTerms(_Strict):
         return value
 
 
+def claimants(owners: Mapping[str, SourceTerms], attributes: Mapping[str, Any] | None) -> set[str]:
+    """Of ``owners`` (partner id -> its terms for a shared source), the partners whose own record a record
+    or unit with these household ``attributes`` is."""
+    return {partner for partner, terms in owners.items() if terms.owns(attributes)}
+
+
 def _mark(value: Any) -> str | None:
     return unicodedata.normalize("NFC", str(value)).strip() if value is not None else None
 

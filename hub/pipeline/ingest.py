@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, delete, insert, select, update
 
 from audit.events import IngestCompleted, IngestFailed, RowsQuarantined
-from contracts.model import SourceTerms
+from contracts.model import SourceTerms, claimants
 from contracts.registry import record_in_force
 from hub.adapter_kit import Adapter
 from hub.context import Hub
@@ -403,9 +403,7 @@ class _BatchWriter:
     def _owners_of(self, attributes: dict | str | None) -> set[str]:
         """The partners whose own record a unit with ``attributes`` (JSON text as the driver may give it) is;
         empty for a source one partner provides."""
-        if isinstance(attributes, str):
-            attributes = json.loads(attributes)
-        return {partner for partner, terms in self.owners.items() if terms.owns(attributes)}
+        return claimants(self.owners, json.loads(attributes) if isinstance(attributes, str) else attributes)
 
     def _household_row(self, h: FlatHousehold, household_id: str) -> tuple:
         """The stored row in :data:`HOUSEHOLD_COLUMNS` order."""

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from contracts.model import SourceTerms
+from contracts.model import SourceTerms, claimants
 from hub.records import Household, Item, PersonRecord, Rejected, SourceRecord
 
 _PERSON_IDENTITY = ("citizen_id", "title", "first_name", "last_name", "birth_date", "sex")
@@ -90,7 +90,7 @@ def claimed(items: Iterable[Item], owners: Mapping[str, SourceTerms], *, uploade
     for item in items:
         if isinstance(item, SourceRecord) and owners:
             attributes = item.household.attributes
-            mine = {partner for partner, terms in owners.items() if terms.owns(attributes)}
+            mine = claimants(owners, attributes)
             named = ", ".join(f"{k} = {attributes.get(k)!r}" for k in sorted({k for t in owners.values()
                                                                                for k in t.own_records or {}}))
             if not mine:
