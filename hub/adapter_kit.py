@@ -7,6 +7,7 @@ yields, the Thai parsing rules and readers for delimited and NDJSON files that t
 from __future__ import annotations
 
 import abc
+import copy
 import csv
 import json
 import re
@@ -17,8 +18,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pluggy
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hub.errors import AdapterError, RecordError
+from hub.errors import AdapterError, ConfigurationError, RecordError
 from hub.nul import NUL, holds_nul
 from hub.records import Household, Item, PersonRecord, Rejected, SourceRecord, Tombstone
 from hub.sync.partner_http import PartnerClient
@@ -57,6 +59,13 @@ IDENTITY_FIELDS = {
 }
 
 
+class AdapterOptions(BaseModel):
+    """Base of an adapter's typed options: subclass it with a field per setting a partner may change
+    (give each a default where one is sensible). Unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class Adapter(abc.ABC):
     """One partner system's format. Subclasses set the class attributes and implement ``read_file``."""
 
@@ -70,6 +79,26 @@ class Adapter(abc.ABC):
     #: fields the hub may take (identity fields, ``attributes`` and ``private`` keys, ``<key>_citizen_id``
     #: for a linked ID). Start from :data:`IDENTITY_FIELDS`.
     fields: ClassVar[Mapping[str, str]]
+    #: The settings a deployment may give this adapter, as ``[SOURCE.options]`` in ``sources.toml``
+    #: (an encoding, a delimiter...); read them from :attr:`options`. None by default.
+    Options: ClassVar[type[AdapterOptions]] = AdapterOptions
+
+    def configured(self, values: Mapping[str, Any]) -> Adapter:
+        """A copy of this adapter whose :attr:`options` are ``values``, checked against :attr:`Options`;
+        raises :class:`ConfigurationError` naming each wrong or missing option."""
+        try:
+            options = self.Options.model_validate(dict(values))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
+            raise ConfigurationError(f"{self.name} options: {problems}") from None
+        clone = copy.copy(self)
+        clone._options = options
+        return clone
+
+    @property
+    def options(self) -> AdapterOptions:
+        """The options this adapter was :meth:`configured` with (the defaults when it was not)."""
+        return self.__dict__.get("_options") or self.configured({})._options
 
     @abc.abstractmethod
     def read_file(self, path: Path) -> Iterator[Item]:
@@ -217,10 +246,11 @@ def person_from_member(record_id: str, member: Mapping[str, Any], *, flags: list
 # --------------------------------------------------------------------------------------------------
 
 
-def _open_text(path: Path):
-    """Open as UTF-8 (a byte-order mark is dropped); undecodable bytes surface per row, not per file."""
+def _open_text(path: Path, encoding: str = "utf-8-sig"):
+    """Open as ``encoding`` (UTF-8 by default, a byte-order mark dropped); undecodable bytes surface per
+    row, not per file."""
     try:
-        return open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        return open(path, encoding=encoding, errors="surrogateescape", newline="")
     except OSError as exc:
         raise AdapterError(f"{path}: cannot open ({exc.strerror})") from exc
 
@@ -325,14 +355,15 @@ class _FieldSplitter:
 
 
 def iter_delimited(path: Path, *, delimiter: str, columns: Sequence[str],
-                   parse_row: Callable[[dict[str, str], int], Item]) -> Iterator[Item]:
-    """Read a delimited file with one header row whose columns must include ``columns``.
+                   parse_row: Callable[[dict[str, str], int], Item], encoding: str = "utf-8-sig") -> Iterator[Item]:
+    """Read a delimited file with one header row whose columns must include ``columns``, in ``encoding``
+    (``"cp874"`` for the Thai Windows code page many agency exports still use).
 
     Each data row is checked for its field count and encoding, then handed to ``parse_row(row, line)``
     (``line`` is the 1-based physical line where the row starts). A :class:`RecordError` from it, a
     broken row or an unterminated quote becomes a :class:`Rejected` item. Extra columns are tolerated.
     """
-    with _open_text(path) as handle:
+    with _open_text(path, encoding) as handle:
         rejected: list[Rejected] = []
         rows = _delimited_rows(handle, delimiter, rejected)
         header_row = next(rows, None)
@@ -354,7 +385,8 @@ def iter_delimited(path: Path, *, delimiter: str, columns: Sequence[str],
             if len(fields) != width:
                 yield Rejected(line, f"broken row: expected {width} fields, found {len(fields)}", _raw_text(raw))
             elif _has_bad_bytes(raw):
-                yield Rejected(line, "row is not valid UTF-8", _raw_text(raw))
+                yield Rejected(line, f"row is not valid {'UTF-8' if encoding.startswith('utf-8') else encoding}",
+                               _raw_text(raw))
             elif NUL in raw:
                 yield Rejected(line, NUL_REASON, _raw_text(raw))
             else:

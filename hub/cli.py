@@ -19,6 +19,7 @@ from hub.console import actor, console, err, fail, open_hub, print_rows
 from hub.errors import HubError
 from hub.notify.cli import notify_app
 from hub.sync.cli import scheduler_app, status_command, sync_command
+from hub.sync.sources_cli import sources_app
 from hub.views.cli import publish_command, views_app
 
 app = typer.Typer(help="Saphan (สะพาน): the poverty-data hub.", no_args_is_help=True, add_completion=False)
@@ -41,6 +42,7 @@ app.command("publish")(publish_command)
 app.command("sync")(sync_command)
 app.command("status")(status_command)
 app.add_typer(scheduler_app, name="scheduler")
+app.add_typer(sources_app, name="sources")
 app.add_typer(notify_app, name="notify")
 app.add_typer(referrals_app, name="referrals")
 
@@ -64,12 +66,26 @@ def init() -> None:
     console.print(f"adapters: {', '.join(sorted(hub.adapters))}")
 
 
-@app.command()
-def sources() -> None:
-    """List the registered adapters (the SOURCE names ``hub ingest`` accepts)."""
-    hub = open_hub()
-    rows = [(name, a.title, a.record_id_doc) for name, a in sorted(hub.adapters.items())]
-    print_rows(("source", "partner system", "source_record_id"), rows, title="Registered adapters")
+adapter_app = typer.Typer(help="Writing an adapter for a new partner system.", no_args_is_help=True)
+app.add_typer(adapter_app, name="adapter")
+
+
+@adapter_app.command("new")
+def adapter_new(name: Annotated[str, typer.Argument(help="The adapter's name: the SOURCE, e.g. dla_elderly.")],
+                into: Annotated[Path, typer.Option(help="Where to write the package.")] = Path("."),
+                title: Annotated[str | None, typer.Option(help="The partner system's name.")] = None) -> None:
+    """Write a pip-installable adapter package to start from: the plugin module with typed options, a sample
+    file, its tests, a draft data-sharing contract and a README saying what to do next."""
+    from hub.context import collect_adapters
+    from hub.plugins.manager import get_plugin_manager
+    from hub.scaffold import FILES, new_adapter
+
+    try:
+        target = new_adapter(name, into, title=title, taken=set(collect_adapters(get_plugin_manager())))
+    except HubError as exc:
+        fail(str(exc))
+    console.print(f"wrote {target}/: " + ", ".join(f.format(name=name, package=f"saphan_{name}") for f in FILES))
+    console.print(f"next: cd {target} && pip install -e . && python -m pytest tests (then see its README.md)")
 
 
 @app.command()

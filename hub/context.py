@@ -25,6 +25,7 @@ from hub.keys import Keyring
 from hub.plugins.manager import get_plugin_manager
 from hub.settings import Settings
 from hub.subject_keys import SubjectKeys
+from hub.sync.access import load_access
 
 SYSTEM_ACTOR = "system:hub"
 ADAPTER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -93,11 +94,14 @@ class Hub:
         return collect_adapters(self.plugins)
 
     def adapter(self, source: str) -> Adapter:
+        """``source``'s adapter with the options ``sources.toml`` gives it (:meth:`Adapter.configured`)."""
         try:
-            return self.adapters[source]
+            adapter = self.adapters[source]
         except KeyError:
             known = ", ".join(sorted(self.adapters)) or "none"
             raise UnknownSource(f"unknown source {source!r}; registered adapters: {known}") from None
+        access = load_access(self.settings.resolved_sources_file).get(source)
+        return adapter.configured(access.options if access else {})
 
     @cached_property
     def purposes(self) -> dict[str, str]:

@@ -93,4 +93,4 @@ def test_hub_status_reports_a_failed_sync_and_its_reason(settings, tmp_path, cli
     status = {s["source"]: s for s in json.loads(cli("status", "--json").stdout)}
     assert "broken.csv" in status["tpmap"]["last_failure_reason"]
     assert status["tpmap"]["reached_by"] == f"inbox {inbox}" and status["tpmap"]["backlog"] == "0 file(s) waiting"
-    assert status["msdhs_logbook"]["reached_by"] == "not configured"
+    assert status["msdhs_logbook"]["reached_by"] == "not registered"

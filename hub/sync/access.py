@@ -12,18 +12,26 @@ One table per source, naming either its API or its inbox directory::
     [tpmap]
     inbox = "inbox/tpmap"
 
-Relative paths are taken from the file's directory. API keys are secrets: they stay in a file or an
-environment variable, never in this file or the database.
+    [dla_elderly]
+    inbox = "inbox/dla"
+    [dla_elderly.options]                     # the adapter's own typed options (Adapter.Options)
+    encoding = "cp874"
+
+``hub sources add`` writes a source's table after a dry run (:mod:`hub.sync.registration`). Relative paths
+are taken from the file's directory. API keys are secrets: they stay in a file or an environment variable,
+never in this file or the database.
 """
 from __future__ import annotations
 
 import os
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hub.errors import ConfigurationError
+from hub.sync.partner_http import PartnerClient
 
 
 class _Strict(BaseModel):
@@ -62,10 +70,17 @@ class ApiAccess(_Strict):
             raise ConfigurationError(f"the API key in {where} is empty")
         return key.strip()
 
+    def client(self) -> PartnerClient:
+        """A client of the partner's API with these settings and the key as it is now."""
+        return PartnerClient(self.base_url, self.api_key(), timeout=self.timeout_seconds, attempts=self.attempts,
+                             backoff=self.backoff_seconds, max_backoff=self.max_backoff_seconds,
+                             max_wait=self.max_wait_seconds)
+
 
 class SourceAccess(_Strict):
     api: ApiAccess | None = None
     inbox: Path | None = None
+    options: dict[str, Any] = Field(default_factory=dict)  # checked against the adapter's Options where used
 
     @model_validator(mode="after")
     def _one_way(self) -> SourceAccess:

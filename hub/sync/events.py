@@ -43,7 +43,37 @@ class JobRunFailed(EventType):
     reason: str
 
 
-SYNC_EVENT_TYPES = (PullCompleted, PullFailed, JobRunFailed)
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SourceChecked(EventType):
+    """A dry run read a source's data through its adapter (nothing was stored): where from, what it made of
+    it, or why it failed."""
+
+    name: ClassVar[str] = "source.checked"
+    source: str
+    read_from: str | None
+    items: int
+    records: int
+    rejected: int
+    failure: str | None
+
+    def facets(self) -> Facets:
+        return Facets(records=self.records)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SourceRegistered(EventType):
+    """A source's access was written to ``sources.toml`` after its dry run passed: from then on the
+    scheduler runs it. The options are named, never their values."""
+
+    name: ClassVar[str] = "source.registered"
+    source: str
+    access: str  # inbox | api
+    where: str
+    options: list[str]
+    replaced: bool
+
+
+SYNC_EVENT_TYPES = (PullCompleted, PullFailed, JobRunFailed, SourceChecked, SourceRegistered)
 
 
 @hookimpl

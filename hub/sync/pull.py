@@ -25,7 +25,6 @@ from hub.errors import AdapterError, ConfigurationError, HubError
 from hub.pipeline.ingest import ingest_file
 from hub.sync.access import load_access
 from hub.sync.events import PullCompleted, PullFailed
-from hub.sync.partner_http import PartnerClient
 
 
 @dataclass(frozen=True)
@@ -85,9 +84,7 @@ def pull(hub: Hub, source: str, *, actor: str, on_page: Callable[[PullReport], N
     with hub.engine.connect() as conn:
         cursor = read_cursor(conn, source)
     report = PullReport(source, resumed=cursor.token is not None)
-    with PartnerClient(api.base_url, api.api_key(), timeout=api.timeout_seconds, attempts=api.attempts,
-                       backoff=api.backoff_seconds, max_backoff=api.max_backoff_seconds,
-                       max_wait=api.max_wait_seconds) as client:
+    with api.client() as client:
         try:
             while True:
                 page = adapter.fetch_page(client, since=cursor.since, token=cursor.token, page_size=api.page_size)

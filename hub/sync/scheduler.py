@@ -33,8 +33,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from consent.clock import now, utc
 from hub.context import Hub
 from hub.db.schema import job_runs, scheduler_lease
+from hub.errors import ConfigurationError
 from hub.file_lock import FileLock
 from hub.notify.delivery import DELIVERY_JOB, DELIVERY_SCHEDULE, run_delivery_job
+from hub.sync.access import load_access
 from hub.sync.jobs import finish_run, job_names, process_name, run_source_job
 from hub.sync.schedule import fire_times, latest_fire_time, trigger
 
@@ -103,8 +105,15 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
 
     def jobs(self) -> dict[str, str]:
-        """Job name -> schedule, one per scheduled source, and the delivery of partners' webhooks."""
-        sources = sorted(self.hub.contracts.schedules().items())
+        """Job name -> schedule, one per source its contract schedules and ``sources.toml`` registers
+        (``hub sources add``, after a dry run), and the delivery of partners' webhooks. While
+        ``sources.toml`` cannot be read, every scheduled source runs, so each run fails saying why."""
+        schedules = self.hub.contracts.schedules()
+        try:
+            registered = set(load_access(self.hub.settings.resolved_sources_file))
+        except ConfigurationError:
+            registered = set(schedules)
+        sources = sorted((s, when) for s, when in schedules.items() if s in registered)
         return {**{job_names(source)[0]: schedule for source, schedule in sources}, DELIVERY_JOB: DELIVERY_SCHEDULE}
 
     def start(self) -> None:

@@ -27,7 +27,7 @@ from hub.sync.schedule import fire_times, trigger
 @dataclass(frozen=True)
 class SourceStatus:
     source: str
-    reached_by: str  # "api <url>", "inbox <dir>" or "not configured"
+    reached_by: str  # "api <url>", "inbox <dir>" or "not registered"
     schedule: str | None
     last_success: str | None
     last_failure: str | None
@@ -68,7 +68,7 @@ def _status(conn: Connection, source: str, access: SourceAccess | None, schedule
     running = conn.execute(runs.where(job_runs.c.status == "running")
                            .order_by(job_runs.c.started_at.desc()).limit(1)).first()
     if access is None:
-        reached_by, backlog = "not configured", "-"
+        reached_by, backlog = "not registered", "-"
     elif access.api is not None:
         reached_by = f"api {access.api.base_url}"
         cursor = conn.execute(select(source_cursors).where(source_cursors.c.source == source)).first()

@@ -23,7 +23,8 @@ READ_ONLY_ACTIONS = frozenset({
     "view.published", "view.publish_failed", "view.read", "consent.stewards_read", "consent.checked",
     "consent.data_return_read", "audit.checkpoint_exported", "audit.read", "referral.queue_read",
     "notify.queued", "notify.delivered", "notify.failed", "notify.dead", "notify.retried",
-    "notify.endpoint_registered", "notify.endpoint_removed", "notify.purged",
+    "notify.endpoint_registered", "notify.endpoint_removed", "notify.purged", "source.checked",
+    "source.registered",
 })
 
 
