@@ -332,13 +332,19 @@ def serve(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "
 @app.command()
 def demo(out: Annotated[Path, typer.Option(help="Where to write the partner files.")] = Path("demo-out"),
          households: Annotated[int, typer.Option(help="Households to generate.")] = 600,
-         seed: Annotated[int, typer.Option(help="Random seed.")] = 2566) -> None:
-    """Generate a synthetic population in three real provinces, write it in the four partner formats,
-    ingest it and show what happened."""
+         seed: Annotated[int, typer.Option(help="Random seed.")] = 2566,
+         serve: Annotated[bool, typer.Option(help="Serve the web pages at the end, with a link per role, until "
+                                                  "Ctrl-C.")] = True,
+         host: Annotated[str, typer.Option(help="Interface to serve on.")] = "127.0.0.1",
+         port: Annotated[int, typer.Option(help="Port to serve on (0: any free port).")] = 8000) -> None:
+    """The whole hub in a couple of minutes: a synthetic population in three real provinces written in the
+    four partner formats, the partners' systems started, each source registered after a dry run and synced,
+    linked, consent applied, every view published; then the web pages, with one ready-made link per role."""
     from hub.demo.run import run_demo
 
     try:
-        run_demo(out=out, households=households, seed=seed, console=console, actor=actor())
+        run_demo(out=out, households=households, seed=seed, console=console, actor=actor(), serve=serve, host=host,
+                 port=port)
     except HubError as exc:
         fail(str(exc))
 

@@ -29,7 +29,7 @@ def test_the_population_lives_in_real_tambons_of_three_provinces():
 
 def test_demo_ingests_all_four_formats_and_keeps_no_clear_identity(settings, cli, tmp_path):
     out = tmp_path / "partner-files"
-    result = cli("demo", "--households", "80", "--out", out)
+    result = cli("demo", "--households", "80", "--out", out, "--no-serve")
     assert result.exit_code == 0, result.output
     assert re.search(r"Audit log: \d+ events, \d+ signed checkpoint\(s\): intact", result.stdout)
     assert "granted data return at its meeting (receipt verifies)" in result.stdout

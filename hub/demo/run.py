@@ -1,7 +1,12 @@
-"""``hub demo``: a synthetic population in real provinces, written in the four partner formats,
-ingested into the hub, with what happened shown as it happens."""
+"""``hub demo``: the whole hub in a couple of minutes. A synthetic population in real provinces is written
+in the four partner formats; the partners' systems start (the MSDHS logbook's API as its own process, the
+file partners delivering into inboxes); each source is registered after a dry run and synced; the hub links,
+runs the community's consent, publishes every view, checks its own store for clear identities and its
+audit log; then it serves the web pages and prints one ready-made link per role."""
 from __future__ import annotations
 
+import signal
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -13,25 +18,19 @@ from sqlalchemy import func, select
 
 from audit.access import verify
 from hub.anonymise.generalise import generalise
-from hub.cli import progress_bar
 from hub.context import Hub
 from hub.db.schema import quarantine, source_records
 from hub.demo.consent import show_consent
+from hub.demo.partners import deliver_and_sync, logbook_api, register_partners
 from hub.demo.population import generate_population
+from hub.demo.serve import role_links, serving
 from hub.demo.views import show_views
 from hub.demo.writers import write_partner_files
 from hub.linking.summary import link_and_show
-from hub.pipeline.ingest import ingest_file
+from hub.sync.registration import DryRun
 
 #: Ingest order: the national map first, then agencies, then the community's own verification.
 SOURCE_ORDER = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")
-
-
-def count_rows(path: Path) -> int:
-    """Data rows in a partner file (lines, less the CSV header), for the progress bar."""
-    with open(path, "rb") as handle:
-        lines = sum(1 for line in handle if line.strip())
-    return lines - 1 if path.suffix == ".csv" else lines
 
 
 def clear_values_in_file(db_file: Path, values: set[str]) -> int:
@@ -64,8 +63,10 @@ def noise_table(noise: dict[str, int], *, title: str) -> Table:
     return table
 
 
-def run_demo(*, out: Path, households: int, seed: int, console: Console, actor: str) -> None:
-    hub, created = Hub.init()
+def run_demo(*, out: Path, households: int, seed: int, console: Console, actor: str, serve: bool = True,
+             host: str = "127.0.0.1", port: int = 8000) -> None:
+    """The story above, told on ``console``; with ``serve``, it then serves on ``host:port`` until stopped."""
+    hub, _ = Hub.init()
     console.rule("[bold]Saphan demo: สะพานข้อมูลเพื่อแก้จนแบบบูรณาการ")
     population = generate_population(households=households, seed=seed)
     names = ", ".join(f"{geothai.province(code).name_th} ({geothai.province(code).name_en})"
@@ -75,26 +76,57 @@ def run_demo(*, out: Path, households: int, seed: int, console: Console, actor: 
     written = write_partner_files(population, out, seed=seed)
     console.print(noise_table(written.noise, title=f"Partner files written to {out}/, with what real exports carry"))
 
-    table = Table("source", "file", "rows read", "accepted", "quarantined", "new", "updated", "unchanged",
-                  "removed", "households new/updated", title="Ingest (records are persons)")
-    with progress_bar(console) as progress:
-        for source in SOURCE_ORDER:
-            for path in written.files.get(source, []):
-                task = progress.add_task(f"{source}: {path.name}", total=count_rows(path))
-                report = ingest_file(hub, source, path, actor=actor,
-                                     progress=lambda n, task=task: progress.advance(task, n))
-                table.add_row(source, path.name, str(report.rows_read), str(report.accepted),
-                              str(report.quarantined), str(report.inserted), str(report.updated),
-                              str(report.unchanged), str(report.deleted),
-                              f"{report.households_inserted}/{report.households_updated}")
-    console.print(table)
+    with logbook_api(written.files["msdhs_logbook"], hub.settings.resolved_home) as (api_url, key_file):
+        console.print(f"Partner systems: the MSDHS logbook API at {api_url} (bearer key in {key_file}); TPMAP, EEF "
+                      f"and the universities deliver files to inboxes under {hub.settings.resolved_home / 'inbox'}")
+        runs = register_partners(hub, written.files, api_url=api_url, key_file=key_file, actor=actor)
+        _show_registrations(console, runs)
+        _show_syncs(console, deliver_and_sync(hub, written.files, SOURCE_ORDER, actor=actor))
     link_and_show(hub, console, actor=actor, truth=written.truth)  # scored against the generator's truth
     village, steward = show_consent(hub, console, actor=actor)
     show_views(hub, console, actor=actor)
     _show_store(hub, console, population)
-    console.print(f"Next: `./dev hub views list`, `./dev hub views show public_province`, "
-                  f"`./dev hub consent data-return {village} --steward {steward}`, `./dev hub contracts list`, "
-                  "`./dev hub review list`, `./dev hub quarantine list`, `./dev hub audit verify`.")
+    if not serve:
+        console.print(f"Next: `./dev hub views list`, `./dev hub views show public_province`, "
+                      f"`./dev hub consent data-return {village} --steward {steward}`, `./dev hub contracts list`, "
+                      "`./dev hub review list`, `./dev hub quarantine list`, `./dev hub audit verify`.")
+        return
+    links = role_links(hub, village=village, steward=steward, actor=actor)
+    with serving(hub, host=host, port=port) as base:
+        console.rule(f"[bold]The hub's pages at {base}")
+        console.print("Each link logs in as its role (its token, valid 12 hours, is in the link):")
+        for link in links:
+            console.print(f"  [bold]{link.role}[/] ({link.who}):", highlight=False)
+            console.print(f"    {link.url(base)}", soft_wrap=True, highlight=False)  # whole, to copy
+        console.print(f"The API and its docs: {base}/api/docs. Serving until Ctrl-C.", highlight=False)
+        _wait_for_stop()
+
+
+def _wait_for_stop() -> None:
+    """Block until Ctrl-C or SIGTERM (then the partner simulator and the server are stopped cleanly)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+
+
+def _show_registrations(console: Console, runs: dict[str, DryRun]) -> None:
+    table = Table("source", "dry run read", "records", "would quarantine", "registered",
+                  title="Sources registered (`hub sources add`: a dry run, nothing stored, then sources.toml)")
+    for source, run in runs.items():
+        table.add_row(source, run.read_from, str(run.records), str(sum(run.rejected.values())), "yes")
+    console.print(table)
+
+
+def _show_syncs(console: Console, synced: list) -> None:
+    table = Table("source", "reached by", "read", "items", "records new", "updated", "quarantined",
+                  title="Sync (`hub sync`: inboxes taken, the API pulled page by page; records are persons)")
+    for s in synced:
+        table.add_row(s.source, s.reached_by, s.read, str(s.items), str(s.inserted), str(s.updated),
+                      str(s.quarantined))
+    console.print(table)
 
 
 def _show_store(hub: Hub, console: Console, population) -> None:

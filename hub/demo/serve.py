@@ -1,0 +1,79 @@
+"""The demo's last step: the hub's API and web pages served, and one ready-made link per role (the policy
+unit, the community's stewards, the auditor and each partner that receives views). A link carries its
+token in the URL's fragment (``/login#token=...``), which a browser never sends to the server: the login
+page reads it, logs in and forgets it, so no token lands in a request log."""
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from hub.context import Hub
+from hub.errors import ConfigurationError
+from hub.tokens import issue
+
+DEMO_TTL = dt.timedelta(hours=12)
+LINKED_PARTNER_TYPES = ("agency", "university")  # partners that log in for their views (others are served openly)
+
+
+@dataclass(frozen=True)
+class RoleLink:
+    role: str  # what the person does
+    who: str  # whom the token was issued to
+    path: str  # /login#token=...
+
+    def url(self, base: str) -> str:
+        return base + self.path
+
+
+def role_links(hub: Hub, *, village: str, steward: int, actor: str) -> list[RoleLink]:
+    """A token per role, each audited as issued (``token.issued``), as login links."""
+    def link(role_name: str, who: str, **claims) -> RoleLink:
+        token = issue(hub, subject=who, actor=actor, ttl=DEMO_TTL, **claims)
+        return RoleLink(role_name, who, f"/login#token={token}")
+
+    links = [
+        link("policy unit", "ศูนย์อำนวยการขจัดความยากจน (demo)", role="policy"),
+        link("community stewards", f"ผู้ใหญ่บ้าน, village {village} (demo)", role="community", area=village,
+             steward=steward),
+        link("auditor", "สำนักงานการตรวจเงินแผ่นดิน (demo)", role="auditor"),
+    ]
+    partners = sorted({loaded.contract.partner.id for loaded in hub.contracts.in_force(dt.date.today())
+                       if loaded.contract.partner.type in LINKED_PARTNER_TYPES})
+    links += [link(f"partner: {partner}", f"{partner} data desk (demo)", role="partner", partner=partner)
+              for partner in partners]
+    return links
+
+
+@contextmanager
+def serving(hub: Hub, *, host: str, port: int) -> Iterator[str]:
+    """The hub's API and web pages on ``host:port`` (0: any free port) in a background thread; yields the
+    base URL and stops the server afterwards. Raises :class:`ConfigurationError` when the port is taken."""
+    import uvicorn
+
+    from hub.api.app import create_app
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigurationError(f"cannot serve on {host}:{port} ({exc.strerror}); pass --port") from None
+    server = uvicorn.Server(uvicorn.Config(create_app(hub), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not server.started:
+        raise ConfigurationError(f"the web server did not start on {host}:{port}")
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
