@@ -317,10 +317,32 @@ class AuditRead(EventType):
         return Facets(area=self.query.get("area"), records=self.rows)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BackupCreated(EventType):
+    """A backup of the database was taken (the keys are backed up separately); appended before the copy,
+    so the backup's own log holds it."""
+
+    name: ClassVar[str] = "backup.created"
+    backend: str
+    file: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BackupRestored(EventType):
+    """The database was replaced by a backup: the log's events after ``restored_seq`` were lost with it.
+    The hub's own witness of the lost log was set aside (``witness_kept``, beside the keys)."""
+
+    name: ClassVar[str] = "backup.restored"
+    file: str
+    restored_seq: int
+    lost_after_checkpoint: int | None
+    witness_kept: str | None
+
+
 CORE_EVENT_TYPES = (IngestCompleted, IngestFailed, RowsQuarantined, QuarantineRowRead, KeysCreated,
                     KeysRotated, SubjectKeysRewrapped, TokenIssued, LinksExported, RedirectsExported, LinkCompleted,
                     LinkFailed, ReviewPairRead, ReviewSettled, ContractLoaded, RetentionApplied, ViewPublished,
-                    PublishFailed, ViewRead, CheckpointExported, AuditRead)
+                    PublishFailed, ViewRead, CheckpointExported, AuditRead, BackupCreated, BackupRestored)
 
 
 @hookimpl

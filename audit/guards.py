@@ -57,6 +57,8 @@ def grant_app_role(conn: Connection, role: str) -> None:
         raise ValueError("database roles are a PostgreSQL matter; SQLite relies on its triggers")
     if not _ROLE.match(role):
         raise ValueError(f"role {role!r}: expected a plain lower-case PostgreSQL role name")
+    if conn.scalar(text("SELECT count(*) FROM pg_roles WHERE rolname = :role"), {"role": role}) == 0:
+        raise ValueError(f"role {role!r} does not exist; create it first (`createuser {role}`)")
     schema = conn.scalar(text("SELECT current_schema()"))
     conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
     conn.execute(text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" TO {role}'))

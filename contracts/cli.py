@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -73,6 +74,24 @@ def retention(apply: Annotated[bool, typer.Option("--apply", help="Delete what i
     rows = [(r.source, r.cutoff_reason, str(r.records), str(r.overdue), str(r.households_overdue)) for r in found]
     print_rows(("source", "retention", "records", "past retention", "household units past retention"), rows,
                title="Retention" + (": deleted" if apply else ""))
+
+
+@contracts_app.command("init")
+def init(directory: Annotated[Path, typer.Argument(help="The deployment's contracts folder (HUB_CONTRACTS_DIR).")]
+         ) -> None:
+    """Start a deployment's contracts folder from the agreements the hub ships (TPMAP, MSDHS, EEF, the
+    universities, the policy unit, community data return, open data); point HUB_CONTRACTS_DIR at it and add
+    each new agreement there. Files already in the folder are left alone."""
+    from contracts.load import BUILT_IN
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for shipped in sorted(BUILT_IN.glob("*.toml")):
+        target = directory / shipped.name
+        if not target.exists():
+            target.write_bytes(shipped.read_bytes())
+            written.append(shipped.stem)
+    console.print(f"{directory}: {', '.join(written) or 'nothing'} written; set HUB_CONTRACTS_DIR={directory}")
 
 
 @contracts_app.command("schema")

@@ -16,6 +16,7 @@ from consent.cli import consent_app, rights_app
 from contracts.cli import contracts_app
 from hub.community.cli import referrals_app
 from hub.console import actor, console, err, fail, open_hub, print_rows
+from hub.db.backup_cli import backup_command, restore_command
 from hub.errors import HubError
 from hub.notify.cli import notify_app
 from hub.sync.cli import scheduler_app, status_command, sync_command
@@ -41,6 +42,8 @@ app.add_typer(views_app, name="views")
 app.command("publish")(publish_command)
 app.command("sync")(sync_command)
 app.command("status")(status_command)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(sources_app, name="sources")
 app.add_typer(notify_app, name="notify")

@@ -8,6 +8,7 @@
   (``exit_code``, ``stdout``, ``stderr``).
 - ``data``: the directory of real partner files used by tests (``tests/data``).
 - ``linked_hub`` (module scope): a hub with every partner file ingested and linked.
+- ``browser`` (module scope): Debian's headless Chromium, through Playwright.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from helpers import ACTOR, PG_URL, ingest_all, isolated_database_url
+from helpers import ACTOR, CHROMIUM, PG_URL, ingest_all, isolated_database_url
 from hub.cli import app
 from hub.context import Hub
 from hub.settings import Settings
@@ -78,3 +79,13 @@ def linked_hub(tmp_path_factory) -> Hub:
         link(hub, actor=ACTOR)
         yield hub
         hub.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -360,3 +361,26 @@ def logbook_sources_file(path: Path, url: str, *, key_file: Path, page_size: int
     path.write_text(f'[msdhs_logbook.api]\nbase_url = "{url}"\napi_key_file = "{key_file}"\npage_size = {page_size}\n'
                     f'attempts = 40\nbackoff_seconds = 0.01\nmax_backoff_seconds = 0.05\n', encoding="utf-8")
     return path
+
+
+def fresh_venv(folder: Path) -> Path:
+    """A new virtual environment in ``folder`` that imports the hub from this checkout and its dependencies
+    from the environment running the tests (a ``.pth`` file: installing them from an index would test the
+    network), with a ``hub`` command; returns its ``bin`` folder. pip installs into it alone."""
+    import sysconfig
+
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-m", "venv", folder], check=True, timeout=120)
+    python = folder / "bin" / "python"
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "saphan-checkout.pth").write_text(f"{root}\n{sysconfig.get_paths()['purelib']}\n")
+    launcher = folder / "bin" / "hub"  # what pip writes for the hub's console script
+    launcher.write_text(f"#!{python}\nimport sys\nfrom hub.cli import app\nsys.exit(app())\n")
+    launcher.chmod(0o755)
+    return folder / "bin"
+
+
+#: Debian's Chromium, which the browser tests drive headless (``.ci/run`` installs it).
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+

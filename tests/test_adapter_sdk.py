@@ -3,20 +3,18 @@
 the hub finds both through the ``saphan.adapters`` entry point, registers the new source after a dry run
 and ingests its sample, all through the ``hub`` command line.
 
-The fresh environment gets the hub itself from this checkout and its dependencies from the environment
-running the tests (a ``.pth`` file: installing them from an index would test the network, not us); the
-adapters go in with pip, as a partner installs theirs."""
+The fresh environment (:func:`helpers.fresh_venv`) gets the hub from this checkout and its dependencies
+from the environment running the tests; the adapters go in with pip, as a partner installs theirs."""
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
+from helpers import fresh_venv
 from hub.errors import ConfigurationError
 from hub.scaffold import new_adapter
 
@@ -33,12 +31,7 @@ def run(*args, env=None, cwd=None) -> str:
 @pytest.fixture(scope="module")
 def fresh_python(tmp_path_factory) -> Path:
     """A new virtual environment that sees the hub but none of the adapters outside it."""
-    venv = tmp_path_factory.mktemp("venv")
-    run(sys.executable, "-m", "venv", venv)
-    python = venv / "bin" / "python"
-    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-    Path(purelib, "saphan-checkout.pth").write_text(f"{ROOT}\n{sysconfig.get_paths()['purelib']}\n")
-    return python
+    return fresh_venv(tmp_path_factory.mktemp("venv") / "env") / "python"
 
 
 def test_a_new_adapter_and_the_example_install_pass_their_tests_register_and_ingest(fresh_python, tmp_path):

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 
 import pytest
 from openpyxl import load_workbook
 
 from consent import stewards
-from helpers import ACTOR, root_url, serve_api
+from helpers import ACTOR, CHROMIUM, root_url, serve_api
 from hub.tokens import issue
 from hub.views.publish import publish
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 VILLAGE = "340101-04"
 
@@ -41,16 +39,6 @@ def site(linked_hub):
                            json={"purposes": ["community_planning"], "meeting": "ประชุมประชาคม 12 มี.ค. 2567"})
         assert granted.status_code == 201
         yield root_url(api), tokens, hub
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def logged_in(browser, base: str, token: str, **context):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hub.context import Hub
 from hub.errors import HubError
+from hub.keys import write_private
 from hub.sync.access import SourceAccess
 from hub.sync.inbox import sync_inbox
 from hub.sync.pull import pull
@@ -44,9 +45,7 @@ def logbook_api(files: list[Path], home: Path) -> Iterator[tuple[str, Path]]:
     key = secrets.token_urlsafe(24)
     key_file = home / "partner-keys" / "msdhs_logbook.key"
     key_file.parent.mkdir(parents=True, exist_ok=True)
-    key_file.touch(mode=0o600)
-    key_file.chmod(0o600)
-    key_file.write_text(key + "\n", encoding="utf-8")
+    write_private(key_file, (key + "\n").encode())
     args = [sys.executable, "-m", "simulators.msdhs_api", "--api-key", key]
     for path in files:
         args += ["--data", str(path)]

@@ -24,7 +24,7 @@ READ_ONLY_ACTIONS = frozenset({
     "consent.data_return_read", "audit.checkpoint_exported", "audit.read", "referral.queue_read",
     "notify.queued", "notify.delivered", "notify.failed", "notify.dead", "notify.retried",
     "notify.endpoint_registered", "notify.endpoint_removed", "notify.purged", "source.checked",
-    "source.registered",
+    "source.registered", "backup.created",
 })
 
 
