@@ -39,14 +39,19 @@ def links_printed(process: subprocess.Popen, deadline_seconds: float) -> tuple[d
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """``./dev demo`` running in its own process group on a free port, with its home in a temporary folder."""
+def demo_env(tmp_path_factory) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "HUB_HOME": str(tmp / "home"), "COLUMNS": "100"}
+    env = {**os.environ, "HUB_HOME": str(tmp / "home"), "COLUMNS": "100", "DEMO_OUT": str(tmp / "out")}
     env.pop("HUB_DATABASE_URL", None)  # the embedded default, as on a fresh machine
-    process = subprocess.Popen([ROOT / "dev", "demo", "--households", "200", "--out", tmp / "out", "--port", "0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                               start_new_session=True)
+    return env
+
+
+@pytest.fixture(scope="module")
+def demo(demo_env):
+    """``./dev demo`` running in its own process group on a free port, with its home in a temporary folder."""
+    process = subprocess.Popen([ROOT / "dev", "demo", "--households", "200", "--out", demo_env["DEMO_OUT"],
+                                "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=demo_env, start_new_session=True)
     try:
         yield links_printed(process, 300)
     finally:
@@ -92,3 +97,10 @@ def test_each_link_logs_in_and_shows_its_roles_page(demo, browser):
             assert page.url.endswith("/partner"), role
             hrefs = page.locator("a.download").evaluate_all("links => links.map(a => a.getAttribute('href'))")
             assert {re.match(r"/partner/views/(\w+)\.", h).group(1) for h in hrefs} == views[partner], role
+
+
+def test_the_partners_systems_keep_running_while_the_demo_serves(demo, demo_env):
+    synced = subprocess.run([ROOT / ".venv" / "bin" / "hub", "sync", "msdhs_logbook", "--only-sync"],
+                            capture_output=True, text=True, env=demo_env, timeout=120)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert "msdhs_logbook:" in synced.stdout and "page(s)" in synced.stdout

@@ -76,29 +76,36 @@ def run_demo(*, out: Path, households: int, seed: int, console: Console, actor: 
     written = write_partner_files(population, out, seed=seed)
     console.print(noise_table(written.noise, title=f"Partner files written to {out}/, with what real exports carry"))
 
+    # the partners' systems run for the whole demo: `hub sync msdhs_logbook` pulls again while it serves
     with logbook_api(written.files["msdhs_logbook"], hub.settings.resolved_home) as (api_url, key_file):
         console.print(f"Partner systems: the MSDHS logbook API at {api_url} (bearer key in {key_file}); TPMAP, EEF "
                       f"and the universities deliver files to inboxes under {hub.settings.resolved_home / 'inbox'}")
         runs = register_partners(hub, written.files, api_url=api_url, key_file=key_file, actor=actor)
         _show_registrations(console, runs)
         _show_syncs(console, deliver_and_sync(hub, written.files, SOURCE_ORDER, actor=actor))
-    link_and_show(hub, console, actor=actor, truth=written.truth)  # scored against the generator's truth
-    village, steward = show_consent(hub, console, actor=actor)
-    show_views(hub, console, actor=actor)
-    _show_store(hub, console, population)
-    if not serve:
-        console.print(f"Next: `./dev hub views list`, `./dev hub views show public_province`, "
-                      f"`./dev hub consent data-return {village} --steward {steward}`, `./dev hub contracts list`, "
-                      "`./dev hub review list`, `./dev hub quarantine list`, `./dev hub audit verify`.")
-        return
-    links = role_links(hub, village=village, steward=steward, actor=actor)
+        link_and_show(hub, console, actor=actor, truth=written.truth)  # scored against the generator's truth
+        village, steward = show_consent(hub, console, actor=actor)
+        show_views(hub, console, actor=actor)
+        _show_store(hub, console, population)
+        if serve:
+            _serve(hub, console, host=host, port=port, links=role_links(hub, village=village, steward=steward,
+                                                                         actor=actor))
+        else:
+            console.print(f"Next: `./dev hub views list`, `./dev hub views show public_province`, "
+                          f"`./dev hub consent data-return {village} --steward {steward}`, `./dev hub contracts list`, "
+                          "`./dev hub review list`, `./dev hub quarantine list`, `./dev hub audit verify`.")
+
+
+def _serve(hub: Hub, console: Console, *, host: str, port: int, links: list) -> None:
     with serving(hub, host=host, port=port) as base:
         console.rule(f"[bold]The hub's pages at {base}")
         console.print("Each link logs in as its role (its token, valid 12 hours, is in the link):")
         for link in links:
             console.print(f"  [bold]{link.role}[/] ({link.who}):", highlight=False)
             console.print(f"    {link.url(base)}", soft_wrap=True, highlight=False)  # whole, to copy
-        console.print(f"The API and its docs: {base}/api/docs. Serving until Ctrl-C.", highlight=False)
+        console.print(f"The API and its docs: {base}/api/docs. The partners' systems keep running: "
+                      "`./dev hub sync msdhs_logbook` pulls the logbook again.", highlight=False)
+        console.print("Serving until Ctrl-C.")
         _wait_for_stop()
 
 
