@@ -17,7 +17,9 @@ from hub.errors import ConfigurationError
 from hub.tokens import issue
 
 DEMO_TTL = dt.timedelta(hours=12)
-LINKED_PARTNER_TYPES = ("agency", "university")  # partners that log in for their views (others are served openly)
+#: Partners that log in to their own views; the policy unit and the community have their roles' links, and
+#: the public's view needs no login.
+LINKED_PARTNER_TYPES = ("agency", "university")
 
 
 @dataclass(frozen=True)
