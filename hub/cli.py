@@ -81,13 +81,14 @@ def adapter_new(name: Annotated[str, typer.Argument(help="The adapter's name: th
     file, its tests, a draft data-sharing contract and a README saying what to do next."""
     from hub.context import collect_adapters
     from hub.plugins.manager import get_plugin_manager
-    from hub.scaffold import FILES, new_adapter
+    from hub.scaffold import new_adapter
 
     try:
         target = new_adapter(name, into, title=title, taken=set(collect_adapters(get_plugin_manager())))
     except HubError as exc:
         fail(str(exc))
-    console.print(f"wrote {target}/: " + ", ".join(f.format(name=name, package=f"saphan_{name}") for f in FILES))
+    console.print(f"wrote {target}/: " + ", ".join(sorted(str(p.relative_to(target)) for p in target.rglob("*")
+                                                         if p.is_file())))
     console.print(f"next: cd {target} && pip install -e . && python -m pytest tests (then see its README.md)")
 
 

@@ -22,9 +22,12 @@ import base64
 import datetime as dt
 import json
 import random
+import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -180,6 +183,26 @@ class Handler(JsonHandler):
 def read_items(paths: list[Path]) -> list[dict]:
     return [json.loads(line) for path in paths for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()]
+
+
+@contextmanager
+def started(data: list[Path], *, api_key: str, faults: str = "", retry_after: int = 1,
+            seed: int = 1) -> Iterator[tuple[subprocess.Popen, str]]:
+    """This simulator as its own process on a free port, serving ``data``; yields the process and its URL
+    and stops it afterwards. Raises :class:`RuntimeError` when it does not start."""
+    args = [sys.executable, "-m", "simulators.msdhs_api", "--api-key", api_key, "--faults", faults,
+            "--retry-after", str(retry_after), "--seed", str(seed)]
+    for path in data:
+        args += ["--data", str(path)]
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"the MSDHS logbook API simulator did not start: {line.strip() or 'no output'}")
+        yield process, line.split()[-1]
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def main(argv: list[str] | None = None) -> None:

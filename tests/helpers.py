@@ -263,27 +263,10 @@ def tampering(hub) -> Iterator[Connection]:
 @contextmanager
 def serve_api(hub: Hub):
     """The hub's API served by uvicorn on a free local port; yields an httpx client for ``/api/v1``."""
-    import threading
-    import time
+    from hub.api.serving import serving
 
-    import httpx
-    import uvicorn
-
-    from hub.api.app import create_app
-
-    server = uvicorn.Server(uvicorn.Config(create_app(hub), host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(hub, host="127.0.0.1", port=0) as base, httpx.Client(base_url=f"{base}/api/v1", timeout=30) as client:
+        yield client
 
 
 def root_url(client) -> str:
@@ -342,18 +325,10 @@ class PartnerSimulator:
 def logbook_simulator(data: list[Path], *, api_key: str, faults: str = "", retry_after: int = 0,
                       seed: int = 1) -> Iterator[PartnerSimulator]:
     """The MSDHS logbook API simulator, started as its own process on a free port."""
-    args = [sys.executable, "-m", "simulators.msdhs_api", "--api-key", api_key, "--faults", faults,
-            "--retry-after", str(retry_after), "--seed", str(seed)]
-    for path in data:
-        args += ["--data", str(path)]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
-    try:
-        line = process.stdout.readline()
-        assert line.startswith("listening on "), line
-        yield PartnerSimulator(process, line.split()[-1])
-    finally:
-        process.terminate()
-        process.wait(10)
+    from simulators.msdhs_api import started
+
+    with started(data, api_key=api_key, faults=faults, retry_after=retry_after, seed=seed) as (process, url):
+        yield PartnerSimulator(process, url)
 
 
 def logbook_sources_file(path: Path, url: str, *, key_file: Path, page_size: int) -> Path:

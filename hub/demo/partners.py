@@ -4,23 +4,20 @@ source is registered as a partner would register it (``hub sources add``: a dry 
 as the scheduler syncs it."""
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from hub.context import Hub
-from hub.errors import HubError
 from hub.keys import write_private
 from hub.sync.access import SourceAccess
 from hub.sync.inbox import sync_inbox
 from hub.sync.pull import pull
 from hub.sync.registration import DryRun, register_source
 from simulators.file_partner import drop
+from simulators.msdhs_api import started
 
 API_SOURCES = ("msdhs_logbook",)  # reached over their API; the others deliver files to an inbox
 
@@ -46,18 +43,8 @@ def logbook_api(files: list[Path], home: Path) -> Iterator[tuple[str, Path]]:
     key_file = home / "partner-keys" / "msdhs_logbook.key"
     key_file.parent.mkdir(parents=True, exist_ok=True)
     write_private(key_file, (key + "\n").encode())
-    args = [sys.executable, "-m", "simulators.msdhs_api", "--api-key", key]
-    for path in files:
-        args += ["--data", str(path)]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        line = process.stdout.readline()
-        if not line.startswith("listening on "):
-            raise HubError(f"the MSDHS API simulator did not start: {line.strip() or 'no output'}")
-        yield line.split()[-1], key_file
-    finally:
-        process.terminate()
-        process.wait(10)
+    with started(files, api_key=key) as (_, url):
+        yield url, key_file
 
 
 def register_partners(hub: Hub, files: dict[str, list[Path]], *, api_url: str, key_file: Path,

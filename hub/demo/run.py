@@ -18,12 +18,13 @@ from sqlalchemy import func, select
 
 from audit.access import verify
 from hub.anonymise.generalise import generalise
+from hub.api.serving import serving
 from hub.context import Hub
 from hub.db.schema import quarantine, source_records
 from hub.demo.consent import show_consent
 from hub.demo.partners import deliver_and_sync, logbook_api, register_partners
 from hub.demo.population import generate_population
-from hub.demo.serve import role_links, serving
+from hub.demo.serve import role_links
 from hub.demo.views import show_views
 from hub.demo.writers import write_partner_files
 from hub.linking.summary import link_and_show

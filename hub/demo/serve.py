@@ -1,19 +1,13 @@
-"""The demo's last step: the hub's API and web pages served, and one ready-made link per role (the policy
-unit, the community's stewards, the auditor and each partner that receives views). A link carries its
-token in the URL's fragment (``/login#token=...``), which a browser never sends to the server: the login
-page reads it, logs in and forgets it, so no token lands in a request log."""
+"""The demo's last step: one ready-made link per role (the policy unit, the community's stewards, the
+auditor and each partner that receives views), for the pages :func:`hub.api.serving.serving` serves. A
+link carries its token in the URL's fragment (``/login#token=...``), which a browser never sends to the
+server: the login page reads it, logs in and forgets it, so no token lands in a request log."""
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from hub.context import Hub
-from hub.errors import ConfigurationError
 from hub.tokens import issue
 
 DEMO_TTL = dt.timedelta(hours=12)
@@ -49,33 +43,3 @@ def role_links(hub: Hub, *, village: str, steward: int, actor: str) -> list[Role
     links += [link(f"partner: {partner}", f"{partner} data desk (demo)", role="partner", partner=partner)
               for partner in partners]
     return links
-
-
-@contextmanager
-def serving(hub: Hub, *, host: str, port: int) -> Iterator[str]:
-    """The hub's API and web pages on ``host:port`` (0: any free port) in a background thread; yields the
-    base URL and stops the server afterwards. Raises :class:`ConfigurationError` when the port is taken."""
-    import uvicorn
-
-    from hub.api.app import create_app
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigurationError(f"cannot serve on {host}:{port} ({exc.strerror}); pass --port") from None
-    server = uvicorn.Server(uvicorn.Config(create_app(hub), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        raise ConfigurationError(f"the web server did not start on {host}:{port}")
-    try:
-        yield f"http://{host}:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()

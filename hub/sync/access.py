@@ -89,6 +89,13 @@ class SourceAccess(_Strict):
         return self
 
 
+def reached_by(access: SourceAccess | None) -> str:
+    """How a source is reached, in a few words: ``api URL``, ``inbox DIR`` or ``not registered``."""
+    if access is None:
+        return "not registered"
+    return f"api {access.api.base_url}" if access.api is not None else f"inbox {access.inbox}"
+
+
 def load_access(path: Path) -> dict[str, SourceAccess]:
     """Each source's access, by name; none when the file does not exist. Raises
     :class:`ConfigurationError` naming the source and field that are wrong."""

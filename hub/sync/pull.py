@@ -107,6 +107,12 @@ def pull(hub: Hub, source: str, *, actor: str, on_page: Callable[[PullReport], N
     return report
 
 
+def write_page(path: Path, page: Page) -> Path:
+    """``page``'s items as the NDJSON file its adapter's ``read_file`` reads (UTF-8, one item a line)."""
+    path.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in page.items), encoding="utf-8")
+    return path
+
+
 def _store(hub: Hub, source: str, page: Page, cursor: Cursor, staging: Path, report: PullReport,
            actor: str) -> Cursor:
     """Ingest ``page`` with the cursor past it, in one transaction; the new cursor."""
@@ -115,8 +121,7 @@ def _store(hub: Hub, source: str, page: Page, cursor: Cursor, staging: Path, rep
         with hub.engine.begin() as conn:
             _save_cursor(conn, source, moved)
     else:
-        path = staging / f"page-{moved.pages:08d}.ndjson"
-        path.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in page.items), encoding="utf-8")
+        path = write_page(staging / f"page-{moved.pages:08d}.ndjson", page)
         try:
             done = ingest_file(hub, source, path, actor=actor, also=lambda conn: _save_cursor(conn, source, moved))
         finally:

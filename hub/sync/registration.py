@@ -8,7 +8,6 @@ is the registration (``source.registered``).
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from hub.records import Rejected, SourceRecord, Tombstone
 from hub.sync.access import SourceAccess, load_access
 from hub.sync.events import SourceChecked, SourceRegistered
 from hub.sync.inbox import waiting
+from hub.sync.pull import write_page
 from hub.sync.sources_file import write_source
 
 SAMPLE_PAGE = 20  # items a dry run asks a partner's API for
@@ -88,10 +88,7 @@ def dry_run_api(hub: Hub, adapter: Adapter, access: SourceAccess) -> DryRun:
     staging = hub.settings.resolved_home / "pulls"
     staging.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=staging) as tmp:
-        path = Path(tmp) / "dry-run.ndjson"
-        path.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in page.items),
-                        encoding="utf-8")
-        run = dry_run_file(hub, adapter, path)
+        run = dry_run_file(hub, adapter, write_page(Path(tmp) / "dry-run.ndjson", page))
     run.read_from = f"{api.base_url} (the first page, {len(page.items)} item(s))"
     return run
 

@@ -20,7 +20,7 @@ def sources_list(ctx: typer.Context) -> None:
     """List the installed adapters (the SOURCE names ``hub ingest`` accepts) and how each is reached."""
     if ctx.invoked_subcommand is not None:
         return
-    from hub.sync.access import load_access
+    from hub.sync.access import load_access, reached_by
 
     hub = open_hub()
     try:
@@ -28,16 +28,10 @@ def sources_list(ctx: typer.Context) -> None:
     except HubError as exc:
         fail(str(exc))
     schedules = hub.contracts.schedules()
-    rows = [(name, a.title, a.record_id_doc, _reached(access.get(name)), schedules.get(name, "by hand"))
+    rows = [(name, a.title, a.record_id_doc, reached_by(access.get(name)), schedules.get(name, "by hand"))
             for name, a in sorted(hub.adapters.items())]
     print_rows(("source", "partner system", "source_record_id", "reached by", "schedule"), rows,
                title="Installed adapters")
-
-
-def _reached(access) -> str:
-    if access is None:
-        return "not registered"
-    return f"api {access.api.base_url}" if access.api is not None else f"inbox {access.inbox}"
 
 
 def _options(pairs: list[str]) -> dict[str, str]:

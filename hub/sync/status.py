@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select
 from consent.clock import utc
 from hub.context import Hub
 from hub.db.schema import job_runs, source_cursors
-from hub.sync.access import SourceAccess, load_access
+from hub.sync.access import SourceAccess, load_access, reached_by
 from hub.sync.inbox import waiting
 from hub.sync.jobs import job_names
 from hub.sync.schedule import fire_times, trigger
@@ -68,14 +68,12 @@ def _status(conn: Connection, source: str, access: SourceAccess | None, schedule
     running = conn.execute(runs.where(job_runs.c.status == "running")
                            .order_by(job_runs.c.started_at.desc()).limit(1)).first()
     if access is None:
-        reached_by, backlog = "not registered", "-"
+        backlog = "-"
     elif access.api is not None:
-        reached_by = f"api {access.api.base_url}"
         cursor = conn.execute(select(source_cursors).where(source_cursors.c.source == source)).first()
         backlog = (f"a pull stopped after {cursor.pages} page(s); the next resumes there" if cursor and cursor.token
                    else f"changes since {cursor.since}" if cursor and cursor.since else "everything (never pulled)")
     else:
-        reached_by = f"inbox {access.inbox}"
         backlog = f"{len(waiting(access.inbox))} file(s) waiting" if access.inbox.is_dir() else "inbox missing"
     stale = False
     if schedule is not None:
@@ -83,7 +81,7 @@ def _status(conn: Connection, source: str, access: SourceAccess | None, schedule
         too_old = finished is None or dt.datetime.now(dt.UTC) - utc(finished) > 2 * interval_of(schedule)
         failed_last = failure is not None and (success is None or utc(failure.finished_at) > utc(finished))
         stale = too_old or failed_last
-    return SourceStatus(source, reached_by, schedule, _iso(success.finished_at if success else None),
+    return SourceStatus(source, reached_by(access), schedule, _iso(success.finished_at if success else None),
                         _iso(failure.finished_at if failure else None), failure.detail if failure else None,
                         _iso(running.started_at if running else None), backlog, stale)
 
