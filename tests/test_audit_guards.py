@@ -53,6 +53,12 @@ def test_audit_tables_cannot_be_truncated(logged):
 
 
 @pytest.mark.skipif(not PG_URL, reason="TRUNCATE and roles are PostgreSQL's")
+def test_granting_a_role_that_does_not_exist_says_so(logged, cli):
+    result = cli("audit", "grant-app-role", f"nobody_{uuid.uuid4().hex[:8]}")
+    assert result.exit_code == 1 and "does not exist; create it first (`createuser" in result.stderr
+
+
+@pytest.mark.skipif(not PG_URL, reason="TRUNCATE and roles are PostgreSQL's")
 def test_the_hubs_own_role_may_only_read_and_append_the_log(logged, cli, tmp_path):
     role = f"saphan_app_{uuid.uuid4().hex[:8]}"
     owner = logged.engine
