@@ -14,12 +14,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from audit.chain import Entry
+from audit.context import current_request_id
 from consent import clock
 from consent.population import home_areas
 from consent.subjects import community, village_code
@@ -31,7 +33,8 @@ from hub.db.bulk import key_chunks
 from hub.db.schema import ingest_runs, referral_changes, referrals, source_households, source_records
 from hub.errors import HubError
 from hub.notify.catalogue import FIELDS, admissible
-from hub.notify.outbox import notify
+from hub.notify.outbox import ACTOR as NOTIFY_ACTOR
+from hub.notify.outbox import Notice, queue
 from hub.views.microdata import partner_key, pseudonyms
 
 STATUSES = REFERRAL_STATUSES
@@ -63,26 +66,100 @@ def agency_partner(hub: Hub, agency: str) -> str | None:
     return next((c.contract.partner.id for c in hub.contracts.in_force() if c.contract.partner.id == wanted), None)
 
 
-def _surveyors(hub: Hub, conn: Connection, origin_ref: str) -> set[str]:
+def _surveyors(hub: Hub, conn: Connection, origin_ref: str) -> frozenset[str]:
     """The partners whose survey raised the referral ``origin_ref`` (``<survey id>/<referral id>``): the
     university whose own record the survey is, where universities mark theirs."""
     h = source_households
     attributes = conn.scalar(select(h.c.attributes).where(h.c.source == SURVEY,
                                                           h.c.household_ref == origin_ref.rsplit("/", 1)[0]))
-    return hub.contracts.providers(SURVEY, attributes) if attributes is not None else set()
+    return frozenset(hub.contracts.providers(SURVEY, attributes)) if attributes is not None else frozenset()
 
 
-def _announce(hub: Hub, conn: Connection, kind: str, *, referral_id: int, origin: str, origin_ref: str,
-              household_id: str, agency: str, **fields: Any) -> None:
-    """Tell the agency (naming the referral by the hub's id, which its API calls use) and, for a surveyed
-    referral, the surveying university (naming it by the survey's own referral id)."""
-    partner = agency_partner(hub, agency)
+@dataclass
+class _Referral:
+    """A referral as the hub holds it; ``id`` is ``None`` until it is written."""
+
+    origin: str
+    origin_ref: str
+    household_id: str
+    agency: str
+    need: str
+    status: str
+    referred_on: dt.date
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class _Step:
+    """One change to a referral: made (``old`` is ``None``) or moved on from ``old`` to ``new``, in ``area``
+    (the household's tambon or village); ``partner``: the agency that moved it through the API;
+    ``surveyors``: the partners whose survey raised it, when the caller knows them."""
+
+    referral: _Referral
+    old: str | None
+    new: str
+    area: str
+    note: str
+    partner: str | None = None
+    surveyors: frozenset[str] | None = None
+
+
+def _apply(hub: Hub, conn: Connection, steps: list[_Step], *, actor: str, now: dt.datetime) -> None:
+    """Write ``steps`` in the caller's transaction, in one statement per table: referrals made and moved on,
+    every change kept, the agency and the surveying university told (the agency by the hub's referral id,
+    which its API calls use; the university by its survey's own), each change and notification audited
+    in the order of ``steps``."""
+    made = [step for step in steps if step.old is None]
+    if made:
+        r = referrals
+        rows = [{**{k: v for k, v in asdict(s.referral).items() if k != "id"}, "status": s.new, "changed_at": now}
+                for s in made]
+        ids = conn.execute(insert(r).returning(r.c.id, sort_by_parameter_order=True), rows).scalars().all()
+        for step, referral_id in zip(made, ids):
+            step.referral.id = referral_id
+    moved = {step.referral.id: step.new for step in steps if step.old is not None}  # the last move of each wins
+    if moved:
+        conn.execute(update(referrals).where(referrals.c.id == bindparam("referral")).values(
+            status=bindparam("moved_to"), changed_at=now), [{"referral": i, "moved_to": to} for i, to in moved.items()])
+    conn.execute(insert(referral_changes), [
+        {"referral_id": s.referral.id, "old_status": s.old, "new_status": s.new, "changed_at": now,
+         "changed_by": actor, "note": s.note} for s in steps])
+    partners = {agency: agency_partner(hub, agency) for agency in {s.referral.agency for s in steps}}
+    announced = [_notices(hub, conn, step, partners[step.referral.agency], now) for step in steps]
+    queued = iter(queue(hub, conn, [notice for notices in announced for notice in notices]))
+    request = current_request_id()
+    entries = []
+    for step, notices in zip(steps, announced):
+        entries += [Entry(event, NOTIFY_ACTOR, request) for _ in notices for event in next(queued)]
+        entries.append(Entry(_event(step), actor, request))
+    hub.audit.append_entries(conn, entries)
+
+
+def _notices(hub: Hub, conn: Connection, step: _Step, partner: str | None, now: dt.datetime) -> list[Notice]:
+    referral = step.referral
+    if step.old is None:
+        kind, fields = "referral.created", {"decided_on": referral.referred_on.isoformat()}
+    else:
+        kind, fields = "referral.changed", {"previous_status": step.old, "decided_on": now.date().isoformat()}
+    fields.update(agency=referral.agency, need=referral.need, status=step.new, area=step.area)
+    out = []
     if partner:
-        notify(hub, conn, kind, household_id=household_id, concerns=[partner],
-               data=_notice(referral=referral_id, agency=agency, **fields))
-    if origin == SURVEY:
-        notify(hub, conn, kind, household_id=household_id, concerns=_surveyors(hub, conn, origin_ref) - {partner},
-               data=_notice(referral=origin_ref.rsplit("/", 1)[-1], agency=agency, **fields))
+        out.append(Notice(kind, referral.household_id, [partner], _notice(referral=referral.id, **fields)))
+    if referral.origin == SURVEY:
+        surveyors = step.surveyors if step.surveyors is not None else _surveyors(hub, conn, referral.origin_ref)
+        out.append(Notice(kind, referral.household_id, surveyors - {partner},
+                          _notice(referral=referral.origin_ref.rsplit("/", 1)[-1], **fields)))
+    return out
+
+
+def _event(step: _Step) -> ReferralCreated | ReferralChanged:
+    referral = step.referral
+    if step.old is None:
+        return ReferralCreated(resource=f"referral:{referral.id}", origin=referral.origin,
+                               agency=_logged(referral.agency, "agency"), need=_logged(referral.need, "need"),
+                               status=step.new, area=step.area)
+    return ReferralChanged(resource=f"referral:{referral.id}", old_status=step.old, new_status=step.new,
+                           area=step.area, partner=step.partner)
 
 
 def track_survey_referrals(hub: Hub, conn: Connection, *, after: int | None, actor: str,
@@ -97,31 +174,31 @@ def track_survey_referrals(hub: Hub, conn: Connection, *, after: int | None, act
     if after is not None:
         query = query.where(h.c.run_id.in_(select(runs.c.id).where(runs.c.committed > after)))
     units = conn.execute(query).all()
-    known = {row.origin_ref: row for row in conn.execute(select(referrals).where(referrals.c.origin == SURVEY))}
-    created = changed = 0
+    r = referrals
+    known = {row.origin_ref: _Referral(row.origin, row.origin_ref, row.household_id, row.agency, row.need, row.status,
+                                       row.referred_on, row.id)
+             for row in conn.execute(select(r).where(r.c.origin == SURVEY))}
+    steps: list[_Step] = []
     for unit in units:
-        for item in (unit.attributes or {}).get("referrals") or ():
-            status = item.get("status")
-            if not item.get("referral_id") or status not in STATUSES:
-                continue
+        listed = [item for item in (unit.attributes or {}).get("referrals") or ()
+                  if item.get("referral_id") and item.get("status") in STATUSES]
+        surveyors = frozenset(hub.contracts.providers(SURVEY, unit.attributes)) if listed else frozenset()
+        for item in listed:
+            status = item["status"]
             ref = _fit(f"{unit.household_ref}/{item['referral_id']}", 64)  # referral ids are a survey's own
-            row = known.get(ref)
-            if row is None:
-                referral_id = _create(hub, conn, origin=SURVEY, origin_ref=ref, household_id=unit.household_id,
-                                      agency=_fit(str(item.get("agency") or "?"), 32),
-                                      need=_fit(str(item.get("need") or "?"), 64), status=status,
-                                      referred_on=_date(item.get("referred_on"), now), area=unit.tambon_code,
-                                      actor=actor, now=now)
-                created += 1
-            elif moves_forward(row.status, status):
-                referral_id = row.id
-                _change(hub, conn, row, status, area=unit.tambon_code, partner=None, note="a later survey batch",
-                        actor=actor, now=now)
-                changed += 1
-            else:
-                continue
-            known[ref] = conn.execute(select(referrals).where(referrals.c.id == referral_id)).one()
-    return Tracked(created, changed)
+            referral = known.get(ref)
+            if referral is None:
+                referral = known[ref] = _Referral(
+                    SURVEY, ref, unit.household_id, _fit(str(item.get("agency") or "?"), 32),
+                    _fit(str(item.get("need") or "?"), 64), status, _date(item.get("referred_on"), now))
+                steps.append(_Step(referral, None, status, unit.tambon_code, f"made ({SURVEY})", surveyors=surveyors))
+            elif moves_forward(referral.status, status):
+                steps.append(_Step(referral, referral.status, status, unit.tambon_code, "a later survey batch",
+                                   surveyors=surveyors))
+                referral.status = status
+    if steps:
+        _apply(hub, conn, steps, actor=actor, now=now)
+    return Tracked(sum(step.old is None for step in steps), sum(step.old is not None for step in steps))
 
 
 def raise_referral(hub: Hub, *, community_code: str, steward_id: int, household_id: str, agency: str, need: str,
@@ -133,9 +210,10 @@ def raise_referral(hub: Hub, *, community_code: str, steward_id: int, household_
     now = now or clock.now()
     with hub.engine.begin() as conn:
         tambon = community_household(conn, subject.ref, steward_id, household_id, now)["tambon"].iloc[0]
-        return _create(hub, conn, origin="community", origin_ref=f"{subject.ref}:{uuid.uuid4().hex[:12]}",
-                       household_id=household_id, agency=agency.strip().upper(), need=need.strip(),
-                       status="pending", referred_on=now.date(), area=tambon, actor=actor, now=now)
+        referral = _Referral("community", f"{subject.ref}:{uuid.uuid4().hex[:12]}", household_id,
+                             agency.strip().upper(), need.strip(), "pending", now.date())
+        _apply(hub, conn, [_Step(referral, None, "pending", tambon, "made (community)")], actor=actor, now=now)
+        return referral.id
 
 
 def move_referral(hub: Hub, referral_id: int, status: str, *, partner: str | None, note: str, actor: str,
@@ -151,7 +229,9 @@ def move_referral(hub: Hub, referral_id: int, status: str, *, partner: str | Non
         if not moves_forward(row.status, status):
             raise ReferralError(f"referral {referral_id} is {row.status}; it cannot become {status}")
         area = _homes(conn, [row.household_id]).get(row.household_id, ("", None))[0]
-        _change(hub, conn, row, status, area=area, partner=partner, note=note, actor=actor, now=now)
+        referral = _Referral(row.origin, row.origin_ref, row.household_id, row.agency, row.need, row.status,
+                             row.referred_on, row.id)
+        _apply(hub, conn, [_Step(referral, row.status, status, area, note, partner=partner)], actor=actor, now=now)
     return {"id": referral_id, "status": status, "changed_at": now.isoformat()}
 
 
@@ -202,34 +282,6 @@ def _placed(conn: Connection, rows) -> list[tuple[Any, str]]:
     rows = list(rows)
     homes = _homes(conn, sorted({row.household_id for row in rows}))
     return [(row, _village(homes.get(row.household_id, ("", None)))) for row in rows]
-
-
-def _create(hub: Hub, conn: Connection, *, origin: str, origin_ref: str, household_id: str, agency: str, need: str,
-            status: str, referred_on: dt.date, area: str, actor: str, now: dt.datetime) -> int:
-    referral_id = conn.execute(insert(referrals).values(
-        origin=origin, origin_ref=origin_ref, household_id=household_id, agency=agency, need=need, status=status,
-        referred_on=referred_on, changed_at=now)).inserted_primary_key[0]
-    conn.execute(insert(referral_changes).values(referral_id=referral_id, old_status=None, new_status=status,
-                                                 changed_at=now, changed_by=actor, note=f"made ({origin})"))
-    _announce(hub, conn, "referral.created", referral_id=referral_id, origin=origin, origin_ref=origin_ref,
-              household_id=household_id, agency=agency, need=need, status=status, area=area,
-              decided_on=referred_on.isoformat())
-    hub.audit.append(conn, ReferralCreated(resource=f"referral:{referral_id}", origin=origin,
-                                           agency=_logged(agency, "agency"), need=_logged(need, "need"),
-                                           status=status, area=area), actor=actor)
-    return referral_id
-
-
-def _change(hub: Hub, conn: Connection, row, status: str, *, area: str, partner: str | None, note: str, actor: str,
-            now: dt.datetime) -> None:
-    conn.execute(update(referrals).where(referrals.c.id == row.id).values(status=status, changed_at=now))
-    conn.execute(insert(referral_changes).values(referral_id=row.id, old_status=row.status, new_status=status,
-                                                 changed_at=now, changed_by=actor, note=note))
-    _announce(hub, conn, "referral.changed", referral_id=row.id, origin=row.origin, origin_ref=row.origin_ref,
-              household_id=row.household_id, agency=row.agency, need=row.need, status=status,
-              previous_status=row.status, area=area, decided_on=now.date().isoformat())
-    hub.audit.append(conn, ReferralChanged(resource=f"referral:{row.id}", old_status=row.status, new_status=status,
-                                           area=area, partner=partner), actor=actor)
 
 
 def _fit(text: str, width: int) -> str:

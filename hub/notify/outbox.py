@@ -7,7 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -47,11 +48,17 @@ def subscribers(contracts: ContractSet, kind: str, on: dt.date | None = None) ->
 
 def household_pseudonym(keyring: Keyring, partner: str, household_id: str | int) -> str:
     """The partner's pseudonym of a household: the same as in that partner's microdata views."""
+    return household_pseudonyms(keyring, partner, [household_id])[0]
+
+
+def household_pseudonyms(keyring: Keyring, partner: str, household_ids: Sequence[str | int]) -> list[str]:
+    """:func:`household_pseudonym` of each household, in order."""
     import pandas as pd  # here, not at import: the CLI and contract checks must not start numpy's thread
 
     from hub.views.microdata import partner_key, pseudonyms
 
-    return pseudonyms(pd.Series([household_id]), key=partner_key(keyring, partner), kind="household").iloc[0]
+    return pseudonyms(pd.Series(list(household_ids), dtype=object), key=partner_key(keyring, partner),
+                      kind="household").tolist()
 
 
 def _checked(kind: str, data: dict[str, Any]) -> None:
@@ -74,34 +81,70 @@ def dci_body(*, message_id: str, sent: dt.datetime, receiver: str, kind: str, da
     }, ensure_ascii=False, separators=(",", ":"))
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One change to announce: its kind, the household it concerns (``None``: none), the partners concerned
+    (whom the caller has decided may, under consent, hear of it) and its catalogue fields."""
+
+    kind: str
+    household_id: str | int | None
+    concerns: Iterable[str]
+    data: dict[str, Any]
+
+
 def notify(hub: Hub, conn: Connection, kind: str, *, household_id: str | int | None, concerns: Iterable[str],
            data: dict[str, Any]) -> list[int]:
     """Queue ``kind`` for each partner in ``concerns`` whose contract subscribes to it, inside the caller's
-    transaction (``conn``); returns the new notifications' ids (none for a partner not subscribed).
+    transaction (``conn``), and audit each; returns the new notifications' ids (none for a partner not
+    subscribed). See :func:`queue` for the body."""
+    queued = queue(hub, conn, [Notice(kind, household_id, concerns, data)])[0]
+    if queued:
+        hub.audit.append_many(conn, queued, actor=ACTOR)
+    return [event.notification_id for event in queued]
 
-    ``data`` holds catalogue fields (:data:`hub.notify.catalogue.FIELDS`); each partner's body keeps those
-    its contract allows, plus ``household``: its pseudonym of ``household_id`` when one is given. Who is
-    concerned (and may, under consent, hear of the household) is the caller's decision. An unknown kind
-    or field, or a value its field does not admit, is a programming error: :class:`ValueError`."""
-    _checked(kind, data)
-    subscribed = subscribers(hub.contracts, kind)
-    created = []
-    for partner in dict.fromkeys(concerns):
-        allowed = subscribed.get(partner)
-        if allowed is None:
-            continue
-        payload = {name: value for name, value in data.items() if name in allowed}
-        if household_id is not None:
-            payload["household"] = household_pseudonym(hub.keyring, partner, household_id)
+
+def queue(hub: Hub, conn: Connection, notices: Sequence[Notice]) -> list[list[NotificationQueued]]:
+    """Queue every notice in one write, inside the caller's transaction; returns, per notice, the
+    ``notify.queued`` events of the notifications it made, which the caller appends to the audit log (as
+    :data:`ACTOR`) in the order it tells its changes.
+
+    Each notice's ``data`` holds catalogue fields (:data:`hub.notify.catalogue.FIELDS`); each partner's
+    body keeps those its contract allows, plus ``household``: its pseudonym of the notice's household when
+    one is given. An unknown kind or field, or a value its field does not admit, is a programming error:
+    :class:`ValueError`."""
+    for notice in notices:
+        _checked(notice.kind, notice.data)
+    subscribed = {kind: subscribers(hub.contracts, kind) for kind in {notice.kind for notice in notices}}
+    wanted = [(n, partner, subscribed[notice.kind][partner]) for n, notice in enumerate(notices)
+              for partner in dict.fromkeys(notice.concerns) if partner in subscribed[notice.kind]]
+    names = _household_pseudonyms(hub.keyring, {(partner, notices[n].household_id) for n, partner, _ in wanted
+                                                if notices[n].household_id is not None})
+    rows = []
+    for n, partner, allowed in wanted:
+        notice = notices[n]
+        payload = {name: value for name, value in notice.data.items() if name in allowed}
+        if notice.household_id is not None:
+            payload["household"] = names[partner, notice.household_id]
         key, moment = uuid.uuid4().hex, now()
-        notification_id = conn.execute(insert(notifications).values(
-            partner=partner, kind=kind, idempotency_key=key, state="pending", attempts=0, next_attempt_at=moment,
-            created_at=moment, body=dci_body(message_id=key, sent=moment, receiver=partner, kind=kind, data=payload),
-        ).returning(notifications.c.id)).scalar_one()
-        hub.audit.append(conn, NotificationQueued(resource=f"notification:{notification_id}", partner=partner,
-                                                  kind=kind, notification_id=notification_id), actor=ACTOR)
-        created.append(notification_id)
-    return created
+        rows.append({"partner": partner, "kind": notice.kind, "idempotency_key": key, "state": "pending",
+                     "attempts": 0, "next_attempt_at": moment, "created_at": moment,
+                     "body": dci_body(message_id=key, sent=moment, receiver=partner, kind=notice.kind, data=payload)})
+    ids = conn.execute(insert(notifications).returning(notifications.c.id, sort_by_parameter_order=True),
+                       rows).scalars().all() if rows else []
+    out: list[list[NotificationQueued]] = [[] for _ in notices]
+    for (n, partner, _), notification_id in zip(wanted, ids):
+        out[n].append(NotificationQueued(resource=f"notification:{notification_id}", partner=partner,
+                                         kind=notices[n].kind, notification_id=notification_id))
+    return out
+
+
+def _household_pseudonyms(keyring: Keyring, wanted: set[tuple[str, str | int]]) -> dict[tuple[str, str | int], str]:
+    """Each (partner, household id) pair's pseudonym, computed per partner in one pass."""
+    by_partner: dict[str, list[str | int]] = {}
+    for partner, household_id in wanted:
+        by_partner.setdefault(partner, []).append(household_id)
+    return {(partner, household_id): name for partner, households in by_partner.items()
+            for household_id, name in zip(households, household_pseudonyms(keyring, partner, households))}
 
 
 def list_notifications(hub: Hub, *, state: str | None = None, partner: str | None = None, limit: int = 1000
