@@ -37,20 +37,25 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
 
 
-def bulk_update(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+def bulk_update(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple], *,
+                most_of_table: bool = False) -> None:
     """``UPDATE table SET columns... WHERE id = ?`` for each row; a row is the values then the id. Many
-    rows go through a temporary table and one ``UPDATE ... FROM`` (one statement instead of many)."""
+    rows go through a temporary table and one ``UPDATE ... FROM`` (one statement instead of many).
+    ``most_of_table``: the rows are most of the table's, so on SQLite the indexes on ``columns`` are
+    rebuilt inside the transaction rather than maintained row by row (a million records' person and
+    household ids: 12.6 s maintained, 4.9 s plus 2.4 s rebuilt)."""
     if not rows:
         return
     if len(rows) >= UPDATE_FROM_ROWS:
-        _update_from(conn, table, columns, rows)
+        _update_from(conn, table, columns, rows, rebuild=most_of_table and conn.dialect.name == "sqlite")
         return
     mark = placeholder(conn)
     assignments = ", ".join(f"{c} = {mark}" for c in columns)
     conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE id = {mark}", list(rows))
 
 
-def _update_from(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+def _update_from(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple], *,
+                 rebuild: bool) -> None:
     staged = f"{table.name}_update"
     definitions = ", ".join(f"{c} {table.c[c].type.compile(conn.dialect)}" for c in columns)
     conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staged} ({definitions}, id BIGINT PRIMARY KEY)")
@@ -65,7 +70,12 @@ def _update_from(conn: Connection, table: Table, columns: Sequence[str], rows: S
             conn.exec_driver_sql(f"INSERT INTO {staged} ({names}) VALUES ({', '.join('?' * (len(columns) + 1))})",
                                  list(rows))
         assignments = ", ".join(f"{c} = s.{c}" for c in columns)
+        rebuilt = [index for index in table.indexes if rebuild and not set(index.columns.keys()).isdisjoint(columns)]
+        for index in rebuilt:
+            index.drop(conn)
         conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} FROM {staged} s WHERE {table.name}.id = s.id")
+        for index in rebuilt:
+            index.create(conn)
     finally:
         conn.exec_driver_sql(f"DROP TABLE {staged}")
 

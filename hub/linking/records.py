@@ -165,17 +165,18 @@ def _decrypt_chunk(conn: Connection, cipher: FieldCipher, chunk: Sequence[tuple]
     return out
 
 
-def _decrypt_everything(database_url: str, keys_dir: str, send) -> None:
-    """In a spawned process: every record's id and :class:`Identity` fields (a plain tuple), decrypted and
-    sent in chunks over ``send``, then ``None``. A failure is sent as its type's name only (its text might
-    quote a value)."""
+def _decrypt_share(database_url: str, keys_dir: str, share: int, shares: int, send) -> None:
+    """In a spawned process: the id and :class:`Identity` fields (a plain tuple) of every record whose id
+    is ``share`` modulo ``shares``, decrypted and sent in chunks over ``send``, then ``None``. A failure is
+    sent as its type's name only (its text might quote a value)."""
     try:
         keyring = Keyring.load(Path(keys_dir))
         engine = make_engine(database_url)
         cipher = FieldCipher(keyring, SubjectKeys(keyring, engine))
         try:
             with engine.connect() as conn, engine.connect() as keys_conn:
-                cursor = conn.exec_driver_sql(f"SELECT {', '.join(_IDENTITY_COLUMNS)} FROM source_records")
+                cursor = conn.exec_driver_sql(f"SELECT {', '.join(_IDENTITY_COLUMNS)} FROM source_records "
+                                              f"WHERE id % {shares} = {share}")
                 while chunk := cursor.fetchmany(20000):
                     send.send(([row[0] for row in chunk], _decrypt_chunk(keys_conn, cipher, chunk)))
         finally:
@@ -188,48 +189,63 @@ def _decrypt_everything(database_url: str, keys_dir: str, send) -> None:
 
 
 class BackgroundDecryption:
-    """Decrypts every record's identity on the other core while the caller works: a *spawned* process
-    (not forked: forking a process that runs threads, DuckDB's among them, can deadlock the child) with
-    its own connection and keyring, drained by a thread. Nothing touches a disk: the clear values cross a
-    pipe between the two processes. Use as a context manager; :meth:`result` waits for the outcome."""
+    """Decrypts every record's identity while the caller works: ``workers`` *spawned* processes (not
+    forked: forking a process that runs threads, DuckDB's among them, can deadlock the child), each with
+    its own connection and keyring and a share of the records, drained by one thread each. Nothing
+    touches a disk: the clear values cross pipes between the processes. Decryption is the longest part
+    of a full run's start, so it takes both cores while the caller's own work (keys, the deterministic
+    stage) shares them. Use as a context manager; :meth:`result` waits for the outcome."""
 
-    def __init__(self, database_url: str, keys_dir: Path):
+    def __init__(self, database_url: str, keys_dir: Path, *, workers: int = 2):
         context = multiprocessing.get_context("spawn")
-        self._receive, send = context.Pipe(duplex=False)
-        self._worker = context.Process(target=_decrypt_everything, args=(database_url, str(keys_dir), send),
-                                       daemon=True, name="saphan-link-decrypt")
-        self._worker.start()
-        send.close()
-        self._out: dict[int, tuple] = {}
         self._failure: list[Exception] = []
-        self._thread = threading.Thread(target=self._drain, name="saphan-link-drain", daemon=True)
-        self._thread.start()
+        self._workers, self._receivers, self._threads, self._shares = [], [], [], []
+        for share in range(workers):
+            receive, send = context.Pipe(duplex=False)
+            worker = context.Process(target=_decrypt_share, args=(database_url, str(keys_dir), share, workers, send),
+                                     daemon=True, name=f"saphan-link-decrypt-{share}")
+            worker.start()
+            send.close()
+            out: dict[int, tuple] = {}
+            thread = threading.Thread(target=self._drain, args=(receive, out), name=f"saphan-link-drain-{share}",
+                                      daemon=True)
+            thread.start()
+            self._workers.append(worker)
+            self._receivers.append(receive)
+            self._threads.append(thread)
+            self._shares.append(out)
 
-    def _drain(self) -> None:
+    def _drain(self, receive, out: dict[int, tuple]) -> None:
         try:
-            while (item := self._receive.recv()) is not None:
+            while (item := receive.recv()) is not None:
                 if isinstance(item, str):
                     self._failure.append(HubError(f"decrypting the identities failed ({item})"))
                     return
-                self._out.update(zip(*item))
+                out.update(zip(*item))
         except EOFError:
             self._failure.append(HubError("the decrypting process died"))
 
     def result(self) -> dict[int, tuple]:
         """Record id -> plain tuple in :class:`Identity` order, once every record is decrypted."""
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
         if self._failure:
             raise self._failure[0]
-        return self._out
+        merged = self._shares[0]
+        for share in self._shares[1:]:
+            merged.update(share)
+        return merged
 
     def __enter__(self) -> BackgroundDecryption:
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._worker.is_alive():
-            self._worker.terminate()
-        self._worker.join()
-        self._receive.close()
+        for worker in self._workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+        for receive in self._receivers:
+            receive.close()
 
 
 def feature_row(key: KeyRow, person: Identity | tuple, near_group: int | None, dirty: bool) -> tuple:

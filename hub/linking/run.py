@@ -212,7 +212,8 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
     household_ids, retired_households = _stable(rows, group_households(rows, person_ids), "household_id")
     timer.stage("cluster")
 
-    report.person_ids_changed, report.household_ids_changed = _write_ids(conn, rows, person_ids, household_ids)
+    report.person_ids_changed, report.household_ids_changed = _write_ids(conn, rows, person_ids, household_ids,
+                                                                         every_record=not incremental)
     if last is not None:  # before the first run every id was provisional (one per record): nothing to redirect
         _write_redirects(conn, report.run_id, "person", retired_persons)
         _write_redirects(conn, report.run_id, "household", retired_households)
@@ -340,14 +341,15 @@ def _stable(rows: list[KeyRow], group_of: list[int], attribute: str) -> tuple[li
     return ids, assignment.retired
 
 
-def _write_ids(conn: Connection, rows: list[KeyRow], person_ids: list[str],
-               household_ids: list[str]) -> tuple[int, int]:
+def _write_ids(conn: Connection, rows: list[KeyRow], person_ids: list[str], household_ids: list[str], *,
+               every_record: bool) -> tuple[int, int]:
     """Write the records whose person or household id changed, in one statement, and the household id
     of the source household units (a survey visit, a logbook case) those records belong to; returns how
-    many person ids and how many household ids changed."""
+    many person ids and how many household ids changed. ``every_record``: ``rows`` are the whole store."""
     changed = [(p, h, row.pk) for row, p, h in zip(rows, person_ids, household_ids)
                if p != row.person_id or h != row.household_id]
-    bulk_update(conn, source_records, ("person_id", "household_id"), changed)
+    bulk_update(conn, source_records, ("person_id", "household_id"), changed,
+                most_of_table=every_record and 2 * len(changed) > len(rows))
     units = {(row.source, row.household_ref): h for row, h in zip(rows, household_ids)
              if row.household_ref is not None and h != row.household_id}
     if units:
