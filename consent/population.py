@@ -41,12 +41,24 @@ class Population:
         self.frame = frame.reset_index(drop=True)
         self._codes: dict[str, np.ndarray] = {}
         self._labels: dict[str, pd.Index] = {}
-        villages = [village_code(t, None if pd.isna(m) else int(m)) for t, m in zip(frame["tambon"], frame["moo"])]
         columns = {"person": frame["person_id"], "household": frame["household_id"], "cid": frame["cid"],
-                   "village": pd.Series(villages, dtype=object), "tambon": frame["tambon"]}
+                   "tambon": frame["tambon"]}
         for name, values in columns.items():
             codes, labels = pd.factorize(values, use_na_sentinel=True)
             self._codes[name], self._labels[name] = codes.astype(np.int64), pd.Index(labels)
+        self._codes["village"], self._labels["village"] = self._villages(frame["moo"])
+
+    def _villages(self, moo: pd.Series) -> tuple[np.ndarray, pd.Index]:
+        """Each record's village as a code (-1 outside villages) and the village codes, made once per
+        distinct (tambon, moo) rather than once per record."""
+        numbers = moo.astype("Int64").fillna(-1).to_numpy(dtype=np.int64) + 1  # 0: no moo
+        width = int(numbers.max(initial=0)) + 1
+        pair_codes, pairs = pd.factorize(self._codes["tambon"] * width + numbers)
+        tambons = self._labels["tambon"]
+        names = [None if pair < 0 or pair % width == 0 else village_code(tambons[pair // width], pair % width - 1)
+                 for pair in pairs.tolist()]
+        name_codes, labels = pd.factorize(pd.Series(names, dtype=object), use_na_sentinel=True)
+        return name_codes.astype(np.int64)[pair_codes], pd.Index(labels)
 
     def __len__(self) -> int:
         return len(self.frame)

@@ -126,24 +126,25 @@ def build_aggregate(facts: pd.DataFrame, view: View, *, groups: dict[str, str] |
     table = _hierarchy(leaves, view.level)
     counts = [m.name for m in measures if m.is_count]
     mask, report["suppression"] = _suppressed(table, view, counts)
-    visible = table[columns].astype(object)
-    for m in measures:
-        hidden = mask[m.base or m.name].to_numpy()
-        visible.loc[hidden, m.name] = None
+    hidden = {m.name: mask[m.base or m.name].to_numpy() for m in measures}
+    figures = {m.name: _plain(table[m.name].to_numpy(), hidden[m.name]) for m in measures}
     for r in ratios_of(view.figures):
-        num, den = visible[r.numerator], visible[r.denominator]
-        ok = num.notna() & den.notna() & (den.fillna(0) != 0)
-        values = pd.Series(None, index=visible.index, dtype=object)
-        values[ok] = (num[ok].astype(float) / (den[ok].astype(float) * r.scale)).round(4)
-        visible[r.name] = values
+        num, den = table[r.numerator].to_numpy(dtype=float), table[r.denominator].to_numpy(dtype=float)
+        shown = ~hidden[r.numerator] & ~hidden[r.denominator] & (den != 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            figures[r.name] = _plain(np.round(num / (den * r.scale), 4), ~shown)
     cells = table[["level", "parent"]].copy()
-    cells["figures"] = [{k: _plain(v) for k, v in row.items()} for row in visible.to_dict("records")]
+    cells["figures"] = [dict(zip(figures, values)) for values in zip(*figures.values())]
     return AggregateTable(cells, report)
 
 
-def _plain(value):
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, (np.integer, int)):
-        return int(value)
-    return round(float(value), 4)
+def _plain(values: np.ndarray, hidden: np.ndarray) -> list:
+    """A column as JSON-ready values: whole numbers as ``int``, others as ``float`` rounded to 4 places,
+    ``None`` where hidden or not a number."""
+    if np.issubdtype(values.dtype, np.integer):
+        out = values.tolist()
+    else:
+        values = values.astype(float)
+        hidden = hidden | np.isnan(values)
+        out = [round(v, 4) for v in values.tolist()]
+    return [None if h else v for v, h in zip(out, hidden.tolist())]

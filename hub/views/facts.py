@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,9 +84,9 @@ def _record_facts(frame: pd.DataFrame) -> pd.DataFrame:
     frame["eef_rank"] = np.where(eef, frame.pop("status").map(_EEF_RANK).fillna(0), 0).astype(np.int8)
     frame["eef_cct"] = eef & (frame.pop("cct_baht").fillna(0).to_numpy() > 0)
     frame["grade"] = frame["grade"].where(eef, None)
-    vulnerabilities = frame.pop("vulnerabilities").where(msdhs, "").fillna("")
+    codes, lists = pd.factorize(frame.pop("vulnerabilities").where(msdhs, "").fillna(""))  # few distinct lists
     for v in VULNERABILITIES:
-        frame[f"vul_{v}"] = vulnerabilities.str.contains(f'"{v}"', regex=False).to_numpy()
+        frame[f"vul_{v}"] = np.array([f'"{v}"' in text for text in lists], dtype=bool)[codes]
     return frame
 
 
@@ -158,6 +159,15 @@ def _with_source_flags(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{f"from_{s}": source == s for s in SOURCES})
 
 
+def joined_names(flags: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Per row of the boolean matrix ``flags`` (one column per name), the names flagged, joined by ``;``
+    (``""`` for none): looked up by the row's bits in a table of every combination."""
+    bits = flags.astype(np.int64) @ (1 << np.arange(len(names), dtype=np.int64))
+    table = np.array([";".join(n for i, n in enumerate(names) if b >> i & 1) for b in range(1 << len(names))],
+                     dtype=object)
+    return table[bits]
+
+
 def _bits(flags: pd.DataFrame) -> np.ndarray:
     """Per row, the sources flagged as one integer (bit i: ``SOURCES[i]``)."""
     return sum(flags[f"from_{s}"].to_numpy().astype(np.int64) << i for i, s in enumerate(SOURCES))
@@ -211,7 +221,7 @@ def household_facts(inputs: Inputs, allowed: np.ndarray) -> pd.DataFrame:
     facts["msdhs_households"] = (facts["sources"] & (1 << SOURCES.index("msdhs_logbook"))) > 0
     deprived = np.column_stack([facts[f"deprived_{d}"] | facts[f"need_{d}"] for d in DIMENSIONS])
     facts["deprivation_count"] = deprived.sum(axis=1)
-    facts["deprivations"] = [";".join(d for d, on in zip(DIMENSIONS, row) if on) for row in deprived]
+    facts["deprivations"] = joined_names(deprived, DIMENSIONS)
     facts["seen_by"] = seen.reindex(facts.index).sum(axis=1).clip(upper=4).to_numpy()  # "4": four or more
     facts["in_need"] = ((facts["deprivation_count"] > 0) | facts["verified_poor"] | (facts["eef_poor"] > 0)
                         | (facts["eef_extremely_poor"] > 0)) & ~facts.pop("verified_not_in_need")
@@ -270,11 +280,11 @@ def person_facts(inputs: Inputs, allowed: np.ndarray, households: pd.DataFrame) 
         eef_rank=("eef_rank", "max"), grade=("grade", "first"),
         **{f"vul_{v}": (f"vul_{v}", "any") for v in VULNERABILITIES})
     tp = persons[[f"tp_{d}" for d in DIMENSIONS]].to_numpy()
-    persons["tpmap_dimensions"] = [";".join(d for d, on in zip(DIMENSIONS, row) if on) for row in tp]
+    persons["tpmap_dimensions"] = joined_names(tp, DIMENSIONS)
     persons["target_poor"] = tp.any(axis=1) & persons["welfare_card"].to_numpy()
     persons["eef_status"] = persons["eef_rank"].map(EEF_STATUS)
     vul = persons[[f"vul_{v}" for v in VULNERABILITIES]].to_numpy()
-    persons["vulnerabilities"] = [";".join(v for v, on in zip(VULNERABILITIES, row) if on) for row in vul]
+    persons["vulnerabilities"] = joined_names(vul, VULNERABILITIES)
     home = households.reindex(persons["household_id"])
     for column in ("village", "persons", "sources", "deprivations", "deprivation_count", "verification",
                    "msdhs_assisted"):

@@ -11,13 +11,14 @@ import datetime as dt
 import hmac
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from contracts.model import View
 from hub.anonymise.generalise import generalise, get_ladder
 from hub.anonymise.kanonymity import QuasiIdentifier, k_anonymise
 from hub.keys import Keyring
-from hub.views.facts import SOURCES
+from hub.views.facts import SOURCES, joined_names
 from hub.views.fields import FIELDS
 from hub.views.figures import CAPITALS
 
@@ -29,12 +30,13 @@ def partner_key(keyring: Keyring, partner: str) -> bytes:
 
 def pseudonyms(values: pd.Series, *, key: bytes, kind: str) -> pd.Series:
     """32 hex digits per value: HMAC-SHA256(key, kind:value), truncated to 128 bits."""
-    return pd.Series([hmac.digest(key, f"{kind}:{v}".encode(), "sha256")[:16].hex() for v in values],
+    return pd.Series([hmac.digest(key, f"{kind}:{v}".encode(), "sha256")[:16].hex() for v in values.tolist()],
                      index=values.index)
 
 
-def _source_names(bits: pd.Series) -> list[str]:
-    return [";".join(s for i, s in enumerate(SOURCES) if int(b) >> i & 1) for b in bits]
+def _source_names(bits: pd.Series) -> np.ndarray:
+    flags = (bits.to_numpy(dtype=np.int64)[:, None] >> np.arange(len(SOURCES))) & 1
+    return joined_names(flags.astype(bool), SOURCES)
 
 
 def _raw_fields(units: pd.DataFrame, level: str, year: int) -> pd.DataFrame:

@@ -141,12 +141,12 @@ def _write_version(conn: Connection, loaded: LoadedContract, view: View, table, 
         report=report)).inserted_primary_key[0]
     if view.microdata:
         rows = [(version, key, area, fields, home) for key, area, fields, home in
-                zip(table.rows.index, table.rows["area"], table.rows["fields"], table.rows["home"])]
+                zip(table.rows.index.tolist(), *(table.rows[c].tolist() for c in ("area", "fields", "home")))]
         bulk_insert(conn, view_rows, ("version_id", "row_key", "area", "fields", "home"), rows)
     else:
         cells = table.cells
         rows = [(version, area, level, parent, _json(figures)) for area, level, parent, figures in
-                zip(cells.index, cells["level"], cells["parent"], cells["figures"])]
+                zip(cells.index.tolist(), *(cells[c].tolist() for c in ("level", "parent", "figures")))]
         bulk_insert(conn, view_cells, ("version_id", "area", "level", "parent", "figures"), rows)
     return version
 
