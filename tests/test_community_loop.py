@@ -240,6 +240,32 @@ def test_a_later_survey_batch_moves_a_referral_forward_never_back(hub, tmp_path)
         move_referral(hub, ref, "done", partner="msdhs", note="", actor=ACTOR)
 
 
+def test_a_referral_whose_survey_id_is_too_long_is_still_tracked_and_announced(hub, tmp_path):
+    ingest_all(hub)
+    link(hub, actor=ACTOR)
+    lines = SURVEY.read_text(encoding="utf-8").splitlines()
+    last = json.loads(next(line for line in reversed(lines) if "R-000901" in line))
+    long_id = "R-" + "9" * 80  # with the survey's id, longer than the column: kept as a digest
+
+    def batch(status: str, name: str):
+        item = {**last, "referrals": [{**last["referrals"][0], "referral_id": long_id, "status": status}]}
+        path = tmp_path / name
+        path.write_text(json.dumps(item, ensure_ascii=False) + "\n", encoding="utf-8")
+        ingest(hub, "university_survey", path)
+        return link(hub, actor=ACTOR)
+
+    assert batch("pending", "made.ndjson").referrals_made == 1
+    assert batch("accepted", "moved.ndjson").referrals_moved == 1
+    with hub.engine.connect() as conn:
+        made = conn.execute(select(referrals).where(referrals.c.status == "accepted",
+                                                    referrals.c.origin_ref.not_like("%/%"))).one()
+        told = {p: json.loads(b)["message"]["data"] for p, b in conn.execute(
+            select(notifications.c.partner, notifications.c.body).where(notifications.c.kind == "referral.changed"))}
+    assert len(made.origin_ref) == 64
+    assert told["msdhs"]["referral"] == made.id
+    assert "referral" not in told["ubu"] and told["ubu"]["status"] == "accepted"  # told, without a digest as its id
+
+
 def _referral_id(hub, origin_ref: str) -> int:
     with hub.engine.connect() as conn:
         return conn.scalar(select(referrals.c.id).where(referrals.c.origin_ref.like(f"%/{origin_ref}")))

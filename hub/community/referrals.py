@@ -88,6 +88,12 @@ class _Referral:
     referred_on: dt.date
     id: int | None = None
 
+    @property
+    def survey_ref(self) -> str | None:
+        """The id a survey gave the referral (``None`` when its reference was too long for the column and
+        is kept as a digest)."""
+        return self.origin_ref.rsplit("/", 1)[-1] if "/" in self.origin_ref else None
+
 
 @dataclass(frozen=True)
 class _Step:
@@ -148,7 +154,7 @@ def _notices(hub: Hub, conn: Connection, step: _Step, partner: str | None, now: 
     if referral.origin == SURVEY:
         surveyors = step.surveyors if step.surveyors is not None else _surveyors(hub, conn, referral.origin_ref)
         out.append(Notice(kind, referral.household_id, surveyors - {partner},
-                          _notice(referral=referral.origin_ref.rsplit("/", 1)[-1], **fields)))
+                          _notice(referral=referral.survey_ref, **fields)))
     return out
 
 
