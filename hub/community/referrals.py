@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -118,8 +118,9 @@ def _apply(hub: Hub, conn: Connection, steps: list[_Step], *, actor: str, now: d
     made = [step for step in steps if step.old is None]
     if made:
         r = referrals
-        rows = [{**{k: v for k, v in asdict(s.referral).items() if k != "id"}, "status": s.new, "changed_at": now}
-                for s in made]
+        rows = [{"origin": m.origin, "origin_ref": m.origin_ref, "household_id": m.household_id, "agency": m.agency,
+                 "need": m.need, "status": s.new, "referred_on": m.referred_on, "changed_at": now}
+                for s in made for m in (s.referral,)]
         ids = conn.execute(insert(r).returning(r.c.id, sort_by_parameter_order=True), rows).scalars().all()
         for step, referral_id in zip(made, ids):
             step.referral.id = referral_id

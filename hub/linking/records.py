@@ -166,9 +166,9 @@ def _decrypt_chunk(conn: Connection, cipher: FieldCipher, chunk: Sequence[tuple]
 
 
 def _decrypt_share(database_url: str, keys_dir: str, share: int, shares: int, send) -> None:
-    """In a spawned process: the id and :class:`Identity` fields (a plain tuple) of every record whose id
-    is ``share`` modulo ``shares``, decrypted and sent in chunks over ``send``, then ``None``. A failure is
-    sent as its type's name only (its text might quote a value)."""
+    """In a spawned process: the id and :func:`name_features` of every record whose id is ``share``
+    modulo ``shares``, decrypted and sent in chunks over ``send``, then ``None``. A failure is sent as its
+    type's name only (its text might quote a value)."""
     try:
         keyring = Keyring.load(Path(keys_dir))
         engine = make_engine(database_url)
@@ -178,7 +178,8 @@ def _decrypt_share(database_url: str, keys_dir: str, share: int, shares: int, se
                 cursor = conn.exec_driver_sql(f"SELECT {', '.join(_IDENTITY_COLUMNS)} FROM source_records "
                                               f"WHERE id % {shares} = {share}")
                 while chunk := cursor.fetchmany(20000):
-                    send.send(([row[0] for row in chunk], _decrypt_chunk(keys_conn, cipher, chunk)))
+                    send.send(([row[0] for row in chunk],
+                               [name_features(person) for person in _decrypt_chunk(keys_conn, cipher, chunk)]))
         finally:
             engine.dispose()
         send.send(None)
@@ -189,12 +190,13 @@ def _decrypt_share(database_url: str, keys_dir: str, share: int, shares: int, se
 
 
 class BackgroundDecryption:
-    """Decrypts every record's identity while the caller works: ``workers`` *spawned* processes (not
-    forked: forking a process that runs threads, DuckDB's among them, can deadlock the child), each with
-    its own connection and keyring and a share of the records, drained by one thread each. Nothing
-    touches a disk: the clear values cross pipes between the processes. Decryption is the longest part
-    of a full run's start, so it takes both cores while the caller's own work (keys, the deterministic
-    stage) shares them. Use as a context manager; :meth:`result` waits for the outcome."""
+    """Decrypts every record's identity, and makes its :func:`name_features`, while the caller works:
+    ``workers`` *spawned* processes (not forked: forking a process that runs threads, DuckDB's among them,
+    can deadlock the child), each with its own connection and keyring and a share of the records, drained
+    by one thread each. Nothing touches a disk: the clear values cross pipes between the processes.
+    Decryption is the longest part of a full run's start, so it takes both cores while the caller's own
+    work (keys, the deterministic stage) shares them. Use as a context manager; :meth:`result` waits for
+    the outcome."""
 
     def __init__(self, database_url: str, keys_dir: Path, *, workers: int = 2):
         context = multiprocessing.get_context("spawn")
@@ -226,7 +228,7 @@ class BackgroundDecryption:
             self._failure.append(HubError("the decrypting process died"))
 
     def result(self) -> dict[int, tuple]:
-        """Record id -> plain tuple in :class:`Identity` order, once every record is decrypted."""
+        """Record id -> its :func:`name_features`, once every record is decrypted."""
         for thread in self._threads:
             thread.join()
         if self._failure:
@@ -248,15 +250,21 @@ class BackgroundDecryption:
             receive.close()
 
 
-def feature_row(key: KeyRow, person: Identity | tuple, near_group: int | None, dirty: bool) -> tuple:
-    """One row of the comparison frame, in :data:`FEATURE_COLUMNS` order."""
+def name_features(person: Identity | tuple) -> tuple:
+    """The columns of a comparison row that come from a decrypted identity: names in comparison form, their
+    phonetic keys, birth month, day and date (the costly part of a row, made where it is decrypted)."""
     first, last, born, month, day = person
-    fn_lk, fn_ps = phonetic_keys(first)
-    ln_lk, ln_ps = phonetic_keys(last)
+    return (comparison_form(first), comparison_form(last), *phonetic_keys(first), *phonetic_keys(last),
+            month, day, born)
+
+
+def feature_row(key: KeyRow, names: tuple, near_group: int | None, dirty: bool) -> tuple:
+    """One row of the comparison frame, in :data:`FEATURE_COLUMNS` order, from the record's keys and its
+    :func:`name_features`."""
+    fn, ln, fn_lk, fn_ps, ln_lk, ln_ps, month, day, born = names
     tambon = key.tambon_code
     return (
-        key.pk, comparison_form(first), comparison_form(last), fn_lk, fn_ps, ln_lk, ln_ps,
-        key.birth_year, month, day, born, key.sex, tambon, tambon[:4],
+        key.pk, fn, ln, fn_lk, fn_ps, ln_lk, ln_ps, key.birth_year, month, day, born, key.sex, tambon, tambon[:4],
         tambon[:2], key.house_key.hex() if key.house_key else None, key.any_key.hex() if key.any_key else None,
         key.valid_key.hex() if key.valid_key else None, near_group, dirty,
     )

@@ -19,11 +19,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from audit.events import LinkCompleted, LinkFailed
@@ -37,10 +37,10 @@ from hub.linking import model as match_model
 from hub.linking.clusters import Clusters
 from hub.linking.deterministic import link_by_id, near_id_groups
 from hub.linking.households import group_households
-from hub.linking.records import BackgroundDecryption, KeyRow, feature_row, load_identities, load_keys
+from hub.linking.records import BackgroundDecryption, KeyRow, feature_row, load_identities, load_keys, name_features
 from hub.linking.reviews import Decisions, ReviewPair, load_decisions, mark_applied, pending_decisions, save_reviews
 from hub.linking.scope import candidates_of, changed_records, whole
-from hub.linking.stable_ids import assign_ids
+from hub.linking.stable_ids import assign_record_ids
 
 #: Pairs scored at or above this are joined.
 LINK_AT = 0.99
@@ -179,13 +179,14 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
     near = near_id_groups(compared)
     ids = link_by_id(compared)
     timer.stage("deterministic")
-    identities = load_identities(conn, hub.cipher, [row.pk for row in compared]) if incremental \
+    names = {pk: name_features(person) for pk, person in
+             load_identities(conn, hub.cipher, [row.pk for row in compared]).items()} if incremental \
         else decryption.result()
     report.records_in_play = len(compared)
     timer.stage("decrypt")
     model, pairs = (json.loads(last.model) if incremental else None), None
     if compared:
-        df = match_model.frame([feature_row(row, identities[row.pk], near[i], dirty[i])
+        df = match_model.frame([feature_row(row, names[row.pk], near[i], dirty[i])
                                 for i, row in enumerate(compared)])
         if not incremental:
             labelled = sum(len(g) * (len(g) - 1) // 2 for g in ids.groups)
@@ -234,7 +235,7 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
         status="completed", finished_at=_now(), counts=counts,
         model=json.dumps(model) if model is not None else (last.model if last is not None else None)))
     hub.audit.append(conn, LinkCompleted(resource="links", run_id=report.run_id, mode=report.mode,
-                                         identities_decrypted=len(identities), counts=counts), actor=actor)
+                                         identities_decrypted=len(names), counts=counts), actor=actor)
     return report
 
 
@@ -328,17 +329,9 @@ def _contradiction(pair: dict) -> str | None:
 
 def _stable(rows: list[KeyRow], group_of: list[int], attribute: str) -> tuple[list[str], dict[str, str]]:
     """The stable id of every record's group, and the retired ids with their successors."""
-    members: dict[int, list[int]] = defaultdict(list)
-    for i, group in enumerate(group_of):
-        members[group].append(i)
-    groups = list(members.values())
-    held = [getattr(row, attribute) for row in rows]
-    assignment = assign_ids(groups, held, [(row.created_run_id, row.pk) for row in rows])
-    ids = [""] * len(rows)
-    for new, group in zip(assignment.ids, groups):
-        for i in group:
-            ids[i] = new
-    return ids, assignment.retired
+    return assign_record_ids(np.asarray(group_of, dtype=np.int64), [getattr(row, attribute) for row in rows],
+                             np.fromiter((row.created_run_id for row in rows), np.int64, len(rows)),
+                             np.fromiter((row.pk for row in rows), np.int64, len(rows)))
 
 
 def _write_ids(conn: Connection, rows: list[KeyRow], person_ids: list[str], household_ids: list[str], *,

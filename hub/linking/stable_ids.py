@@ -12,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
+
 from hub.ids import new_id
 
 
@@ -26,36 +29,39 @@ class IdAssignment:
 def assign_ids(clusters: Sequence[Sequence[int]], held: Sequence[str],
                age: Sequence[tuple[int, int]]) -> IdAssignment:
     """Ids for ``clusters`` (lists of record indexes), given the id each record ``held`` and each record's
-    ``age`` (created run, row id: smaller is older). Only ids that several clusters claim (a split) go
-    through the greedy order one by one; a cluster whose oldest id nobody else claims simply keeps it."""
-    oldest_by_cluster = []  # per cluster: held id -> age of its oldest holder in the cluster
-    claimants: dict[str, int] = {}
-    for members in clusters:
-        oldest: dict[str, tuple[int, int]] = {}
-        for i in members:
-            if held[i] not in oldest or age[i] < oldest[held[i]]:
-                oldest[held[i]] = age[i]
-        oldest_by_cluster.append(oldest)
-        for held_id in oldest:
-            claimants[held_id] = claimants.get(held_id, 0) + 1
-    ids: list[str | None] = [None] * len(clusters)
-    first_claim: dict[str, int] = {}
-    contested = []  # (age, id, cluster) of every claim on an id that several clusters hold
-    for c, oldest in enumerate(oldest_by_cluster):
-        best = min(oldest, key=oldest.__getitem__)
-        if claimants[best] == 1:
-            ids[c] = best
-        for held_id, first in oldest.items():
-            if claimants[held_id] == 1 and ids[c] is not None:
-                first_claim[held_id] = c
-            else:  # contested, or the cluster's own turn in the greedy order must see it
-                contested.append((first, held_id, c))
+    ``age`` (created run, row id: smaller is older). See :func:`assign_record_ids`."""
+    members = [i for members in clusters for i in members]
+    group_of = np.empty(len(held), dtype=np.int64)
+    group_of[members] = np.repeat(np.arange(len(clusters)), [len(m) for m in clusters])
+    runs, rows = (np.array([a[k] for a in age], dtype=np.int64) for k in (0, 1))
+    ids, retired = assign_record_ids(group_of, held, runs, rows)
+    return IdAssignment([ids[m[0]] for m in clusters], retired)
+
+
+def assign_record_ids(group_of: np.ndarray, held: Sequence[str], runs: np.ndarray,
+                      rows: np.ndarray) -> tuple[list[str], dict[str, str]]:
+    """Each record's id under the module's rule, given its group (``group_of``: any integers, one per
+    record), the id it ``held``, and its age (created run ``runs``, then row id ``rows``: smaller is
+    older); and the retired ids with their successors. Only ids that several groups claim (a split) go
+    through the greedy order one by one; a group whose oldest id nobody else claims simply keeps it."""
+    groups, group_of = np.unique(group_of, return_inverse=True)
+    claims = pd.DataFrame({"group": group_of, "held": np.asarray(held, dtype=object)})
+    claims = claims.iloc[np.lexsort((rows, runs))]  # oldest first
+    claims = claims[~claims.duplicated(["group", "held"])]  # each group's claim on an id: its oldest holder
+    single = (claims.groupby("held", sort=False)["group"].transform("size") == 1).to_numpy()
+    firsts = ~claims["group"].duplicated().to_numpy()  # each group's oldest id
+    claim_groups, claim_ids = claims["group"].to_numpy(), claims["held"].to_numpy()
+    ids: list[str | None] = [None] * len(groups)
+    for group, held_id in zip(claim_groups[firsts & single].tolist(), claim_ids[firsts & single].tolist()):
+        ids[group] = held_id
+    settled = single & np.array([ids[g] is not None for g in claim_groups.tolist()], dtype=bool)
+    first_claim = dict(zip(claim_ids[settled].tolist(), claim_groups[settled].tolist()))
     taken = {i for i in ids if i is not None}
-    for _, held_id, c in sorted(contested):
-        first_claim.setdefault(held_id, c)
-        if ids[c] is None and held_id not in taken:
-            ids[c] = held_id
+    for held_id, group in zip(claim_ids[~settled].tolist(), claim_groups[~settled].tolist()):
+        first_claim.setdefault(held_id, group)  # contested, or the group's own turn must see it: oldest first
+        if ids[group] is None and held_id not in taken:
+            ids[group] = held_id
             taken.add(held_id)
     final = [i if i is not None else new_id() for i in ids]
-    retired = {held_id: final[c] for held_id, c in first_claim.items() if held_id not in taken}
-    return IdAssignment(final, retired)
+    retired = {held_id: final[g] for held_id, g in first_claim.items() if held_id not in taken}
+    return [final[g] for g in group_of.tolist()], retired
