@@ -175,8 +175,9 @@ def _decrypt_share(database_url: str, keys_dir: str, share: int, shares: int, se
         cipher = FieldCipher(keyring, SubjectKeys(keyring, engine))
         try:
             with engine.connect() as conn, engine.connect() as keys_conn:
+                remainder = f"mod(id, {shares})" if conn.dialect.name == "postgresql" else f"id % {shares}"
                 cursor = conn.exec_driver_sql(f"SELECT {', '.join(_IDENTITY_COLUMNS)} FROM source_records "
-                                              f"WHERE id % {shares} = {share}")
+                                              f"WHERE {remainder} = {share}")  # psycopg takes % for a parameter
                 while chunk := cursor.fetchmany(20000):
                     send.send(([row[0] for row in chunk],
                                [name_features(person) for person in _decrypt_chunk(keys_conn, cipher, chunk)]))
