@@ -218,19 +218,26 @@ def test_a_surveyed_referral_reaches_msdhs_moves_to_done_and_the_figures_follow(
     assert sorted(e["agency"] for e in logged) == ["(free text, not logged)", "MSDHS"]
 
 
-def test_a_later_survey_batch_moves_a_referral_forward_never_back(hub, tmp_path):
+def later_batches(hub, tmp_path, **referral):
+    """After the survey and a link run: a function delivering R-000901's household again, its referral
+    with ``referral`` and a status, then linking (its report returned)."""
     ingest_all(hub)
     link(hub, actor=ACTOR)
     lines = SURVEY.read_text(encoding="utf-8").splitlines()
     last = json.loads(next(line for line in reversed(lines) if "R-000901" in line))
 
     def batch(status: str, name: str):
-        item = {**last, "referrals": [{**last["referrals"][0], "status": status}]}
+        item = {**last, "referrals": [{**last["referrals"][0], **referral, "status": status}]}
         path = tmp_path / name
         path.write_text(json.dumps(item, ensure_ascii=False) + "\n", encoding="utf-8")
         ingest(hub, "university_survey", path)
         return link(hub, actor=ACTOR)
 
+    return batch
+
+
+def test_a_later_survey_batch_moves_a_referral_forward_never_back(hub, tmp_path):
+    batch = later_batches(hub, tmp_path)
     assert batch("rejected", "batch2.ndjson").referrals_moved == 1
     assert batch("pending", "batch3.ndjson").referrals_moved == 0
     with hub.engine.connect() as conn:
@@ -241,19 +248,7 @@ def test_a_later_survey_batch_moves_a_referral_forward_never_back(hub, tmp_path)
 
 
 def test_a_referral_whose_survey_id_is_too_long_is_still_tracked_and_announced(hub, tmp_path):
-    ingest_all(hub)
-    link(hub, actor=ACTOR)
-    lines = SURVEY.read_text(encoding="utf-8").splitlines()
-    last = json.loads(next(line for line in reversed(lines) if "R-000901" in line))
-    long_id = "R-" + "9" * 80  # with the survey's id, longer than the column: kept as a digest
-
-    def batch(status: str, name: str):
-        item = {**last, "referrals": [{**last["referrals"][0], "referral_id": long_id, "status": status}]}
-        path = tmp_path / name
-        path.write_text(json.dumps(item, ensure_ascii=False) + "\n", encoding="utf-8")
-        ingest(hub, "university_survey", path)
-        return link(hub, actor=ACTOR)
-
+    batch = later_batches(hub, tmp_path, referral_id="R-" + "9" * 80)  # with the survey's id, over the column
     assert batch("pending", "made.ndjson").referrals_made == 1
     assert batch("accepted", "moved.ndjson").referrals_moved == 1
     with hub.engine.connect() as conn:
