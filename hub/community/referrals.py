@@ -34,8 +34,7 @@ from hub.db.schema import ingest_runs, referral_changes, referrals, source_house
 from hub.errors import HubError
 from hub.notify.catalogue import FIELDS, admissible
 from hub.notify.outbox import ACTOR as NOTIFY_ACTOR
-from hub.notify.outbox import Notice, queue
-from hub.views.microdata import partner_key, pseudonyms
+from hub.notify.outbox import Notice, household_pseudonyms, queue
 
 STATUSES = REFERRAL_STATUSES
 _RANK = {"pending": 0, "accepted": 1, "done": 2, "rejected": 2}
@@ -273,8 +272,7 @@ def agency_queue(hub: Hub, partner: str, *, actor: str, status: str | None = Non
                       _placed(conn, conn.execute(mine.order_by(r.c.referred_on, r.c.id))) if village.startswith(area)]
             page, total = placed[offset:offset + limit], len(placed)
             late = sum(overdue(row.status, row.referred_on, today) for row, _ in placed)
-        names = pseudonyms(pd.Series([row.household_id for row, _ in page], dtype=object),
-                           key=partner_key(hub.keyring, partner), kind="household").tolist()
+        names = household_pseudonyms(hub.keyring, partner, [row.household_id for row, _ in page])
         out = [{"id": row.id, "household": pseudonym, "village": village, "agency": row.agency, "need": row.need,
                 "status": row.status, "referred_on": row.referred_on.isoformat(), "origin": row.origin,
                 "overdue": overdue(row.status, row.referred_on, today)}

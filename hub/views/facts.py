@@ -161,8 +161,13 @@ def _with_source_flags(frame: pd.DataFrame) -> pd.DataFrame:
 
 def joined_names(flags: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """Per row of the boolean matrix ``flags`` (one column per name), the names flagged, joined by ``;``
-    (``""`` for none): looked up by the row's bits in a table of every combination."""
-    bits = flags.astype(np.int64) @ (1 << np.arange(len(names), dtype=np.int64))
+    (``""`` for none)."""
+    return names_of_bits(flags.astype(np.int64) @ (1 << np.arange(len(names), dtype=np.int64)), names)
+
+
+def names_of_bits(bits: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Per integer of ``bits`` (bit i: ``names[i]``), the names set, joined by ``;``: looked up in a table
+    of every combination."""
     table = np.array([";".join(n for i, n in enumerate(names) if b >> i & 1) for b in range(1 << len(names))],
                      dtype=object)
     return table[bits]

@@ -18,7 +18,7 @@ from contracts.model import View
 from hub.anonymise.generalise import generalise, get_ladder
 from hub.anonymise.kanonymity import QuasiIdentifier, k_anonymise
 from hub.keys import Keyring
-from hub.views.facts import SOURCES, joined_names
+from hub.views.facts import SOURCES, names_of_bits
 from hub.views.fields import FIELDS
 from hub.views.figures import CAPITALS
 
@@ -35,8 +35,7 @@ def pseudonyms(values: pd.Series, *, key: bytes, kind: str) -> pd.Series:
 
 
 def _source_names(bits: pd.Series) -> np.ndarray:
-    flags = (bits.to_numpy(dtype=np.int64)[:, None] >> np.arange(len(SOURCES))) & 1
-    return joined_names(flags.astype(bool), SOURCES)
+    return names_of_bits(bits.to_numpy(dtype=np.int64), SOURCES)
 
 
 def _raw_fields(units: pd.DataFrame, level: str, year: int) -> pd.DataFrame:
