@@ -86,11 +86,17 @@ def worker_ingest(url: str, home: str, path: str) -> dict:
             "peak_rss_mb": peak_rss_mb()}
 
 
+#: The tables ``hub ingest`` fills with a person record: the record, and its provisional ids beside it.
+STORED_TABLES = ("source_records", "record_links")
+
+
 def worker_plain(url: str) -> dict:
-    """Copy the stored rows into an empty twin table with the raw driver; time only the insert."""
+    """Copy the stored rows of :data:`STORED_TABLES` into empty twin tables (``plain_<table>``, same columns
+    and indexes) with the raw driver; time only the inserts."""
     from sqlalchemy import create_engine
 
     engine = create_engine(url)
+    seconds, copied = 0.0, {}
     with engine.connect() as conn:
         raw = conn.connection.driver_connection
         if not url.startswith("sqlite"):  # read jsonb back as text, exactly as it was written
@@ -98,33 +104,38 @@ def worker_plain(url: str) -> dict:
 
             raw.adapters.register_loader("jsonb", TextLoader)
         cur = raw.cursor()
-        cur.execute("SELECT * FROM source_records")
-        columns = [d[0] for d in cur.description]
-        rows = cur.fetchall()
-        cur.execute("DROP TABLE IF EXISTS plain_copy")
-        if url.startswith("sqlite"):
-            cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")  # the page cache the hub itself uses
-            cur.execute("CREATE TABLE plain_copy AS SELECT * FROM source_records WHERE 0")
-            cur.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'source_records' "
-                        "AND sql IS NOT NULL")
-            for (sql,) in cur.fetchall():
-                cur.execute(sql.replace("INDEX ", "INDEX plain_", 1).replace("ON source_records", "ON plain_copy"))
-            cur.execute("CREATE UNIQUE INDEX plain_uq ON plain_copy (source, record_id)")
-            raw.commit()
-            start = time.perf_counter()
-            cur.execute("BEGIN")
-            cur.executemany(f"INSERT INTO plain_copy VALUES ({','.join('?' * len(columns))})", rows)
-            raw.commit()
-        else:
-            cur.execute("CREATE TABLE plain_copy (LIKE source_records INCLUDING INDEXES)")
-            raw.commit()
-            start = time.perf_counter()
-            with cur.copy(f"COPY plain_copy ({','.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            raw.commit()
-        seconds = time.perf_counter() - start
-    return {"records": len(rows), "seconds": seconds, "rate": len(rows) / seconds}
+        for table in STORED_TABLES:
+            cur.execute(f"SELECT * FROM {table}")
+            columns = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+            twin = f"plain_{table}"
+            cur.execute(f"DROP TABLE IF EXISTS {twin}")
+            if url.startswith("sqlite"):
+                cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")  # the page cache the hub itself uses
+                cur.execute(f"CREATE TABLE {twin} AS SELECT * FROM {table} WHERE 0")
+                cur.execute(f"SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = '{table}' "
+                            "AND sql IS NOT NULL")
+                for (sql,) in cur.fetchall():
+                    cur.execute(sql.replace("INDEX ", "INDEX plain_", 1).replace(f"ON {table}", f"ON {twin}"))
+                cur.execute(f"CREATE UNIQUE INDEX {twin}_key ON {twin} "
+                            f"({'source, record_id' if table == 'source_records' else 'id'})")
+                raw.commit()
+                start = time.perf_counter()
+                cur.execute("BEGIN")
+                cur.executemany(f"INSERT INTO {twin} VALUES ({','.join('?' * len(columns))})", rows)
+                raw.commit()
+            else:
+                cur.execute(f"CREATE TABLE {twin} (LIKE {table} INCLUDING INDEXES)")
+                raw.commit()
+                start = time.perf_counter()
+                with cur.copy(f"COPY {twin} ({','.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                raw.commit()
+            seconds += time.perf_counter() - start
+            copied[table] = len(rows)
+    records = copied["source_records"]
+    return {"records": records, "seconds": seconds, "rate": records / seconds}
 
 
 def run_worker(*args: str) -> dict:

@@ -111,12 +111,13 @@ def stage_ingest(url: str, home: str, population: dict) -> dict:
 
 
 def stage_ingest_reference(url: str, home: str, population: dict) -> dict:
-    from ingest import worker_plain
+    from ingest import STORED_TABLES, worker_plain
 
-    done = worker_plain(url)  # into a twin table, dropped after: the later stages see the hub's tables only
+    done = worker_plain(url)  # into twin tables, dropped after: the later stages see the hub's tables only
     hub = _hub(url, home)
     with hub.engine.begin() as conn:
-        conn.exec_driver_sql("DROP TABLE plain_copy")
+        for table in STORED_TABLES:
+            conn.exec_driver_sql(f"DROP TABLE plain_{table}")
     return {"seconds": done["seconds"], "records": done["records"]}
 
 

@@ -20,7 +20,7 @@ from consent.stewards import active_steward
 from consent.subjects import community, village_code
 from hub.context import Hub
 from hub.crypto import aad, subject_key_id
-from hub.db.schema import source_households, source_records
+from hub.db.schema import linked_records, record_links, source_households, source_records
 from hub.errors import ContractViolation
 
 PURPOSE = "community_planning"
@@ -97,9 +97,10 @@ def _identified(hub: Hub, conn, frame, decision) -> list[ReturnedHousehold]:
     """Decrypt and merge the records of the households shown, per household and person."""
     if frame.empty:
         return []
-    r, h = source_records, source_households
+    r, h, links = source_records, source_households, record_links
     ids = sorted(set(frame["household_id"]))
-    rows = conn.execute(select(r).where(r.c.household_id.in_(ids))).all()
+    rows = conn.execute(select(r, links.c.person_id, links.c.household_id).select_from(linked_records)
+                        .where(links.c.household_id.in_(ids))).all()
     units = conn.execute(select(h).where(h.c.household_id.in_(ids), h.c.deleted.is_(False))).all()
     basis_of = dict(zip(frame["household_id"], frame["basis"]))
     area = {hid: (t, m) for hid, t, m in zip(frame["household_id"], frame["tambon"], frame["moo"])}

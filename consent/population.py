@@ -11,9 +11,11 @@ from sqlalchemy import Connection
 
 from consent.subjects import village_code
 from hub.db.bulk import placeholder
+from hub.db.schema import LINKED_RECORDS_SQL
 
 #: The source of households a community entered (:mod:`adapters.community_found`).
 COMMUNITY_ENTERED = "community_found"
+_POPULATION_COLUMNS = "l.person_id, l.household_id, t.linkage_key, t.tambon_code, t.moo, t.source"
 
 
 @dataclass(frozen=True)
@@ -107,10 +109,11 @@ class Population:
 def load_population(conn: Connection, *, tambon: str | None = None) -> Population:
     """Every stored record (of one tambon's households, when given) with its household's home area."""
     mark = placeholder(conn)
-    sql = "SELECT person_id, household_id, linkage_key, tambon_code, moo, source FROM source_records"
+    sql = f"SELECT {_POPULATION_COLUMNS} FROM {LINKED_RECORDS_SQL}"
     params: tuple = ()
     if tambon:
-        sql += f" WHERE household_id IN (SELECT household_id FROM source_records WHERE tambon_code = {mark})"
+        sql += (f" WHERE l.household_id IN (SELECT k.household_id FROM source_records s JOIN record_links k "
+                f"ON k.id = s.id WHERE s.tambon_code = {mark})")
         params = (tambon,)
     cursor = conn.connection.driver_connection.cursor()
     cursor.execute(sql, params)
@@ -147,19 +150,19 @@ def record_subject(conn: Connection, subject_ref: str) -> RecordSubject | None:
     records (``None`` when no record of them is stored)."""
     mark = placeholder(conn)
     kind, value = subject_ref.split(":", 1)
-    column, param = ("linkage_key", bytes.fromhex(value)) if kind == "cid" else ("person_id", value)
+    column, param = ("t.linkage_key", bytes.fromhex(value)) if kind == "cid" else ("l.person_id", value)
     cursor = conn.connection.driver_connection.cursor()
-    cursor.execute(f"SELECT person_id FROM source_records WHERE {column} = {mark}", (param,))
+    cursor.execute(f"SELECT l.person_id FROM {LINKED_RECORDS_SQL} WHERE {column} = {mark}", (param,))
     people = [row[0] for row in cursor.fetchall()]
     if not people:
         cursor.close()
         return None
     person = max(set(people), key=people.count)
-    cursor.execute(f"SELECT household_id FROM source_records WHERE person_id = {mark}", (person,))
+    cursor.execute(f"SELECT household_id FROM record_links WHERE person_id = {mark}", (person,))
     homes = [row[0] for row in cursor.fetchall()]
     home = max(set(homes), key=homes.count)
-    cursor.execute("SELECT person_id, household_id, linkage_key, tambon_code, moo, source FROM source_records "
-                   f"WHERE household_id = {mark} OR person_id = {mark}", (home, person))
+    cursor.execute(f"SELECT {_POPULATION_COLUMNS} FROM {LINKED_RECORDS_SQL} "
+                   f"WHERE l.household_id = {mark} OR l.person_id = {mark}", (home, person))
     frame = pd.DataFrame(cursor.fetchall(),
                          columns=["person_id", "household_id", "linkage_key", "tambon", "moo", "source"])
     cursor.close()

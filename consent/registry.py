@@ -32,7 +32,7 @@ from consent.vocabulary import (
 from hub.community.concerns import households_of, partners_holding
 from hub.context import Hub
 from hub.crypto import aad
-from hub.db.schema import consent_receipts, consents, source_records
+from hub.db.schema import consent_receipts, consents, linked_records, record_links, source_records
 from hub.notify.outbox import notify
 
 #: Thailand's age of majority (Civil and Commercial Code s.19).
@@ -302,8 +302,9 @@ def _age(hub: Hub, conn: Connection, subject: Subject, *, on: dt.date, born: dt.
         return _years(born, on), "birth date shown"
     r = source_records
     kind, value = subject.ref.split(":", 1)
-    where = r.c.linkage_key == bytes.fromhex(value) if kind == "cid" else r.c.person_id == value
-    rows = conn.execute(select(r.c.source, r.c.record_id, r.c.birth_year, r.c.birth_date_enc).where(where)).all()
+    where = r.c.linkage_key == bytes.fromhex(value) if kind == "cid" else record_links.c.person_id == value
+    rows = conn.execute(select(r.c.source, r.c.record_id, r.c.birth_year, r.c.birth_date_enc)
+                        .select_from(linked_records).where(where)).all()
     years = {row.birth_year for row in rows if row.birth_year}
     if not years:
         raise ConsentError("no birth date on record for this person; give the birth date shown on their card")

@@ -29,6 +29,8 @@ from hub.db.schema import (
     consents,
     erased_subjects,
     link_reviews,
+    linked_records,
+    record_links,
     source_households,
     source_records,
     subject_requests,
@@ -53,15 +55,17 @@ def person_records(conn: Connection, subject: Subject) -> list[Any]:
     the same person id (a retired id is followed to the current one)."""
     if subject.kind != "person":
         raise ConsentError("data-subject rights are a person's: name them by citizen ID or person id")
-    r = source_records
+    r, links = source_records, record_links
     kind, value = subject.ref.split(":", 1)
     if kind == "cid":
-        people = set(conn.execute(select(r.c.person_id).where(r.c.linkage_key == bytes.fromhex(value))).scalars())
+        people = set(conn.execute(select(links.c.person_id).select_from(linked_records)
+                                  .where(r.c.linkage_key == bytes.fromhex(value))).scalars())
     else:
         people = {current_ids(conn, "person").get(value, value)}
     if not people:
         return []
-    return conn.execute(select(r).where(r.c.person_id.in_(sorted(people))).order_by(r.c.source, r.c.record_id)).all()
+    return conn.execute(select(r, links.c.person_id, links.c.household_id).select_from(linked_records)
+                        .where(links.c.person_id.in_(sorted(people))).order_by(r.c.source, r.c.record_id)).all()
 
 
 def _open_request(conn: Connection, kind: str, subject: Subject, details: dict, actor: str, status: str) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, select
 
 from audit.events import EventType, LinksExported, RedirectsExported
 from hub.context import Hub
-from hub.db.schema import source_records
+from hub.db.schema import linked_records, record_links, source_records
 from hub.errors import HubError
 from hub.linking.redirects import current_ids
 
@@ -25,7 +25,8 @@ def export_links(hub: Hub, out: Path, *, actor: str) -> int:
     order = (r.c.source, r.c.record_id)
     if hub.engine.dialect.name == "postgresql":  # byte order, as on SQLite, whatever the database's locale
         order = tuple(column.collate("C") for column in order)
-    query = select(r.c.source, r.c.record_id, r.c.person_id, r.c.household_id).order_by(*order)
+    query = select(r.c.source, r.c.record_id, record_links.c.person_id, record_links.c.household_id) \
+        .select_from(linked_records).order_by(*order)
     return write_export(hub, out, LINKS_HEADER, actor=actor,
                         event=lambda n: LinksExported(resource=f"file:{out.name}", rows=n),
                         rows=lambda conn: conn.execute(query.execution_options(stream_results=True, yield_per=10000)))

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
 
 from hub.context import Hub
 from hub.crypto import aad
-from hub.db.schema import quarantine, source_households, source_records
+from hub.db.schema import linked_records, quarantine, record_links, source_households, source_records
 from hub.pipeline.ingest import FileReport, ingest_file
 
 DATA = Path(__file__).parent / "data"
@@ -102,10 +102,11 @@ def is_postgres(engine: Engine) -> bool:
 
 
 def records(hub: Hub, source: str) -> dict[str, object]:
-    """Stored person records of ``source`` by their source record id."""
-    r = source_records
+    """Stored person records of ``source`` by their source record id, with their person and household ids."""
+    r, links = source_records, record_links
     with hub.engine.connect() as conn:
-        return {row.record_id: row for row in conn.execute(select(r).where(r.c.source == source))}
+        return {row.record_id: row for row in conn.execute(
+            select(r, links.c.person_id, links.c.household_id).select_from(linked_records).where(r.c.source == source))}
 
 
 def households(hub: Hub, source: str, *, include_deleted: bool = False) -> dict[str, object]:

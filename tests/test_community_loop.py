@@ -26,7 +26,15 @@ from hub.community.concerns import households_of
 from hub.community.referrals import ReferralError, agency_queue, move_referral, raise_referral
 from hub.community.verification import VerificationError, verify_household
 from hub.crypto import aad
-from hub.db.schema import audit_events, household_verifications, notifications, referrals, source_records
+from hub.db.schema import (
+    audit_events,
+    household_verifications,
+    linked_records,
+    notifications,
+    record_links,
+    referrals,
+    source_records,
+)
 from hub.linking.reviews import list_reviews
 from hub.linking.run import link
 from hub.notify.delivery import deliver_due
@@ -364,7 +372,8 @@ def test_a_withdrawn_consent_is_announced_to_the_partners_holding_the_persons_da
     registry.withdraw(hub, consent_id, actor=ACTOR, reason="ขอถอนความยินยอมด้วยตนเอง")
     with hub.engine.connect() as conn:
         [home] = households_of(conn, "person", somchai.ref)
-        sources = set(conn.scalars(select(source_records.c.source).where(source_records.c.household_id == home)))
+        sources = set(conn.scalars(select(source_records.c.source).select_from(linked_records)
+                                   .where(record_links.c.household_id == home)))
         sent = conn.execute(select(notifications.c.partner, notifications.c.body)
                             .where(notifications.c.kind == "consent.withdrawn")).all()
     assert sources == {"tpmap", "university_survey"}
@@ -458,8 +467,8 @@ def test_a_household_the_community_found_is_an_exclusion_error_unless_an_agency_
     listed = facts[facts["tpmap_persons"] > 0]
     assert not listed["inclusion_errors"].any() and not listed["community_verified"].any()
     with hub.engine.connect() as conn:
-        entered = conn.execute(select(source_records.c.birth_year, source_records.c.flags)
-                               .where(source_records.c.household_id == new.Index)).all()
+        entered = conn.execute(select(source_records.c.birth_year, source_records.c.flags).select_from(linked_records)
+                               .where(record_links.c.household_id == new.Index)).all()
     assert sorted(r.birth_year for r in entered) == [1958, 2015]  # B.E. 2501 as the steward wrote it
     assert not [f for r in entered for f in r.flags if "era" in f]  # no "Buddhist era in a Christian field"
     home = facts.loc[facts["village"] == "340101-05"]

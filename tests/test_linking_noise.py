@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from helpers import isolated_database_url
 from hub.context import Hub
-from hub.db.schema import link_reviews, source_records
+from hub.db.schema import link_reviews, linked_records, record_links, source_records
 from hub.demo.population import generate_population
 from hub.demo.writers import write_partner_files
 from hub.linking.run import LinkReport, link
@@ -355,7 +355,8 @@ def linked(tmp_path_factory) -> Iterator[Linked]:
             with hub.engine.connect() as conn:
                 r = source_records
                 person_of = {(s, rid): p for s, rid, p in
-                             conn.execute(select(r.c.source, r.c.record_id, r.c.person_id))}
+                             conn.execute(select(r.c.source, r.c.record_id, record_links.c.person_id)
+                                          .select_from(linked_records))}
             yield Linked(hub, report, person_of)
         finally:
             hub.engine.dispose()

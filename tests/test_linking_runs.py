@@ -30,7 +30,15 @@ from test_linking_noise import SOURCE_ORDER, Rec, citizen_id, mistyped, write_pa
 from audit.access import verify
 from helpers import database_bytes, ingest_all, is_postgres, partner_pii, squash
 from hub.context import Hub
-from hub.db.schema import audit_events, id_redirects, link_reviews, link_runs, source_records
+from hub.db.schema import (
+    audit_events,
+    id_redirects,
+    link_reviews,
+    link_runs,
+    linked_records,
+    record_links,
+    source_records,
+)
 from hub.demo.population import Population, generate_population
 from hub.demo.writers import write_partner_files
 from hub.linking.quality import measure, pair_scores, read_truth
@@ -110,7 +118,8 @@ def ingest_files(hub: Hub, files: list[tuple[str, Path]]) -> None:
 def person_ids(hub: Hub) -> dict[tuple[str, str], str]:
     r = source_records
     with hub.engine.connect() as conn:
-        return {(s, rid): p for s, rid, p in conn.execute(select(r.c.source, r.c.record_id, r.c.person_id))}
+        return {(s, rid): p for s, rid, p in conn.execute(select(r.c.source, r.c.record_id, record_links.c.person_id)
+                                                          .select_from(linked_records))}
 
 
 def partition(ids: dict[tuple[str, str], str]) -> set[frozenset]:

@@ -9,7 +9,7 @@ import shutil
 import pytest
 from sqlalchemy import select
 
-from hub.db.schema import audit_events, link_reviews, source_records
+from hub.db.schema import audit_events, link_reviews, linked_records, record_links, source_records
 from hub.demo.population import generate_population
 from hub.demo.writers import write_partner_files
 from hub.linking import model as match_model
@@ -28,7 +28,8 @@ def _outcome(hub) -> tuple[set[frozenset], set[frozenset], set[tuple]]:
     persons, households = {}, {}
     with hub.engine.connect() as conn:
         for source, rid, person, household in conn.execute(
-                select(r.c.source, r.c.record_id, r.c.person_id, r.c.household_id)):
+                select(r.c.source, r.c.record_id, record_links.c.person_id, record_links.c.household_id)
+                .select_from(linked_records)):
             persons.setdefault(person, set()).add((source, rid))
             households.setdefault(household, set()).add((source, rid))
         queue = set(conn.execute(select(v.c.source_a, v.c.record_id_a, v.c.source_b, v.c.record_id_b, v.c.reason,

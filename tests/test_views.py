@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 
 from helpers import ACTOR, is_postgres, isolated_database_url
 from hub.context import Hub
+from hub.db.schema import LINKED_RECORDS_SQL as LINKED
 from hub.db.schema import audit_events, view_cells, view_rows, view_versions
 from hub.errors import ContractViolation, PublishError
 from hub.settings import Settings
@@ -159,7 +160,7 @@ def test_the_same_household_has_unrelated_pseudonyms_in_two_partners_views(publi
     import pandas as pd
 
     with published.engine.connect() as conn:
-        households = pd.Series(conn.scalars(text("SELECT DISTINCT household_id FROM source_records")).all())
+        households = pd.Series(conn.scalars(text(f"SELECT DISTINCT household_id FROM {LINKED}")).all())
     as_msdhs = pseudonyms(households, key=partner_key(published.keyring, "msdhs"), kind="household")
     as_eef = pseudonyms(households, key=partner_key(published.keyring, "eef"), kind="household")
     shown = {r["household"] for r in _rows(published, "msdhs_households")}
@@ -175,8 +176,8 @@ def test_a_person_who_objects_is_absent_from_the_next_publish(published):
 
     with published.engine.connect() as conn:
         adults = conn.execute(text(
-            "SELECT person_id, birth_year FROM source_records WHERE birth_year < 1985 AND household_id IN "
-            "(SELECT household_id FROM source_records WHERE source = 'eef_students') ORDER BY person_id")).all()
+            f"SELECT person_id, birth_year FROM {LINKED} WHERE birth_year < 1985 AND household_id IN "
+            f"(SELECT household_id FROM {LINKED} WHERE source = 'eef_students') ORDER BY person_id")).all()
     import pandas as pd
 
     shown = {r["person"] for r in _rows(published, "eef_students")}
@@ -380,7 +381,7 @@ def test_an_objection_to_one_purpose_takes_the_person_out_of_every_aggregate(pub
     before = {v: _cells(published, v)["TH"][2]["persons"] for v in ("tpmap_tambon", "policy_all_levels")}
     with published.engine.connect() as conn:
         person_id, born = conn.execute(text(
-            "SELECT person_id, birth_year FROM source_records WHERE birth_year < 1980 AND source = 'tpmap' "
+            f"SELECT person_id, birth_year FROM {LINKED} WHERE birth_year < 1980 AND source = 'tpmap' "
             "ORDER BY person_id DESC LIMIT 1")).one()
     objection = NewConsent(person(published.keyring, person_id=person_id), "refused", ["research_statistics"],
                            ["*"], Grantor("self"), {"form": "คำคัดค้าน"}, objection=True)
@@ -438,7 +439,7 @@ def test_a_publish_keeps_views_whose_inputs_did_not_change_and_rebuilds_after_a_
     from consent.subjects import person
 
     with published.engine.connect() as conn:
-        person_id, born = conn.execute(text("SELECT person_id, birth_year FROM source_records WHERE "
+        person_id, born = conn.execute(text(f"SELECT person_id, birth_year FROM {LINKED} WHERE "
                                             "birth_year < 1980 ORDER BY person_id LIMIT 1")).one()
     registry.record(published, NewConsent(person(published.keyring, person_id=person_id), "refused",
                                           ["welfare_referral"], ["partner:msdhs"], Grantor("self"), {"form": "ค.2"}),

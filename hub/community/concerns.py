@@ -8,7 +8,7 @@ from sqlalchemy import Connection, select, union
 
 from hub.context import Hub
 from hub.db.bulk import key_chunks
-from hub.db.schema import source_households, source_records
+from hub.db.schema import linked_records, record_links, source_households, source_records
 
 
 def partners_holding(hub: Hub, conn: Connection, household_ids: Iterable[str]) -> set[str]:
@@ -16,10 +16,11 @@ def partners_holding(hub: Hub, conn: Connection, household_ids: Iterable[str]) -
     source, or of a source several partners share (each university its surveys), the one whose own
     record it is (``own_records``)."""
     ids = sorted(set(household_ids))
-    r, h = source_records, source_households
+    r, h, links = source_records, source_households, record_links
     sources: set[str] = set()
     for chunk in key_chunks(ids):  # a tambon's households: thousands of ids
-        sources |= set(conn.scalars(union(select(r.c.source).where(r.c.household_id.in_(chunk)),
+        sources |= set(conn.scalars(union(select(r.c.source).select_from(linked_records)
+                                          .where(links.c.household_id.in_(chunk)),
                                           select(h.c.source).where(h.c.household_id.in_(chunk)))))
     partners: set[str] = set()
     for source in sources:
@@ -36,14 +37,14 @@ def partners_holding(hub: Hub, conn: Connection, household_ids: Iterable[str]) -
 def households_of(conn: Connection, subject_kind: str, subject_ref: str) -> set[str]:
     """The households a consent's subject covers: a person's (by citizen-ID ref or person id), a household,
     or every household with a record in a community (village ``TTTTTT-MM`` or tambon)."""
-    r = source_records
+    r, links = source_records, record_links
     kind, _, value = subject_ref.partition(":")
     if subject_kind == "household":
         return {value}
+    query = select(links.c.household_id).select_from(linked_records)
     if subject_kind == "person":
-        column = r.c.linkage_key if kind == "cid" else r.c.person_id
-        return set(conn.scalars(select(r.c.household_id).where(column == (bytes.fromhex(value) if kind == "cid"
-                                                                            else value))))
+        column = r.c.linkage_key if kind == "cid" else links.c.person_id
+        return set(conn.scalars(query.where(column == (bytes.fromhex(value) if kind == "cid" else value))))
     tambon, _, moo = subject_ref.partition("-")
-    query = select(r.c.household_id).where(r.c.tambon_code == tambon)
+    query = query.where(r.c.tambon_code == tambon)
     return set(conn.scalars(query.where(r.c.moo == int(moo)) if moo else query))

@@ -30,7 +30,15 @@ from hub.community.access import community_household
 from hub.community.events import ReferralChanged, ReferralCreated, ReferralQueueRead
 from hub.context import Hub
 from hub.db.bulk import key_chunks
-from hub.db.schema import ingest_runs, referral_changes, referrals, source_households, source_records
+from hub.db.schema import (
+    ingest_runs,
+    linked_records,
+    record_links,
+    referral_changes,
+    referrals,
+    source_households,
+    source_records,
+)
 from hub.errors import HubError
 from hub.notify.catalogue import FIELDS, admissible
 from hub.notify.outbox import ACTOR as NOTIFY_ACTOR
@@ -317,10 +325,10 @@ def _homes(conn: Connection, household_ids: list[str]) -> dict[str, tuple[str, i
     """Each household's home (tambon, moo): its records' most common."""
     if not household_ids:
         return {}
-    r = source_records
-    query = select(r.c.household_id, r.c.tambon_code, r.c.moo, r.c.source)
+    r, links = source_records, record_links
+    query = select(links.c.household_id, r.c.tambon_code, r.c.moo, r.c.source).select_from(linked_records)
     found = [row for chunk in key_chunks(household_ids)
-             for row in conn.execute(query.where(r.c.household_id.in_(chunk)))]
+             for row in conn.execute(query.where(links.c.household_id.in_(chunk)))]
     frame = pd.DataFrame(found, columns=["household_id", "tambon", "moo", "source"])
     homes = home_areas(frame).drop_duplicates("household_id")
     return {h: (t, None if pd.isna(m) else int(m)) for h, t, m in zip(homes["household_id"], homes["tambon"],

@@ -14,7 +14,7 @@ from consent.subjects import community
 from hub.community.access import visible_households
 from hub.context import Hub
 from hub.db.bulk import key_chunks
-from hub.db.schema import link_reviews, source_records
+from hub.db.schema import link_reviews, linked_records, record_links, source_records
 from hub.linking.reviews import ReviewError, settle_review, show_review
 
 
@@ -40,7 +40,7 @@ def settle_for_community(hub: Hub, review_id: int, decision: str, *, community_c
 
 def _theirs(hub: Hub, community_code: str, steward_id: int, at: dt.datetime, *, open_only: bool = True) -> list[int]:
     subject = community(community_code)
-    t, r = link_reviews, source_records
+    t, r, links = link_reviews, source_records, record_links
     with hub.engine.connect() as conn:
         _, shown = visible_households(conn, subject.ref, steward_id, at)
         query = select(t.c.id, t.c.source_a, t.c.record_id_a, t.c.source_b, t.c.record_id_b).order_by(t.c.id)
@@ -48,6 +48,7 @@ def _theirs(hub: Hub, community_code: str, steward_id: int, at: dt.datetime, *, 
         ids = sorted(shown)
         homes = {(row.source, row.record_id): row.household_id
                  for chunk in key_chunks(ids) for row in conn.execute(
-                     select(r.c.source, r.c.record_id, r.c.household_id).where(r.c.household_id.in_(chunk)))}
+                     select(r.c.source, r.c.record_id, links.c.household_id).select_from(linked_records)
+                     .where(links.c.household_id.in_(chunk)))}
     return [p.id for p in pairs if homes.get((p.source_a, p.record_id_a)) in shown
             and homes.get((p.source_b, p.record_id_b)) in shown]

@@ -37,6 +37,20 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
 
 
+def next_ids(conn: Connection, table: Table, count: int) -> range | list[int]:
+    """``count`` unused ids for rows of ``table`` about to be inserted with explicit ids (so that rows
+    of other tables can name them in the same bulk write): drawn from the id sequence on PostgreSQL;
+    on SQLite those after the largest, as SQLite itself would give them (SQLite has one writer at a time,
+    and a transaction that read before another's commit cannot write: ids are never given twice)."""
+    if not count:
+        return []
+    if conn.dialect.name == "postgresql":
+        return [i for i, in conn.exec_driver_sql(
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', 'id')) FROM generate_series(1, %s)", (count,))]
+    first = conn.exec_driver_sql(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table.name}").scalar_one()
+    return range(first, first + count)
+
+
 def bulk_update(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple], *,
                 most_of_table: bool = False) -> None:
     """``UPDATE table SET columns... WHERE id = ?`` for each row; a row is the values then the id. Many

@@ -94,8 +94,6 @@ source_records = Table(
     Column("source", String(64), nullable=False),
     Column("record_id", Text, nullable=False),
     Column("household_ref", Text),
-    Column("person_id", String(32), nullable=False),
-    Column("household_id", String(32), nullable=False),
     Column("version", Text, nullable=False),
     Column("linkage_key", LargeBinary(32)),
     Column("id_status", String(16)),
@@ -133,12 +131,27 @@ source_records = Table(
     Index("ix_source_records_tambon_year", "tambon_code", "birth_year", "id_status"),
     Index("ix_source_records_linkage_key", "linkage_key"),
     Index("ix_source_records_house_key", "house_key"),
-    # whole persons and households, and what ingest runs wrote since a link run: ids sort by creation
-    # (hub.ids), so these indexes grow at one end
-    Index("ix_source_records_person", "person_id"),
-    Index("ix_source_records_household_id", "household_id"),
+    # what ingest runs wrote since a link run: ids sort by creation (hub.ids), so the index grows at one end
     Index("ix_source_records_run", "run_id"),
 )
+
+#: The person and household each source record is linked to: a provisional pair of its own from ingest,
+#: then what each link run decides. Kept beside the records rather than in them, so that a run that
+#: renumbers most of the store rewrites these narrow rows, not the wide encrypted ones (and their indexes).
+record_links = Table(
+    "record_links", metadata,
+    Column("id", BigId, ForeignKey("source_records.id", ondelete="CASCADE"), primary_key=True,
+           autoincrement=False),
+    Column("person_id", String(32), nullable=False),
+    Column("household_id", String(32), nullable=False),
+    # whole persons and households: ids sort by creation (hub.ids), so these indexes grow at one end
+    Index("ix_record_links_person", "person_id"),
+    Index("ix_record_links_household", "household_id"),
+)
+#: The records beside their person and household ids, to select from; and the same in the driver's SQL,
+#: as ``t`` (the record) and ``l`` (its link).
+linked_records = source_records.join(record_links, record_links.c.id == source_records.c.id)
+LINKED_RECORDS_SQL = "source_records t JOIN record_links l ON l.id = t.id"
 
 link_runs = Table(
     "link_runs", metadata,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, select
 
-from hub.db.schema import source_records
+from hub.db.schema import linked_records, record_links, source_records
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,9 @@ def _minus(whole: PairScores, part: PairScores) -> PairScores:
 
 def measure(conn: Connection, truth_path: Path) -> Measured:
     """Score the person and household ids now stored against ``truth_path`` (a demo ``truth.csv``)."""
-    r = source_records
-    stored = conn.execute(select(r.c.source, r.c.record_id, r.c.person_id, r.c.household_id, r.c.id_status)).all()
+    r, links = source_records, record_links
+    stored = conn.execute(select(r.c.source, r.c.record_id, links.c.person_id, links.c.household_id, r.c.id_status)
+                          .select_from(linked_records)).all()
     people = read_truth(truth_path)
     homes = read_truth(truth_path, "truth_household_id")
     person_of = {(s, rid): p for s, rid, p, _, _ in stored}

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from hub.crypto import FieldCipher, aad, subject_key_id
 from hub.db.bulk import key_chunks
 from hub.db.engine import make_engine
+from hub.db.schema import LINKED_RECORDS_SQL
 from hub.errors import HubError
 from hub.keys import Keyring
 from hub.linking.names import normal_form, phonetic_keys
@@ -25,9 +26,9 @@ from hub.subject_keys import SubjectKeyGone, SubjectKeys
 
 #: What linking reads of a record without decrypting anything: keys and clear coarse facts.
 KEY_COLUMNS = (
-    "id", "source", "record_id", "household_ref", "person_id", "household_id", "linkage_key", "id_status",
-    "id_variants", "linked_keys", "sex", "birth_year", "tambon_code", "house_key", "first_name_block",
-    "full_name_block", "address_block", "created_run_id", "run_id",
+    "t.id", "t.source", "t.record_id", "t.household_ref", "l.person_id", "l.household_id", "t.linkage_key",
+    "t.id_status", "t.id_variants", "t.linked_keys", "t.sex", "t.birth_year", "t.tambon_code", "t.house_key",
+    "t.first_name_block", "t.full_name_block", "t.address_block", "t.created_run_id", "t.run_id",
 )
 _IDENTITY_COLUMNS = ("id", "source", "record_id", "first_name_enc", "last_name_enc", "birth_date_enc")
 _ONE_BYTE_THAI = {cp: 0x21 + cp - 0x0E01 for cp in range(0x0E01, 0x0E5C)}
@@ -79,12 +80,11 @@ def _guardian(linked: object) -> bytes | None:
 
 def load_keys(conn: Connection, where: str = "", params: tuple = ()) -> list[KeyRow]:
     """The :class:`KeyRow` of every stored record (of those matching the SQL condition ``where``, over
-    ``source_records t``), in primary-key order. Read through the driver: the JSON column is parsed only
-    where it holds something (EEF guardians)."""
-    columns = ", ".join(f"t.{c}" for c in KEY_COLUMNS)
+    :data:`hub.db.schema.LINKED_RECORDS_SQL`), in primary-key order. Read through the driver: the JSON
+    column is parsed only where it holds something (EEF guardians)."""
     # sorted here, not by the query: an ORDER BY would tempt SQLite to walk the whole table in id order
     # instead of using the index the condition names
-    query = f"SELECT {columns} FROM source_records t {'WHERE ' + where if where else ''}"
+    query = f"SELECT {', '.join(KEY_COLUMNS)} FROM {LINKED_RECORDS_SQL} {'WHERE ' + where if where else ''}"
     rows = []
     as_bytes = bytes_reader(conn)
     cursor = conn.exec_driver_sql(query, params)

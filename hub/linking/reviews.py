@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from audit.events import ReviewPairRead, ReviewSettled
 from hub.context import Hub
 from hub.crypto import aad
-from hub.db.schema import link_reviews, source_records
+from hub.db.schema import link_reviews, linked_records, record_links, source_records
 from hub.errors import HubError
 from hub.linking.records import KeyRow
 
@@ -148,8 +148,8 @@ def _review(conn: Connection, review_id: int):
 def _identity(hub: Hub, conn: Connection, source: str, record_id: str) -> dict[str, Any]:
     r = source_records
     row = conn.execute(select(r.c.title, r.c.first_name_enc, r.c.last_name_enc, r.c.birth_date_enc, r.c.sex,
-                              r.c.tambon_code, r.c.moo, r.c.id_status, r.c.person_id)
-                       .where(r.c.source == source, r.c.record_id == record_id)).first()
+                              r.c.tambon_code, r.c.moo, r.c.id_status, record_links.c.person_id)
+                       .select_from(linked_records).where(r.c.source == source, r.c.record_id == record_id)).first()
     if row is None:
         return {"source": source, "record_id": record_id, "gone": True}
     decrypt = hub.cipher.decrypt

@@ -31,7 +31,7 @@ from hub.community.follow import follow_retired_households
 from hub.community.referrals import track_survey_referrals
 from hub.context import Hub
 from hub.db.bulk import bulk_insert, bulk_update
-from hub.db.schema import id_redirects, ingest_runs, link_reviews, link_runs, source_households, source_records
+from hub.db.schema import id_redirects, ingest_runs, link_reviews, link_runs, record_links, source_households
 from hub.errors import HubError
 from hub.linking import model as match_model
 from hub.linking.clusters import Clusters
@@ -114,10 +114,11 @@ def _count_store(conn: Connection, report: LinkReport, rows: list[KeyRow], perso
         report.records, report.persons, report.households = len(rows), len(set(person_ids)), len(set(household_ids))
         report.records_without_candidate_keys = sum(1 for row in rows if row.any_key is not None and not row.variants)
         return
-    r = source_records
-    report.records = conn.scalar(select(func.count()).select_from(r))
-    report.persons = conn.scalar(select(func.count()).select_from(select(r.c.person_id).distinct().subquery()))
-    report.households = conn.scalar(select(func.count()).select_from(select(r.c.household_id).distinct().subquery()))
+    links = record_links
+    report.records = conn.scalar(select(func.count()).select_from(links))
+    report.persons = conn.scalar(select(func.count()).select_from(select(links.c.person_id).distinct().subquery()))
+    report.households = conn.scalar(select(func.count()).select_from(
+        select(links.c.household_id).distinct().subquery()))
     report.records_without_candidate_keys = last.counts.get("records_without_candidate_keys", 0)
 
 
@@ -341,7 +342,7 @@ def _write_ids(conn: Connection, rows: list[KeyRow], person_ids: list[str], hous
     many person ids and how many household ids changed. ``every_record``: ``rows`` are the whole store."""
     changed = [(p, h, row.pk) for row, p, h in zip(rows, person_ids, household_ids)
                if p != row.person_id or h != row.household_id]
-    bulk_update(conn, source_records, ("person_id", "household_id"), changed,
+    bulk_update(conn, record_links, ("person_id", "household_id"), changed,
                 most_of_table=every_record and 2 * len(changed) > len(rows))
     units = {(row.source, row.household_ref): h for row, h in zip(rows, household_ids)
              if row.household_ref is not None and h != row.household_id}

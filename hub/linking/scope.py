@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from hub.db.bulk import placeholder
+from hub.db.schema import LINKED_RECORDS_SQL
 from hub.linking.candidate_keys import VARIANT_BYTES
 from hub.linking.records import KeyRow, bytes_reader, load_keys
 
@@ -61,8 +62,8 @@ def changed_records(conn: Connection, watermark: int, decided: set[tuple[str, st
         where = f"t.run_id IN (SELECT r.id FROM ingest_runs r WHERE r.committed > {keys.mark})"
         if decided:
             named = keys.table(decided, "TEXT", "TEXT")
-            where += (f" OR t.person_id IN (SELECT s.person_id FROM source_records s "
-                      f"WHERE (s.source, s.record_id) IN (SELECT v0, v1 FROM {named}))")
+            where += (f" OR l.person_id IN (SELECT k.person_id FROM source_records s JOIN record_links k "
+                      f"ON k.id = s.id WHERE (s.source, s.record_id) IN (SELECT v0, v1 FROM {named}))")
         return load_keys(conn, where, (watermark,))
     finally:
         keys.drop()
@@ -180,8 +181,8 @@ class _ScopeFinder:
                                  if k is not None], "BLOB")
         housemates = []  # with a valid ID: compared when it is one edit from a changed record's
         for pk, person, household, house, status, key, variants in self.conn.exec_driver_sql(
-                f"SELECT t.id, t.person_id, t.household_id, t.house_key, t.id_status, t.linkage_key, t.id_variants "
-                f"FROM source_records t WHERE t.linkage_key IN (SELECT v0 FROM {table}) "
+                f"SELECT t.id, l.person_id, l.household_id, t.house_key, t.id_status, t.linkage_key, t.id_variants "
+                f"FROM {LINKED_RECORDS_SQL} WHERE t.linkage_key IN (SELECT v0 FROM {table}) "
                 f"OR t.house_key IN (SELECT v0 FROM {table})").fetchall():
             self.persons.add(person)
             self.households.add(household)
@@ -197,7 +198,7 @@ class _ScopeFinder:
         if values:
             where = self._in(columns, values, kinds)
             for person, household in self.conn.exec_driver_sql(
-                    f"SELECT t.person_id, t.household_id FROM source_records t WHERE {where}").fetchall():
+                    f"SELECT l.person_id, l.household_id FROM {LINKED_RECORDS_SQL} WHERE {where}").fetchall():
                 self.persons.add(person)
                 self.households.add(household)
 
@@ -232,7 +233,7 @@ def whole(conn: Connection, persons: set[str], households: set[str]) -> list[Key
     try:
         named = keys.table(persons, "TEXT")
         theirs = {h for h, in conn.exec_driver_sql(
-            f"SELECT DISTINCT t.household_id FROM source_records t WHERE t.person_id IN (SELECT v0 FROM {named})")}
-        return load_keys(conn, f"t.household_id IN (SELECT v0 FROM {keys.table(households | theirs, 'TEXT')})")
+            f"SELECT DISTINCT l.household_id FROM record_links l WHERE l.person_id IN (SELECT v0 FROM {named})")}
+        return load_keys(conn, f"l.household_id IN (SELECT v0 FROM {keys.table(households | theirs, 'TEXT')})")
     finally:
         keys.drop()

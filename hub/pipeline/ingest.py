@@ -34,8 +34,8 @@ from contracts.registry import record_in_force
 from hub.adapter_kit import Adapter
 from hub.context import Hub
 from hub.crypto import FieldCipher, Fingerprinter, KeyedHasher, aad
-from hub.db.bulk import bulk_delete, bulk_insert, bulk_update, fetch_by_keys
-from hub.db.schema import ingest_clock, ingest_runs, quarantine, source_households, source_records
+from hub.db.bulk import bulk_delete, bulk_insert, bulk_update, fetch_by_keys, next_ids
+from hub.db.schema import ingest_clock, ingest_runs, quarantine, record_links, source_households, source_records
 from hub.errors import AdapterError, ContractViolation, HubError, IngestError
 from hub.ids import new_id
 from hub.linking.candidate_keys import CandidateKeys
@@ -44,9 +44,10 @@ from hub.pipeline.minimise import claimed, minimised
 from hub.records import PersonRecord, Rejected, SourceRecord, Tombstone
 from hub.subject_keys import anchor_for, erased_subjects
 
-#: Columns written for a person record (then ``person_id`` and ``created_run_id`` on insert).
+#: Columns written for a person record (then ``created_run_id`` and ``id`` on insert); its person and
+#: household ids go to ``record_links``.
 PERSON_COLUMNS = (
-    "source", "record_id", "household_ref", "household_id", "version", "linkage_key", "id_status",
+    "source", "record_id", "household_ref", "version", "linkage_key", "id_status",
     "linked_keys", "title", "sex", "birth_year", "tambon_code", "moo", "house_key", "id_variants",
     "first_name_block", "full_name_block", "address_block", "first_name_enc",
     "last_name_enc", "birth_date_enc", "house_code_enc", "house_no_enc", "private_enc", "attributes", "flags",
@@ -426,8 +427,9 @@ class _BatchWriter:
         r = source_records
         stored = {row.record_id: row for row in fetch_by_keys(
             self.conn, r, source=self.source, key="record_id", keys=list(persons),
-            columns=("id", "record_id", "household_id", "version", "fingerprint"))}
-        to_write: list[tuple[FlatPerson, str, int | None]] = []  # person, household id, stored row id
+            columns=("id", "record_id", "version", "fingerprint"))}
+        # person, household id (None: a stored record without a unit keeps its own), stored row id
+        to_write: list[tuple[FlatPerson, str | None, int | None]] = []
         for rid, p in persons.items():
             ref, old = p.household_ref, stored.get(rid)
             if ref in stale_units or (old is not None and ref is None and old.version > p.version):
@@ -439,7 +441,7 @@ class _BatchWriter:
             elif old is None:
                 to_write.append((p, household_ids[ref] if ref is not None else new_id(), None))
             else:
-                to_write.append((p, household_ids[ref] if ref is not None else old.household_id, old.id))
+                to_write.append((p, household_ids.get(ref), old.id))
         linkage = {p.record_id: self.id_key(p.citizen_id) for p, _, _ in to_write if p.citizen_id}
         erased = self.erased.intersection(linkage.values())
         if erased:
@@ -448,26 +450,32 @@ class _BatchWriter:
         anchors = {p.record_id: anchor_for(linkage.get(p.record_id), self.keyring, self.source, p.record_id)
                    for p, _, _ in to_write}
         keys = self.subjects.ensure(self.conn, anchors.values())
-        inserts, updates = [], []
+        inserts, updates, links, moves = [], [], [], []
+        pks = iter(next_ids(self.conn, r, sum(stored_id is None for _, _, stored_id in to_write)))
         for p, household_id, stored_id in to_write:
-            row = self._person_row(p, household_id, linkage.get(p.record_id), keys[anchors[p.record_id]])
+            row = self._person_row(p, linkage.get(p.record_id), keys[anchors[p.record_id]])
             if stored_id is None:
-                inserts.append(row + (new_id(), self.report.run_id))
+                pk = next(pks)
+                inserts.append(row + (self.report.run_id, pk))
+                links.append((pk, new_id(), household_id))
             else:
                 updates.append(row + (stored_id,))
-        bulk_insert(self.conn, r, PERSON_COLUMNS + ("person_id", "created_run_id"), inserts)
+                if household_id is not None:
+                    moves.append((household_id, stored_id))
+        bulk_insert(self.conn, r, PERSON_COLUMNS + ("created_run_id", "id"), inserts)
+        bulk_insert(self.conn, record_links, ("id", "person_id", "household_id"), links)
         bulk_update(self.conn, r, PERSON_COLUMNS, updates)
+        bulk_update(self.conn, record_links, ("household_id",), moves)
         self.report.inserted += len(inserts)
         self.report.updated += len(updates)
 
-    def _person_row(self, p: FlatPerson, household_id: str, linkage_key: bytes | None,
-                    key: tuple[int, AESGCM]) -> tuple:
+    def _person_row(self, p: FlatPerson, linkage_key: bytes | None, key: tuple[int, AESGCM]) -> tuple:
         """The stored row in :data:`PERSON_COLUMNS` order: keys hashed, personal fields encrypted with the
         person's own key."""
         rid, source, id_key = p.record_id, self.source, self.id_key
         seal = FieldCipher.sealer(*key)
         return (
-            source, rid, p.household_ref, household_id, p.version, linkage_key, p.id_status,
+            source, rid, p.household_ref, p.version, linkage_key, p.id_status,
             _json({k: id_key(digits).hex() for k, digits in p.linked_ids}) if p.linked_ids else "{}",
             p.title, p.sex, p.birth_year, p.tambon_code, p.moo,
             self.house_key(p.house_code) if p.house_code else None,

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 from consent.population import Population, home_areas
 from hub.community import REFERRAL_STATUSES, overdue
 from hub.community.verification import latest_statuses
-from hub.db.schema import referrals, source_households, source_records
+from hub.db.schema import linked_records, record_links, referrals, source_households, source_records
 from hub.views.figures import CAPITALS, DIMENSIONS, REFERRAL_MEASURES, VULNERABILITIES
 
 SOURCES = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")  # the agencies, for coverage
@@ -60,14 +60,14 @@ def _record_query():
     """Each record's clear columns and the facts views use, extracted from ``attributes`` by the database
     (JSON_EXTRACT on SQLite, ``#>>`` on PostgreSQL): parsing a million JSON documents in Python costs more
     than the rest of a publish."""
-    r, a = source_records, source_records.c.attributes
+    r, a, links = source_records, source_records.c.attributes, record_links
     return select(
-        r.c.source, r.c.person_id, r.c.household_id, r.c.linkage_key, r.c.sex, r.c.birth_year,
+        r.c.source, links.c.person_id, links.c.household_id, r.c.linkage_key, r.c.sex, r.c.birth_year,
         r.c.tambon_code.label("tambon"), r.c.moo,
         *(a[("dimensions", d)].as_boolean().label(f"tp_{d}") for d in DIMENSIONS),
         a["welfare_card"].as_boolean().label("welfare_card"), a["status"].as_string().label("status"),
         a["cct_baht"].as_integer().label("cct_baht"), a["grade"].as_string().label("grade"),
-        a["vulnerabilities"].as_string().label("vulnerabilities"))
+        a["vulnerabilities"].as_string().label("vulnerabilities")).select_from(linked_records)
 
 
 def _record_facts(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,72 @@
+"""Each record's person and household ids live in ``record_links``, beside the record: carried over by
+the migration that moved them there, given by ingest, dropped with their record (both backends)."""
+from __future__ import annotations
+
+import datetime as dt
+
+from alembic import command
+from sqlalchemy import delete, func, insert, inspect, select, text
+
+from helpers import LOGBOOK_JUNE, TPMAP, ingest, records
+from hub.context import Hub
+from hub.db.engine import _alembic_config, make_engine
+from hub.db.schema import ingest_runs, record_links, source_records
+
+
+def test_the_migration_moves_each_records_ids_beside_it(settings):
+    """A store at migration 0012, ids in the record rows, upgraded by opening it: every record keeps
+    its person and household id, the record rows lose the columns."""
+    settings.resolved_home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0012")
+    stored = {f"r{i}": (f"p{i // 2}", f"h{i // 4}") for i in range(8)}  # two records a person, two persons a home
+    with engine.begin() as conn:
+        run = conn.execute(insert(ingest_runs).values(source="tpmap", file_name="old.csv", file_sha256="0" * 64,
+                                                      started_at=dt.datetime.now(dt.UTC), status="completed")
+                           ).inserted_primary_key[0]
+        for line, (rid, (person, household)) in enumerate(stored.items(), start=1):
+            conn.execute(text(
+                "INSERT INTO source_records (source, record_id, person_id, household_id, version, linked_keys, "
+                "tambon_code, attributes, flags, fingerprint, created_run_id, run_id, line) VALUES ('tpmap', :rid, "
+                ":person, :household, '2566', '{}', '340101', '{}', '[]', :fingerprint, :run, :run, :line)"),
+                {"rid": rid, "person": person, "household": household, "fingerprint": bytes(16), "run": run,
+                 "line": line})
+    engine.dispose()
+    hub = Hub.init(settings)[0]
+    try:
+        r, links = source_records, record_links
+        with hub.engine.connect() as conn:
+            moved = {rid: (p, h) for rid, p, h in conn.execute(
+                select(r.c.record_id, links.c.person_id, links.c.household_id).join_from(r, links))}
+            columns = {c["name"] for c in inspect(conn).get_columns("source_records")}
+        assert moved == stored
+        assert not {"person_id", "household_id"} & columns
+    finally:
+        hub.engine.dispose()
+
+
+def test_ingest_gives_each_new_record_a_person_of_its_own_in_its_units_household(hub):
+    ingest(hub, "msdhs_logbook", LOGBOOK_JUNE)
+    stored = records(hub, "msdhs_logbook")
+    assert len({row.person_id for row in stored.values()}) == len(stored)  # provisional: one per record
+    by_unit: dict[str, set[str]] = {}
+    for row in stored.values():
+        if row.household_ref is not None:
+            by_unit.setdefault(row.household_ref, set()).add(row.household_id)
+    assert by_unit and all(len(ids) == 1 for ids in by_unit.values())
+    assert len({next(iter(ids)) for ids in by_unit.values()}) == len(by_unit)
+
+
+def test_a_deleted_record_takes_its_ids_with_it(hub):
+    ingest(hub, "tpmap", TPMAP)
+    r = source_records
+    with hub.engine.begin() as conn:
+        gone = conn.scalar(select(r.c.id).order_by(r.c.id).limit(1))
+        conn.execute(delete(r).where(r.c.id == gone))
+    with hub.engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(record_links).where(record_links.c.id == gone)) == 0
+        assert conn.scalar(select(func.count()).select_from(record_links)) == \
+            conn.scalar(select(func.count()).select_from(r))
