@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import fields
+from typing import NamedTuple
 
+import numpy as np
 import pytest
 
 from hub.keys import Keyring
@@ -14,7 +16,7 @@ from hub.linking.deterministic import link_by_id, near_id_groups
 from hub.linking.names import normal_form
 from hub.linking.quality import pair_scores
 from hub.linking.records import KeyRow, comparison_form
-from hub.linking.stable_ids import assign_ids
+from hub.linking.stable_ids import assign_record_ids
 from hub.thai.citizen_id import IdStatus, parse_citizen_id, with_check_digit
 
 ID = with_check_digit("340110025876")
@@ -252,6 +254,20 @@ def test_restoring_earlier_joins_skips_the_id_check_but_not_decisions():
 OLD, NEWER, NEWEST = (1, 10), (2, 20), (3, 30)  # (created run, row id): smaller is older
 
 
+class Assigned(NamedTuple):
+    ids: list[str]  # each cluster's id, in the order given
+    retired: dict[str, str]
+
+
+def assign_ids(clusters: list[list[int]], held: list[str], age: list[tuple[int, int]]) -> Assigned:
+    """:func:`assign_record_ids` for ``clusters`` given as lists of record indexes."""
+    group_of = np.empty(len(held), dtype=np.int64)
+    for group, members in enumerate(clusters):
+        group_of[members] = group
+    ids, retired = assign_record_ids(group_of, held, np.array([a[0] for a in age]), np.array([a[1] for a in age]))
+    return Assigned([ids[members[0]] for members in clusters], retired)
+
+
 def test_a_merge_keeps_the_oldest_id_and_retires_the_others():
     result = assign_ids([[0, 1, 2]], ["B", "A", "C"], [NEWER, OLD, NEWEST])
     assert result.ids == ["A"]
@@ -287,7 +303,7 @@ def test_a_retired_id_redirects_to_the_cluster_that_took_its_oldest_holder():
 
 
 def test_the_part_of_a_split_that_loses_its_oldest_id_keeps_its_next_oldest():
-    """BUG (hub/linking/stable_ids.py, assign_ids): the cluster holding ids A (contested, lost to the
+    """BUG (hub/linking/stable_ids.py, assign_record_ids): the cluster holding ids A (contested, lost to the
     cluster with A's oldest holder) and B (held by nobody else) must keep B, its next-oldest id, as the
     module says; it gets a fresh id instead and B is retired, renumbering B's person for nothing."""
     result = assign_ids([[0, 1], [2]], ["A", "B", "A"], [NEWER, NEWEST, OLD])

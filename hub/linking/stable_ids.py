@@ -10,32 +10,11 @@ its oldest holder.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from hub.ids import new_id
-
-
-@dataclass
-class IdAssignment:
-    """``ids``: the id of each cluster (in the order given); ``retired``: retired id -> its successor."""
-
-    ids: list[str]
-    retired: dict[str, str]
-
-
-def assign_ids(clusters: Sequence[Sequence[int]], held: Sequence[str],
-               age: Sequence[tuple[int, int]]) -> IdAssignment:
-    """Ids for ``clusters`` (lists of record indexes), given the id each record ``held`` and each record's
-    ``age`` (created run, row id: smaller is older). See :func:`assign_record_ids`."""
-    members = [i for members in clusters for i in members]
-    group_of = np.empty(len(held), dtype=np.int64)
-    group_of[members] = np.repeat(np.arange(len(clusters)), [len(m) for m in clusters])
-    runs, rows = (np.array([a[k] for a in age], dtype=np.int64) for k in (0, 1))
-    ids, retired = assign_record_ids(group_of, held, runs, rows)
-    return IdAssignment([ids[m[0]] for m in clusters], retired)
 
 
 def assign_record_ids(group_of: np.ndarray, held: Sequence[str], runs: np.ndarray,
