@@ -1,5 +1,6 @@
 """Each record's person and household ids live in ``record_links``, beside the record: carried over by
-the migration that moved them there, given by ingest, dropped with their record (both backends)."""
+the migration that moved them there, given by ingest, dropped with their record; and what names a
+household follows its id when a link run retires it (both backends)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,10 +8,18 @@ import datetime as dt
 from alembic import command
 from sqlalchemy import delete, func, insert, inspect, select, text
 
-from helpers import LOGBOOK_JUNE, TPMAP, ingest, records
+from helpers import ACTOR, LOGBOOK_JUNE, TPMAP, ingest, records
+from hub.community.follow import follow_retired_households
 from hub.context import Hub
 from hub.db.engine import _alembic_config, make_engine
-from hub.db.schema import ingest_runs, record_links, source_records
+from hub.db.schema import (
+    community_stewards,
+    household_verifications,
+    ingest_runs,
+    record_links,
+    referrals,
+    source_records,
+)
 
 
 def test_the_migration_moves_each_records_ids_beside_it(settings):
@@ -70,3 +79,24 @@ def test_a_deleted_record_takes_its_ids_with_it(hub):
         assert conn.scalar(select(func.count()).select_from(record_links).where(record_links.c.id == gone)) == 0
         assert conn.scalar(select(func.count()).select_from(record_links)) == \
             conn.scalar(select(func.count()).select_from(r))
+
+
+def test_verifications_and_referrals_follow_retired_household_ids(hub):
+    """A link run that retires household ids renames them wherever a verification or a referral names
+    them, in one statement per table; ids not retired are left alone."""
+    now = dt.datetime.now(dt.UTC)
+    with hub.engine.begin() as conn:
+        steward = conn.execute(insert(community_stewards).values(
+            community="340101-04", role="อสม.", name_enc=b"sealed", appointed_by="ประชุมหมู่บ้าน",
+            registered_at=now, registered_by=ACTOR)).inserted_primary_key[0]
+        for i, household in enumerate(["old-a", "old-b", "kept"]):
+            conn.execute(insert(household_verifications).values(
+                household_id=household, community="340101-04", status="poor", steward_id=steward, evidence={},
+                verified_at=now, recorded_by=ACTOR))
+            conn.execute(insert(referrals).values(
+                origin="community", origin_ref=f"r{i}", household_id=household, agency="MSDHS", need="อาหาร",
+                status="pending", referred_on=now.date(), changed_at=now))
+        follow_retired_households(conn, {"old-a": "new-a", "old-b": "new-a", "gone": "new-x"})
+    with hub.engine.connect() as conn:
+        for table in (household_verifications, referrals):
+            assert sorted(conn.scalars(select(table.c.household_id))) == ["kept", "new-a", "new-a"]

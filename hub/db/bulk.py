@@ -23,18 +23,19 @@ def placeholder(conn: Connection) -> str:
     return "%s" if conn.dialect.name == "postgresql" else "?"
 
 
-def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+def bulk_insert(conn: Connection, table: Table | str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """Insert ``rows`` into ``table`` (a table, or the name of a temporary one)."""
     if not rows:
         return
-    names = ", ".join(columns)
+    name, names = table if isinstance(table, str) else table.name, ", ".join(columns)
     if conn.dialect.name == "postgresql":
         cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         return
     marks = ", ".join("?" * len(columns))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", list(rows))
+    conn.exec_driver_sql(f"INSERT INTO {name} ({names}) VALUES ({marks})", list(rows))
 
 
 def next_ids(conn: Connection, table: Table, count: int) -> range | list[int]:

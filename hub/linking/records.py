@@ -3,7 +3,6 @@ the identities (names, birth date) decrypted only for the records a run compares
 from __future__ import annotations
 
 import datetime as dt
-import json
 import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
@@ -24,10 +23,11 @@ from hub.keys import Keyring
 from hub.linking.names import normal_form, phonetic_keys
 from hub.subject_keys import SubjectKeyGone, SubjectKeys
 
-#: What linking reads of a record without decrypting anything: keys and clear coarse facts.
+#: What linking reads of a record without decrypting anything: keys and clear coarse facts (``{guardian}``:
+#: :data:`_GUARDIAN` of the dialect).
 KEY_COLUMNS = (
     "t.id", "t.source", "t.record_id", "t.household_ref", "l.person_id", "l.household_id", "t.linkage_key",
-    "t.id_status", "t.id_variants", "t.linked_keys", "t.sex", "t.birth_year", "t.tambon_code", "t.house_key",
+    "t.id_status", "t.id_variants", "{guardian}", "t.sex", "t.birth_year", "t.tambon_code", "t.house_key",
     "t.first_name_block", "t.full_name_block", "t.address_block", "t.created_run_id", "t.run_id",
 )
 _IDENTITY_COLUMNS = ("id", "source", "record_id", "first_name_enc", "last_name_enc", "birth_date_enc")
@@ -71,29 +71,27 @@ class Identity(NamedTuple):
     birth_day: int | None
 
 
-def _guardian(linked: object) -> bytes | None:
-    if isinstance(linked, str):
-        linked = json.loads(linked)
-    value = linked.get("guardian") if linked else None
-    return bytes.fromhex(value) if value else None
+#: The keyed ID of an EEF student's guardian (hex, in ``linked_keys``), read by the database.
+_GUARDIAN = {"postgresql": "t.linked_keys ->> 'guardian'", "sqlite": "json_extract(t.linked_keys, '$.guardian')"}
 
 
 def load_keys(conn: Connection, where: str = "", params: tuple = ()) -> list[KeyRow]:
     """The :class:`KeyRow` of every stored record (of those matching the SQL condition ``where``, over
-    :data:`hub.db.schema.LINKED_RECORDS_SQL`), in primary-key order. Read through the driver: the JSON
-    column is parsed only where it holds something (EEF guardians)."""
+    :data:`hub.db.schema.LINKED_RECORDS_SQL`), in primary-key order. Read through the driver; of the JSON
+    column, the database reads out only the guardian's key (EEF)."""
     # sorted here, not by the query: an ORDER BY would tempt SQLite to walk the whole table in id order
     # instead of using the index the condition names
-    query = f"SELECT {', '.join(KEY_COLUMNS)} FROM {LINKED_RECORDS_SQL} {'WHERE ' + where if where else ''}"
+    columns = ", ".join(KEY_COLUMNS).format(guardian=_GUARDIAN[conn.dialect.name])
+    query = f"SELECT {columns} FROM {LINKED_RECORDS_SQL} {'WHERE ' + where if where else ''}"
     rows = []
     as_bytes = bytes_reader(conn)
     cursor = conn.exec_driver_sql(query, params)
     while batch := cursor.fetchmany(20000):
-        for (pk, source, rid, ref, pid, hid, key, status, variants, linked, sex, year, tambon, house, b1, b2, b3,
+        for (pk, source, rid, ref, pid, hid, key, status, variants, guardian, sex, year, tambon, house, b1, b2, b3,
              created, run) in batch:
             key = as_bytes(key)
             rows.append(KeyRow(pk, source, rid, ref, pid, hid, key, key if status == "valid" else None,
-                               as_bytes(variants), _guardian(linked) if linked and linked != "{}" else None,
+                               as_bytes(variants), bytes.fromhex(guardian) if guardian else None,
                                sex, year, tambon, as_bytes(house), b1, b2, b3, created, run))
     rows.sort(key=attrgetter("pk"))
     return rows

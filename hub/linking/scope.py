@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 from sqlalchemy import Connection
 
-from hub.db.bulk import placeholder
+from hub.db.bulk import bulk_insert, placeholder
 from hub.db.schema import LINKED_RECORDS_SQL
 from hub.linking.candidate_keys import VARIANT_BYTES
 from hub.linking.records import KeyRow, bytes_reader, load_keys
@@ -39,12 +39,10 @@ class _Keys:
         INT or TEXT per column); returns its name."""
         name = f"link_scope_{next(_names)}"
         types = [_PG_TYPES[k] if self.conn.dialect.name == "postgresql" else k for k in kinds]
-        columns = ", ".join(f"v{i} {t}" for i, t in enumerate(types))
-        self.conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} ({columns})")
-        rows = [v if len(kinds) > 1 else (v,) for v in set(values)]
-        if rows:
-            marks = ", ".join([self.mark] * len(kinds))
-            self.conn.exec_driver_sql(f"INSERT INTO {name} VALUES ({marks})", rows)
+        columns = [f"v{i}" for i in range(len(kinds))]
+        self.conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {name} "
+                                  f"({', '.join(f'{c} {t}' for c, t in zip(columns, types))})")
+        bulk_insert(self.conn, name, columns, [v if len(kinds) > 1 else (v,) for v in set(values)])
         self.tables.append(name)
         return name
 
