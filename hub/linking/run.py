@@ -32,6 +32,7 @@ from hub.community.referrals import track_survey_referrals
 from hub.context import Hub
 from hub.db.bulk import bulk_insert, bulk_update
 from hub.db.schema import id_redirects, ingest_runs, link_reviews, link_runs, record_links, source_households
+from hub.db.statistics import refresh_statistics
 from hub.errors import HubError
 from hub.linking import model as match_model
 from hub.linking.clusters import Clusters
@@ -142,12 +143,15 @@ def link(hub: Hub, *, actor: str, full: bool = False, progress: Progress | None 
     :class:`LinkError` (audited) when the run fails; the store is then as before."""
     try:
         with ExitStack() as stack, hub.engine.begin() as conn:
-            return _link(hub, conn, stack, actor=actor, full=full, progress=progress)
+            report = _link(hub, conn, stack, actor=actor, full=full, progress=progress)
     except Exception as exc:
         message = f"linking failed ({type(exc).__name__}); ids and reviews are as the last run left them"
         with hub.engine.begin() as conn:
             hub.audit.append(conn, LinkFailed(resource="links", reason=message), actor=actor)
         raise LinkError(message) from exc
+    refresh_statistics(hub.engine, (record_links.name, source_households.name),
+                       max(report.person_ids_changed, report.household_ids_changed))
+    return report
 
 
 def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: bool,

@@ -178,10 +178,11 @@ class _ScopeFinder:
         table = self.keys.table([k for r in self.changed for k in (r.any_key, r.guardian_key, r.house_key)
                                  if k is not None], "BLOB")
         housemates = []  # with a valid ID: compared when it is one edit from a changed record's
+        select = (f"SELECT t.id, l.person_id, l.household_id, t.house_key, t.id_status, t.linkage_key, "
+                  f"t.id_variants FROM {LINKED_RECORDS_SQL} WHERE t.{{}} IN (SELECT v0 FROM {table})")
+        # a UNION, not an OR: each side is an index lookup, where PostgreSQL filters an OR by scanning
         for pk, person, household, house, status, key, variants in self.conn.exec_driver_sql(
-                f"SELECT t.id, l.person_id, l.household_id, t.house_key, t.id_status, t.linkage_key, t.id_variants "
-                f"FROM {LINKED_RECORDS_SQL} WHERE t.linkage_key IN (SELECT v0 FROM {table}) "
-                f"OR t.house_key IN (SELECT v0 FROM {table})").fetchall():
+                f"{select.format('linkage_key')} UNION {select.format('house_key')}").fetchall():
             self.persons.add(person)
             self.households.add(household)
             house = self.as_bytes(house)

@@ -36,6 +36,7 @@ from hub.context import Hub
 from hub.crypto import FieldCipher, Fingerprinter, KeyedHasher, aad
 from hub.db.bulk import bulk_delete, bulk_insert, bulk_update, fetch_by_keys, next_ids
 from hub.db.schema import ingest_clock, ingest_runs, quarantine, record_links, source_households, source_records
+from hub.db.statistics import refresh_statistics
 from hub.errors import AdapterError, ContractViolation, HubError, IngestError
 from hub.ids import new_id
 from hub.linking.candidate_keys import CandidateKeys
@@ -554,6 +555,9 @@ def ingest_file(hub: Hub, source: str, path: Path, *, actor: str, uploader: str 
         message = f"{path}: ingest failed ({type(exc).__name__}); nothing of the file was stored"
         _audit_failure(hub, source, path, message, actor)
         raise IngestError(message) from exc
+    refresh_statistics(hub.engine, (source_records.name, record_links.name, source_households.name),
+                       report.inserted + report.updated + report.deleted + report.households_inserted
+                       + report.households_updated)
     return report
 
 
