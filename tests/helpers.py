@@ -98,6 +98,22 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def engine_at_migration(settings, revision: str) -> Engine:
+    """An engine on a new database migrated only up to ``revision``: an older hub's store, which a test
+    fills as that version wrote it before opening it (and so upgrading it) with today's hub."""
+    from alembic import command
+
+    from hub.db.engine import _alembic_config, make_engine
+
+    settings.resolved_home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+    return engine
+
+
 # ------------------------------------------------------------------------------------------ reading the store
 
 

@@ -12,7 +12,16 @@ from audit.access import verify as verify_hub
 from audit.chain import GENESIS, HASHED, canonical, chain_hash
 from audit.events import EventType, KeysCreated, KeysRotated
 from audit.verify import Problem
-from helpers import EEF_2566_2, EEF_2567_1, TPMAP, file_sha256_hex, ingest, squash, tampering
+from helpers import (
+    EEF_2566_2,
+    EEF_2567_1,
+    TPMAP,
+    engine_at_migration,
+    file_sha256_hex,
+    ingest,
+    squash,
+    tampering,
+)
 from hub.db.schema import audit_checkpoints, audit_events, audit_head
 from hub.errors import AuditWriteError
 
@@ -178,18 +187,11 @@ def test_an_undeclared_event_type_is_refused(hub, event):
 
 def _upgraded_hub(settings):
     """A hub whose log began at migration 0005 (three format 1 events), upgraded by opening it."""
-    from alembic import command
     from sqlalchemy import insert
 
     from hub.context import Hub
-    from hub.db.engine import _alembic_config, make_engine
 
-    settings.resolved_home.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
-    config = _alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0005")
+    engine = engine_at_migration(settings, "0005")
     prev = GENESIS
     with engine.begin() as conn:
         for seq in (1, 2, 3):

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from alembic import command
 from sqlalchemy import delete, func, insert, inspect, select, text
 
-from helpers import ACTOR, LOGBOOK_JUNE, TPMAP, ingest, records
+from helpers import ACTOR, LOGBOOK_JUNE, TPMAP, engine_at_migration, ingest, records
 from hub.community.follow import follow_retired_households
 from hub.context import Hub
-from hub.db.engine import _alembic_config, make_engine
 from hub.db.schema import (
     community_stewards,
     household_verifications,
@@ -25,12 +23,7 @@ from hub.db.schema import (
 def test_the_migration_moves_each_records_ids_beside_it(settings):
     """A store at migration 0012, ids in the record rows, upgraded by opening it: every record keeps
     its person and household id, the record rows lose the columns."""
-    settings.resolved_home.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url)
-    config = _alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0012")
+    engine = engine_at_migration(settings, "0012")
     stored = {f"r{i}": (f"p{i // 2}", f"h{i // 4}") for i in range(8)}  # two records a person, two persons a home
     with engine.begin() as conn:
         run = conn.execute(insert(ingest_runs).values(source="tpmap", file_name="old.csv", file_sha256="0" * 64,
