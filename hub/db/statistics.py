@@ -2,8 +2,8 @@
 
 The planner chooses index lookups or scans from each table's statistics. Autovacuum refreshes them once a
 tenth of a table has changed, when its daemon next wakes, and not at all where it is switched off; a
-bulk load read right after it (an ingest, then the link run) was planned on statistics of an empty table
-and scanned a million rows where an index would have found a few thousand. So the writer of a bulk change
+bulk load read right after it (an ingest, then the link run) was planned without statistics and scanned a
+million rows where an index would have found a few thousand. So the writer of a bulk change
 applies autovacuum's rule itself, at once, after its commit. SQLite plans without gathered statistics.
 """
 from __future__ import annotations
