@@ -86,8 +86,9 @@ def worker_ingest(url: str, home: str, path: str) -> dict:
             "peak_rss_mb": peak_rss_mb()}
 
 
-#: The tables ``hub ingest`` fills with a person record: the record, and its provisional ids beside it.
-STORED_TABLES = ("source_records", "record_links")
+#: The tables ``hub ingest`` fills with a person record (the record, and its provisional ids beside it),
+#: each with the columns of its unique key.
+STORED_TABLES = {"source_records": "source, record_id", "record_links": "id"}
 
 
 def worker_plain(url: str) -> dict:
@@ -117,8 +118,7 @@ def worker_plain(url: str) -> dict:
                             "AND sql IS NOT NULL")
                 for (sql,) in cur.fetchall():
                     cur.execute(sql.replace("INDEX ", "INDEX plain_", 1).replace(f"ON {table}", f"ON {twin}"))
-                cur.execute(f"CREATE UNIQUE INDEX {twin}_key ON {twin} "
-                            f"({'source, record_id' if table == 'source_records' else 'id'})")
+                cur.execute(f"CREATE UNIQUE INDEX {twin}_key ON {twin} ({STORED_TABLES[table]})")
                 raw.commit()
                 start = time.perf_counter()
                 cur.execute("BEGIN")
