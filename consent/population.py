@@ -65,6 +65,15 @@ class Population:
     def __len__(self) -> int:
         return len(self.frame)
 
+    def codes(self, level: str) -> np.ndarray:
+        """Per record, the integer code of its ``person``, ``household``, ``cid``, ``tambon`` or ``village``
+        (-1 where it has none): position in :meth:`labels`."""
+        return self._codes[level]
+
+    def labels(self, level: str) -> pd.Index:
+        """The distinct values of ``level``, in code order."""
+        return self._labels[level]
+
     def keys_at(self, level: str, refs: list[str], keys: list[int]) -> np.ndarray:
         """Per record, the highest stance key among ``refs`` at ``level`` that the record belongs to."""
         codes = self._codes[level]
@@ -125,23 +134,37 @@ def load_population(conn: Connection, *, tambon: str | None = None) -> Populatio
 
 
 def home_areas(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``tambon`` and ``moo`` replaced by its household's most common (tambon, moo). With a
-    ``source`` column, the records a community entered (:data:`COMMUNITY_ENTERED`) vote only in a household
-    no agency's record is in: a steward cannot move a household the agencies know into their community."""
+    """``frame`` with ``tambon`` and ``moo`` replaced by its household's most common (tambon, moo); ties go
+    to the smallest tambon code, then the smallest moo, a missing one last. With a ``source`` column, the
+    records a community entered (:data:`COMMUNITY_ENTERED`) vote only in a household no agency's record is
+    in: a steward cannot move a household the agencies know into their community. Counted on integer codes
+    (one key per household and area), not by grouping strings."""
     if frame.empty:
         return frame
-    voters = frame
+    households = pd.factorize(frame["household_id"])[0]
+    tambons, names = pd.factorize(frame["tambon"], sort=True)  # code order is the codes' text order
+    tambons = np.where(tambons < 0, len(names), tambons)  # a missing tambon sorts last
+    moo = frame["moo"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
+    no_moo = int(moo.max(initial=0)) + 1
+    moo = np.where(moo < 0, no_moo, moo)  # a missing moo sorts last
+    areas = no_moo + 1
+    voters = np.ones(len(frame), dtype=bool)
     if "source" in frame.columns:
         agency = frame["source"].to_numpy() != COMMUNITY_ENTERED
-        known = pd.Series(agency).groupby(frame["household_id"].to_numpy()).transform("any").to_numpy()
-        voters = frame[agency | ~known]
-    counts = (voters.assign(moo=voters["moo"].astype("Int64"))
-              .groupby(["household_id", "tambon", "moo"], dropna=False).size().rename("n").reset_index()
-              .sort_values(["household_id", "n", "tambon", "moo"], ascending=[True, False, True, True])
-              .drop_duplicates("household_id").set_index("household_id"))
+        known = np.bincount(households, weights=agency, minlength=households.max() + 1) > 0
+        voters = agency | ~known[households]
+    area = tambons.astype(np.int64) * areas + moo
+    keys, votes = np.unique(households[voters].astype(np.int64) * ((len(names) + 1) * areas) + area[voters],
+                            return_counts=True)
+    owner, chosen = np.divmod(keys, (len(names) + 1) * areas)
+    order = np.lexsort((chosen, -votes, owner))  # per household: most votes, then smallest area
+    first = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
+    home = np.empty(households.max() + 1, dtype=np.int64)
+    home[owner[first]] = chosen[first]
+    home_tambon, home_moo = np.divmod(home[households], areas)
     out = frame.drop(columns=["tambon", "moo"])
-    out["tambon"] = counts["tambon"].reindex(out["household_id"]).to_numpy()
-    out["moo"] = counts["moo"].reindex(out["household_id"]).to_numpy()
+    out["tambon"] = np.append(names.to_numpy(dtype=object), None)[home_tambon]
+    out["moo"] = np.where(home_moo == no_moo, np.nan, home_moo.astype(float))
     return out
 
 

@@ -8,11 +8,11 @@ Every figure of :mod:`hub.views.figures` is a column of the household facts, so 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 import pandas as pd
 from sqlalchemy import Connection, select
 
@@ -32,7 +32,9 @@ EEF_STATUS = {rank: status for status, rank in _EEF_RANK.items()}
 @dataclass(frozen=True)
 class Inputs:
     """Every stored record (``records``, one row each, with its household's home area) and household unit
-    (``units``: logbooks and surveys), with the source facts views use parsed out of ``attributes``."""
+    (``units``: logbooks and surveys), with the source facts views use parsed out of ``attributes``. Both
+    carry their household's integer code (``household_code``, -1 for a unit whose household has no record;
+    records also ``person_code``): :meth:`Population.codes`, so facts group by integers, not strings."""
 
     records: pd.DataFrame
     units: pd.DataFrame
@@ -53,7 +55,7 @@ def _rows(conn: Connection, query) -> pd.DataFrame:
 
 
 def _parsed(values: pd.Series) -> list[dict]:
-    return [v if isinstance(v, dict) else json.loads(v) for v in values]
+    return [v if isinstance(v, dict) else orjson.loads(v) for v in values.tolist()]
 
 
 def _record_query():
@@ -122,6 +124,8 @@ def load_inputs(conn: Connection, today: dt.date | None = None) -> Inputs:
     units = _rows(conn, select(h.c.source, h.c.household_id, h.c.attributes).where(h.c.deleted.is_(False)))
     units = _with_source_flags(pd.concat([units, _unit_facts(units, _parsed(units.pop("attributes")))], axis=1))
     population = Population(records[["person_id", "household_id", "cid", "tambon", "moo"]])
+    records["person_code"], records["household_code"] = population.codes("person"), population.codes("household")
+    units["household_code"] = population.labels("household").get_indexer(units["household_id"])
     verdicts = pd.Series(latest_statuses(conn), dtype=object)
     return Inputs(records, units, population, verdicts, _found(conn), _referral_counts(conn, today))
 
@@ -179,17 +183,18 @@ def _bits(flags: pd.DataFrame) -> np.ndarray:
 
 
 def household_facts(inputs: Inputs, allowed: np.ndarray) -> pd.DataFrame:
-    """One row per household with at least one allowed record: home ``village``, ``tambon``, and every
-    measure column (0/1 flags and counts). A household's logbook or survey unit counts only with it."""
+    """One row per household with at least one allowed record, indexed by household id: its
+    ``household_code``, home ``village``, ``tambon``, and every measure column (0/1 flags and counts). A
+    household's logbook or survey unit counts only with it."""
     records = inputs.records[allowed]
-    persons = records.groupby("person_id", sort=False).agg(
-        household_id=("household_id", "first"), tambon=("tambon", "first"), moo=("moo", "first"),
+    persons = records.groupby("person_code", sort=False).agg(
+        household_code=("household_code", "first"), tambon=("tambon", "first"), moo=("moo", "first"),
         **{f"tp_{d}": (f"tp_{d}", "any") for d in DIMENSIONS}, welfare_card=("welfare_card", "any"),
         in_tpmap=("from_tpmap", "any"), eef_rank=("eef_rank", "max"), eef_cct=("eef_cct", "any"),
         **{f"vul_{v}": (f"vul_{v}", "any") for v in VULNERABILITIES})
     persons["tp_any"] = persons[[f"tp_{d}" for d in DIMENSIONS]].any(axis=1)
     persons["target_poor"] = persons["tp_any"] & persons["welfare_card"]
-    homes = persons.groupby("household_id", sort=False)
+    homes = persons.groupby("household_code", sort=False)
     facts = homes.agg(tambon=("tambon", "first"), moo=("moo", "first"), persons=("tambon", "size"),
                       **{f"deprived_{d}": (f"tp_{d}", "any") for d in DIMENSIONS},
                       tpmap_persons=("in_tpmap", "sum"), target_poor=("target_poor", "sum"),
@@ -197,11 +202,11 @@ def household_facts(inputs: Inputs, allowed: np.ndarray) -> pd.DataFrame:
                       **{f"vulnerable_{v}": (f"vul_{v}", "sum") for v in VULNERABILITIES})
     ranks = persons["eef_rank"].to_numpy()
     for name, test in (("eef_students", ranks > 0), ("eef_poor", ranks == 2), ("eef_extremely_poor", ranks == 3)):
-        facts[name] = pd.Series(test, index=persons.index).groupby(persons["household_id"]).sum()
-    seen = records.groupby("household_id", sort=False)[_FROM].any()
+        facts[name] = pd.Series(test, index=persons.index).groupby(persons["household_code"]).sum()
+    seen = records.groupby("household_code", sort=False)[_FROM].any()
 
-    units = inputs.units[inputs.units["household_id"].isin(facts.index)]
-    by_unit = units.groupby("household_id", sort=False)
+    units = inputs.units[inputs.units["household_code"].isin(facts.index)]
+    by_unit = units.groupby("household_code", sort=False)
     unit_facts = by_unit.agg(
         **{f"need_{d}": (f"need_{d}", "any") for d in DIMENSIONS}, msdhs_assisted=("assisted", "any"),
         surveyed=("surveyed", "any"), verified_poor=("verified_poor", "any"),
@@ -214,10 +219,11 @@ def household_facts(inputs: Inputs, allowed: np.ndarray) -> pd.DataFrame:
     facts[flags] = facts[flags].fillna(False).astype(bool)
     # what the stewards who entered a household said counts only while no agency knows it; a household an
     # agency knows is verified like any other (hub.community.verification), never by entering it again
+    households = inputs.population.labels("household")
     unknown = (seen.reindex(facts.index).sum(axis=1) == 0).to_numpy()
-    found = inputs.found.reindex(facts.index).where(unknown)
-    _apply_verdicts(facts, inputs.verdicts.reindex(facts.index).combine_first(found))
-    referral_counts = inputs.referrals.reindex(facts.index, fill_value=0)
+    found = _by_code(inputs.found, households).reindex(facts.index).where(unknown)
+    _apply_verdicts(facts, _by_code(inputs.verdicts, households).reindex(facts.index).combine_first(found))
+    referral_counts = _by_code(inputs.referrals, households).reindex(facts.index, fill_value=0)
     for name in ("referrals", *REFERRAL_MEASURES):
         facts[name] = referral_counts[name].to_numpy()
     for c in CAPITALS:
@@ -233,7 +239,16 @@ def household_facts(inputs: Inputs, allowed: np.ndarray) -> pd.DataFrame:
     facts["in_need_unserved"] = facts["in_need"] & ~(facts["served_by_card"] | facts["msdhs_assisted"]
                                                      | facts["served_by_eef"])
     facts["village"] = village_of(facts["tambon"], facts["moo"]).to_numpy()
+    facts["household_code"] = facts.index.to_numpy()
+    facts.index = households.take(facts.index).rename("household_id")
     return facts.drop(columns=[f"need_{d}" for d in DIMENSIONS])
+
+
+def _by_code(values: pd.Series | pd.DataFrame, households: pd.Index) -> pd.Series | pd.DataFrame:
+    """``values`` (indexed by household id) indexed by household code instead; households without a
+    record are left out."""
+    codes = households.get_indexer(values.index)
+    return values[codes >= 0].set_axis(codes[codes >= 0])
 
 
 def _apply_verdicts(facts: pd.DataFrame, verdicts: pd.Series) -> None:
@@ -276,11 +291,11 @@ def measure_columns(facts: pd.DataFrame, *, mpi_cutoff: int | None) -> pd.DataFr
 
 
 def person_facts(inputs: Inputs, allowed: np.ndarray, households: pd.DataFrame) -> pd.DataFrame:
-    """One row per person with an allowed record: the person-level microdata fields, with their
-    household's facts (``households``: :func:`household_facts` of the same mask)."""
+    """One row per person with an allowed record, indexed by person id: the person-level microdata fields,
+    with their household's facts (``households``: :func:`household_facts` of the same mask)."""
     records = inputs.records[allowed]
-    persons = records.groupby("person_id", sort=False).agg(
-        household_id=("household_id", "first"), sex=("sex", "first"), birth_year=("birth_year", "first"),
+    persons = records.groupby("person_code", sort=False).agg(
+        household_code=("household_code", "first"), sex=("sex", "first"), birth_year=("birth_year", "first"),
         **{f"tp_{d}": (f"tp_{d}", "any") for d in DIMENSIONS}, welfare_card=("welfare_card", "any"),
         eef_rank=("eef_rank", "max"), grade=("grade", "first"),
         **{f"vul_{v}": (f"vul_{v}", "any") for v in VULNERABILITIES})
@@ -290,8 +305,13 @@ def person_facts(inputs: Inputs, allowed: np.ndarray, households: pd.DataFrame) 
     persons["eef_status"] = persons["eef_rank"].map(EEF_STATUS)
     vul = persons[[f"vul_{v}" for v in VULNERABILITIES]].to_numpy()
     persons["vulnerabilities"] = joined_names(vul, VULNERABILITIES)
-    home = households.reindex(persons["household_id"])
+    codes = persons["household_code"].to_numpy()
+    row_of = np.full(len(inputs.population.labels("household")), -1, dtype=np.int64)
+    row_of[households["household_code"].to_numpy()] = np.arange(len(households))
+    home = households.iloc[row_of[codes]]
     for column in ("village", "persons", "sources", "deprivations", "deprivation_count", "verification",
                    "msdhs_assisted"):
         persons[f"household_{column}"] = home[column].to_numpy()
+    persons.insert(0, "household_id", inputs.population.labels("household").take(codes))
+    persons.index = inputs.population.labels("person").take(persons.index).rename("person_id")
     return persons

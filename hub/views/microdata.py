@@ -12,6 +12,7 @@ import hmac
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 import pandas as pd
 
 from contracts.model import View
@@ -69,6 +70,20 @@ def _masked(values: pd.Series, keep: int) -> pd.Series:
     return values.map(lambda v: v if v is None or pd.isna(v) else str(v)[:keep] + "*" * max(len(str(v)) - keep, 0))
 
 
+def json_lines(frame: pd.DataFrame) -> list[str]:
+    """Each row of ``frame`` as one JSON object (column -> value; missing values ``null``), in UTF-8 text."""
+    columns = frame.columns.tolist()
+    return [orjson.dumps(dict(zip(columns, row)), default=_missing, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+            for row in zip(*(frame[c].tolist() for c in columns))]
+
+
+def _missing(value):
+    """``null`` for pandas' missing markers (``pd.NA``, ``NaT``); anything else is not a field value."""
+    if pd.isna(value):
+        return None
+    raise TypeError(f"{type(value).__name__} is not a field value")
+
+
 @dataclass
 class MicrodataTable:
     rows: pd.DataFrame  # index: row key (the partner's pseudonym); "area"; "fields" (JSON text); "home" village
@@ -114,7 +129,7 @@ def build_microdata(units: pd.DataFrame, view: View, *, partner: str, keyring: K
         report["k_anonymity"] = k_report.as_dict()
     row_keys = own.loc[out.index]
     area = out["area"].astype(str) if "area" in out else pd.Series("", index=out.index)
-    lines = out.to_json(orient="records", lines=True, force_ascii=False).splitlines() if len(out) else []
+    lines = json_lines(out)
     rows = pd.DataFrame({"area": area.to_numpy(), "fields": lines, "home": raw.loc[out.index, "area"].to_numpy()},
                         index=row_keys.to_numpy())
     return MicrodataTable(rows, report)

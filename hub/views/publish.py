@@ -122,8 +122,7 @@ def _build(hub: Hub, inputs: Inputs, loaded: LoadedContract, view: View, allowed
     households = _facts(inputs, allowed, cache)
     if view.microdata:
         units = person_facts(inputs, allowed, households) if view.level == "person" else households
-        bits = households["sources"] if view.level == "household" else \
-            households["sources"].reindex(units["household_id"]).set_axis(units.index)
+        bits = units["sources" if view.level == "household" else "household_sources"]
         table = build_microdata(units, view, partner=loaded.contract.partner.id, keyring=hub.keyring,
                                 scope_bits=bits, today=at.date())
     else:
