@@ -58,12 +58,11 @@ def _leaf_sums(facts: pd.DataFrame, view: View, columns: list[str], groups: dict
         cap = view.privacy.max_persons_per_household
         persons = [m.name for m in measures_of(view.figures) if m.unit == "persons"]
         values[persons] = values[persons].clip(upper=cap)
-    codes = _code_at(facts["village"], view.level)
+    area, codes = pd.factorize(_code_at(facts["village"], view.level))  # distinct areas, not households
     if view.level == "village" and view.roll_up_small_villages and groups:
-        present = set(codes)
-        report["villages_rolled_up"] = sum(1 for v, g in groups.items() if v != g and v in present)
-        codes = codes.map(lambda v: groups.get(v, v))
-    sums = values.groupby(codes.to_numpy()).sum()
+        report["villages_rolled_up"] = sum(1 for v in codes if groups.get(v, v) != v)
+        codes = pd.Index([groups.get(v, v) for v in codes])
+    sums = values.groupby(codes.to_numpy(dtype=object)[area]).sum()
     if view.public:  # every area of the level, whether or not anyone lives there: rows reveal nothing
         sums = sums.reindex(all_codes(view.level), fill_value=0)
     return sums
@@ -97,19 +96,22 @@ def _hierarchy(leaves: pd.DataFrame, leaf_level: str) -> pd.DataFrame:
 def _suppressed(table: pd.DataFrame, view: View, counts: list[str]) -> tuple[pd.DataFrame, dict]:
     """Cell suppression, with every non-zero count hidden wherever the count it lies within is hidden (a
     visible part would give the attacker a lower bound on the hidden whole)."""
-    within = {m.name: m.within for m in measures_of(view.figures) if m.name in counts and m.within in counts}
-    nonzero = table[counts] > 0
+    column = {name: i for i, name in enumerate(counts)}
+    within = [(column[m.name], column[m.within]) for m in measures_of(view.figures)
+              if m.name in counts and m.within in counts]
+    nonzero = (table[counts] > 0).to_numpy()
     forced = None
     for _ in range(len(counts) + 1):
         mask, report = protect(table[["parent", *counts]], counts=counts, partitions=partitions_of(view.figures),
                                threshold=view.threshold, forced=forced)
-        needed = mask.copy()
-        for _ in range(len(within)):
-            for part, whole in within.items():
-                needed[part] |= needed[whole]
-        if not (needed & ~mask & nonzero).to_numpy().any():
+        hidden = mask.to_numpy(dtype=bool)
+        needed = hidden.copy()
+        for _ in range(len(within)):  # containment is transitive: a part of a part of a hidden whole
+            for part, whole in within:
+                needed[:, part] |= needed[:, whole]
+        if not (needed & ~hidden & nonzero).any():
             return mask, report.as_dict()
-        forced = needed
+        forced = pd.DataFrame(needed, index=mask.index, columns=counts)
     raise RuntimeError("suppression with containment did not settle; this is a bug")
 
 
