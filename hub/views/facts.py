@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import orjson
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Text, cast, select
 
 from consent.population import Population, home_areas
 from hub.community import REFERRAL_STATUSES, overdue
@@ -55,7 +55,7 @@ def _rows(conn: Connection, query) -> pd.DataFrame:
 
 
 def _parsed(values: pd.Series) -> list[dict]:
-    return [v if isinstance(v, dict) else orjson.loads(v) for v in values.tolist()]
+    return [orjson.loads(v) for v in values.tolist()]
 
 
 def _record_query():
@@ -121,7 +121,8 @@ def load_inputs(conn: Connection, today: dt.date | None = None) -> Inputs:
     records["cid"] = [None if k is None else "cid:" + bytes(k).hex() for k in records.pop("linkage_key")]
     records = _with_source_flags(_record_facts(home_areas(records)))
     h = source_households
-    units = _rows(conn, select(h.c.source, h.c.household_id, h.c.attributes).where(h.c.deleted.is_(False)))
+    units = _rows(conn, select(h.c.source, h.c.household_id, cast(h.c.attributes, Text).label("attributes"))
+                  .where(h.c.deleted.is_(False)))  # as text: orjson parses it, not the driver's json module
     units = _with_source_flags(pd.concat([units, _unit_facts(units, _parsed(units.pop("attributes")))], axis=1))
     population = Population(records[["person_id", "household_id", "cid", "tambon", "moo"]])
     records["person_code"], records["household_code"] = population.codes("person"), population.codes("household")
