@@ -190,8 +190,9 @@ def started(data: list[Path], *, api_key: str, faults: str = "", retry_after: in
             seed: int = 1) -> Iterator[tuple[subprocess.Popen, str]]:
     """This simulator as its own process on a free port, serving ``data``; yields the process and its URL
     and stops it afterwards. Raises :class:`RuntimeError` when it does not start."""
-    args = [sys.executable, "-m", "simulators.msdhs_api", "--api-key", api_key, "--faults", faults,
-            "--retry-after", str(retry_after), "--seed", str(seed)]
+    # --name=value: a random key may begin with "-", which argparse would take for an option
+    args = [sys.executable, "-m", "simulators.msdhs_api", f"--api-key={api_key}", f"--faults={faults}",
+            f"--retry-after={retry_after}", f"--seed={seed}"]
     for path in data:
         args += ["--data", str(path)]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)

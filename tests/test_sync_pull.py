@@ -77,6 +77,19 @@ def stored_member_count(hub: Hub) -> int:
                            .where(source_records.c.source == "msdhs_logbook"))
 
 
+def test_a_key_that_begins_with_a_dash_reaches_the_simulator(settings, tmp_path, logbook_files):
+    """Random keys (the demo's) begin with "-" one time in 64; the simulator must still take them."""
+    key = "-lnEnSLuzGh2ZjFTP9f2TBI6s5BJqiKk"
+    key_file = tmp_path / "dash.key"
+    key_file.write_text(key + "\n")
+    with logbook_simulator([logbook_files[0]], api_key=key) as api:
+        sources = logbook_sources_file(tmp_path / "sources.toml", api.url, key_file=key_file, page_size=500)
+        hub = pulled_hub(settings, sources)
+        pull(hub, "msdhs_logbook", actor=ACTOR)
+        served = api.items()
+    assert sorted(stored_households(hub)) == sorted(expected_households(served))
+
+
 def test_a_pull_through_a_storm_stores_every_household_exactly_once(settings, tmp_path, key_file, logbook_files):
     faults = "429=0.15,503=0.1,drop=0.1,cut=0.1"
     with logbook_simulator([logbook_files[0]], api_key=KEY, faults=faults) as sim:
