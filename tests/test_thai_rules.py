@@ -2,6 +2,7 @@
 and the delimited and NDJSON readers that turn a bad row into a Rejected item."""
 from __future__ import annotations
 
+import datetime as dt
 import random
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from hub.adapter_kit import AdapterError, Household, RecordError, Rejected, SourceRecord, iter_delimited, iter_ndjson
 from hub.thai.areas import is_known_tambon, parse_moo, parse_tambon_code
 from hub.thai.citizen_id import IdStatus, check_digit, parse_citizen_id, with_check_digit
-from hub.thai.dates import PartialDate, parse_be_dmy, parse_iso_date, parse_ymd
+from hub.thai.dates import PartialDate, buddhist_year, parse_be_dmy, parse_iso_date, parse_ymd
 from hub.thai.names import canonical_title, clean_name, parse_name, split_glued_title
 
 # ------------------------------------------------------------------------------------------ citizen IDs
@@ -170,6 +171,44 @@ def test_buddhist_year_in_a_christian_field_is_corrected_and_flagged():
     flags: list[str] = []
     assert parse_ymd("2510-02-14", field="birth_date", era="CE", flags=flags) == PartialDate(1967, 2, 14)
     assert flags == ["birth_date_buddhist_era_in_christian_field"]
+
+
+@pytest.mark.parametrize(("text", "expected", "april"), [
+    ("14/02/2482", PartialDate(1940, 2, 14), True),  # BE 2482 ran from April 1939 to March 1940
+    ("31/03/2470", PartialDate(1928, 3, 31), True),
+    ("01/04/2482", PartialDate(1939, 4, 1), False),  # its new year's day
+    ("14/02/2483", PartialDate(1940, 2, 14), False),  # no such date in the old reckoning: today's is meant
+    ("14/02/2484", PartialDate(1941, 2, 14), False),  # the first year to begin on 1 January
+    ("00/02/2482", PartialDate(1940, 2), True),
+    ("00/00/2482", PartialDate(1939), False),  # month unknown: the year's larger part (April-December)
+])
+def test_before_1941_the_thai_year_began_in_april(text, expected, april):
+    flags: list[str] = []
+    assert parse_be_dmy(text, field="birth_date", flags=flags) == expected
+    assert ("birth_date_april_new_year" in flags) is april
+
+
+def test_buddhist_year_writes_what_parsing_reads():
+    for day in (dt.date(1940, 2, 14), dt.date(1939, 4, 1), dt.date(1940, 12, 31), dt.date(1941, 1, 1),
+                dt.date(1928, 3, 31), dt.date(1987, 7, 5)):
+        text = f"{day.day:02d}/{day.month:02d}/{buddhist_year(day)}"
+        assert parse_be_dmy(text, field="birth_date", flags=[]) == PartialDate(day.year, day.month, day.day)
+    assert buddhist_year(dt.date(1940, 2, 14)) == 2482 and buddhist_year(dt.date(1941, 2, 14)) == 2484
+
+
+def test_a_leap_day_that_exists_only_in_the_april_reckoning_is_accepted():
+    # 29 February 2482 BE is 29 February 1940 (a leap year); 1939, by the plain offset, has none
+    assert parse_be_dmy("29/02/2482", field="birth_date", flags=[]) == PartialDate(1940, 2, 29)
+
+
+def test_the_april_new_year_holds_in_every_form_that_reads_buddhist_years():
+    for era in ("BE", "either"):
+        flags: list[str] = []
+        assert parse_ymd("2475-01-20", field="birth_date", era=era, flags=flags) == PartialDate(1933, 1, 20)
+        assert flags == ["birth_date_april_new_year"]
+    flags = []
+    assert parse_ymd("2475-01-20", field="birth_date", era="CE", flags=flags) == PartialDate(1933, 1, 20)
+    assert flags == ["birth_date_buddhist_era_in_christian_field", "birth_date_april_new_year"]
 
 
 @pytest.mark.parametrize("text", ["14/02/0510", "14/02/3100", "14/02/1700"])

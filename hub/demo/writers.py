@@ -47,8 +47,8 @@ from hub.demo.population import (
     Population,
     gc_paused,
 )
+from hub.thai.dates import buddhist_year
 
-BE_OFFSET = 543
 TPMAP_COLUMNS = (
     "tpmap_person_id", "survey_year", "pid", "prefix", "fname", "lname", "sex", "birth_date", "house_code",
     "house_no", "moo", "tambon_code", "amphoe_code", "province_code", "welfare_card", "dim_health", "dim_living",
@@ -268,7 +268,7 @@ class _Truth:
 def _year(day: dt.date, *, era: str, wrong_era: bool) -> int:
     """The year of ``day`` in ``era`` (``"BE"`` or ``"CE"``), or in the other era when ``wrong_era``."""
     buddhist = (era == "BE") != wrong_era
-    return day.year + BE_OFFSET if buddhist else day.year
+    return buddhist_year(day) if buddhist else day.year
 
 
 def _iso(day: dt.date, *, era: str = "CE", wrong_era: bool = False) -> str:

@@ -3,6 +3,13 @@
 TPMAP writes ``dd/mm/yyyy`` in BE with ``00`` for an unknown day or month; EEF writes ``yyyy-mm-dd`` in
 BE; the logbook and the survey write ISO dates in CE. A year on the wrong side of the era (a CE year in a
 BE field, or the reverse) is corrected and flagged, because linking must still see it.
+
+Until 1941 the Thai year began on 1 April (from BE 2432, 1889 CE): 14 February 2482 BE, as it was written
+then and stays on the elderly's documents, is 14 February 1940 CE, not 1939. BE 2483 was cut short (April
+to December 1940) so that BE 2484 began on 1 January 1941; January to March of BE 2483 never existed in that
+reckoning, so such a date is read as written by today's. A January-March date of BE 2432-2482 is read with
+the April new year and flagged (``{field}_april_new_year``): a source that recounted it by today's calendar
+is then one year off, which linking's one-year tolerance for birth years absorbs.
 """
 from __future__ import annotations
 
@@ -13,6 +20,7 @@ from dataclasses import dataclass
 from hub.errors import RecordError
 
 BE_OFFSET = 543
+_APRIL_NEW_YEAR = range(2432, 2483)  # BE years that began on 1 April: their January-March are in the next CE year
 _BE_RANGE = range(2400, 2700)  # 1857-2156 CE
 _CE_RANGE = range(1857, 2157)
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
@@ -38,15 +46,30 @@ class PartialDate:
         return "-".join(parts)
 
 
+def buddhist_year(day: dt.date) -> int:
+    """The BE year of ``day`` as it was written then: January to March before 1941 belong to the BE year that
+    began the April before (the inverse of this module's parsing)."""
+    year = day.year + BE_OFFSET
+    return year - 1 if year - 1 in _APRIL_NEW_YEAR and day.month <= 3 else year
+
+
+def _christian_year(year: int, month: int, field: str, flags: list[str]) -> int:
+    """The CE year of a BE ``year``'s ``month`` (0: unknown), with the April new year before 1941."""
+    if year in _APRIL_NEW_YEAR and 1 <= month <= 3:
+        flags.append(f"{field}_april_new_year")
+        return year - BE_OFFSET + 1
+    return year - BE_OFFSET
+
+
 def _build(field: str, year: int, month: int, day: int, *, era: str, flags: list[str]) -> PartialDate:
     if era == "either":  # a form that lets its writer choose: the year says which, nothing to flag
         if year in _BE_RANGE:
-            year -= BE_OFFSET
+            year = _christian_year(year, month, field, flags)
         elif year not in _CE_RANGE:
             raise RecordError(f"{field}: the year is neither a plausible Buddhist-era nor Christian-era year")
     elif era == "BE":
         if year in _BE_RANGE:
-            year -= BE_OFFSET
+            year = _christian_year(year, month, field, flags)
         elif year in _CE_RANGE:
             flags.append(f"{field}_christian_era_in_buddhist_field")
         else:
@@ -55,8 +78,8 @@ def _build(field: str, year: int, month: int, day: int, *, era: str, flags: list
         if year in _CE_RANGE:
             pass
         elif year in _BE_RANGE:
-            year -= BE_OFFSET
             flags.append(f"{field}_buddhist_era_in_christian_field")
+            year = _christian_year(year, month, field, flags)
         else:
             raise RecordError(f"{field}: the year is not a plausible Christian-era year")
     if month == 0:

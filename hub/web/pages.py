@@ -40,6 +40,7 @@ from hub.pipeline.ingest import ingest_file
 from hub.quarantine import list_quarantine
 from hub.sync.status import source_statuses
 from hub.thai.areas import area_name
+from hub.thai.dates import buddhist_year
 from hub.thai.indicators import DIMENSIONS
 from hub.tokens import Caller, TokenError
 from hub.tokens import verify as verify_token
@@ -81,7 +82,7 @@ def date_text(iso: str | None, lang: str) -> str:
         day = dt.date.fromisoformat(iso[:10])
     except ValueError:
         return iso
-    return f"{day.day} {_THAI_MONTHS[day.month - 1]} {day.year + 543}"
+    return f"{day.day} {_THAI_MONTHS[day.month - 1]} {buddhist_year(day)}"
 
 
 def render(request: Request, template: str, who: Caller | None, status: int = 200, **context: Any) -> Response:
