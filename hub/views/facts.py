@@ -309,6 +309,8 @@ def person_facts(inputs: Inputs, allowed: np.ndarray, households: pd.DataFrame) 
     codes = persons["household_code"].to_numpy()
     row_of = np.full(len(inputs.population.labels("household")), -1, dtype=np.int64)
     row_of[households["household_code"].to_numpy()] = np.arange(len(households))
+    if (row_of[codes] < 0).any():
+        raise ValueError("households must be the household facts of the same records")
     home = households.iloc[row_of[codes]]
     for column in ("village", "persons", "sources", "deprivations", "deprivation_count", "verification",
                    "msdhs_assisted"):

@@ -70,7 +70,7 @@ def _masked(values: pd.Series, keep: int) -> pd.Series:
     return values.map(lambda v: v if v is None or pd.isna(v) else str(v)[:keep] + "*" * max(len(str(v)) - keep, 0))
 
 
-def json_lines(frame: pd.DataFrame) -> list[str]:
+def _json_lines(frame: pd.DataFrame) -> list[str]:
     """Each row of ``frame`` as one JSON object (column -> value; missing values ``null``), in UTF-8 text."""
     columns = frame.columns.tolist()
     return [orjson.dumps(dict(zip(columns, row)), default=_missing, option=orjson.OPT_SERIALIZE_NUMPY).decode()
@@ -129,7 +129,7 @@ def build_microdata(units: pd.DataFrame, view: View, *, partner: str, keyring: K
         report["k_anonymity"] = k_report.as_dict()
     row_keys = own.loc[out.index]
     area = out["area"].astype(str) if "area" in out else pd.Series("", index=out.index)
-    lines = json_lines(out)
+    lines = _json_lines(out)
     rows = pd.DataFrame({"area": area.to_numpy(), "fields": lines, "home": raw.loc[out.index, "area"].to_numpy()},
                         index=row_keys.to_numpy())
     # in key order, the order of the table's primary key: a bulk write then appends to its index
