@@ -347,6 +347,8 @@ def test_the_agency_queue_pages_and_counts_alike_with_or_without_an_area(hub, tm
     in_five = [i for (village, _, _), i in zip(homes, made) if village == "340101-05"]
     assert pages(area="340101-05") == (in_five[::-1], {len(in_five)}, {sum(
         25 * made.index(i) > 60 for i in in_five if i != made[-1])})
+    assert pages(area="3401")[0] == pages(area="34")[0] == made[::-1]  # amphoe and province hold all
+    assert pages(area="340102") == ([], {0}, {0}) and pages(area="35") == ([], {0}, {0})
     open_ones = agency_queue(hub, "msdhs", actor=ACTOR, today=today, status="pending", limit=100)
     assert (open_ones.total, open_ones.overdue) == (len(made) - 1, late)
 

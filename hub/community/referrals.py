@@ -263,7 +263,8 @@ def agency_queue(hub: Hub, partner: str, *, actor: str, status: str | None = Non
                  offset: int = 0, limit: int = 500, today: dt.date | None = None) -> Queue:
     """The referrals to ``partner``'s agency, oldest first, ``limit`` from ``offset``: each household in the
     partner's pseudonym, its village, the need, status and dates (no names). The read is audited. Without
-    ``area`` the page is cut by the database; with one, every referral's household is placed first."""
+    ``area`` the page is cut by the database; with one, the referrals of households with a record in the
+    area's tambons are placed (their home village found) and those at home in ``area`` kept."""
     today, partner = today or clock.now().date(), partner.lower()
     r = referrals
     mine = select(r).where(func.lower(r.c.agency) == partner, *([r.c.status == status] if status else []))
@@ -276,8 +277,9 @@ def agency_queue(hub: Hub, partner: str, *, actor: str, status: str | None = Non
             total, late = conn.execute(select(func.count(), func.count().filter(
                 counted.c.status.not_in(CLOSED), counted.c.referred_on < overdue_before(today)))).one()
         else:
+            near = mine.where(r.c.household_id.in_(_with_records_in(area)))
             placed = [(row, village) for row, village in
-                      _placed(conn, conn.execute(mine.order_by(r.c.referred_on, r.c.id))) if village.startswith(area)]
+                      _placed(conn, conn.execute(near.order_by(r.c.referred_on, r.c.id))) if village.startswith(area)]
             page, total = placed[offset:offset + limit], len(placed)
             late = sum(overdue(row.status, row.referred_on, today) for row, _ in placed)
         names = household_pseudonyms(hub.keyring, partner, [row.household_id for row, _ in page])
@@ -288,6 +290,20 @@ def agency_queue(hub: Hub, partner: str, *, actor: str, status: str | None = Non
         hub.audit.append(conn, ReferralQueueRead(resource=f"referrals:{partner}", partner=partner, rows=len(out)),
                          actor=actor)
     return Queue(out, total, late, offset + limit if offset + limit < total else None)
+
+
+def _with_records_in(area: str):
+    """The households with a record whose tambon code begins as ``area`` does (to its sixth character): a
+    superset of those whose home lies in ``area``, found through the index on the records' tambon, so
+    that an area's queue places its own households and not every household the agency serves."""
+    t, prefix = source_records, area[:6]
+    if len(prefix) == 6:
+        where = [t.c.tambon_code == prefix]
+    else:  # a range, not LIKE: SQLite's LIKE ignores case and so cannot use the index
+        where = [t.c.tambon_code >= prefix]
+        if prefix.isdigit() and prefix.strip("9"):
+            where.append(t.c.tambon_code < str(int(prefix) + 1).zfill(len(prefix)))
+    return select(record_links.c.household_id).select_from(linked_records).where(*where)
 
 
 def _placed(conn: Connection, rows) -> list[tuple[Any, str]]:
