@@ -97,6 +97,12 @@ def check_source(hub: Hub, source: str, access: SourceAccess, *, sample: Path | 
     """Validate ``access`` for ``source`` and dry-run it: the API's first page, or ``sample`` (else the
     oldest file waiting in the inbox; an empty inbox is checked to be a writable directory). Audited
     either way; raises :class:`RegistrationFailed` naming what is wrong."""
+    return _checked(hub, source, access, sample=sample, actor=actor)[0]
+
+
+def _checked(hub: Hub, source: str, access: SourceAccess, *, sample: Path | None,
+             actor: str) -> tuple[DryRun, Adapter]:
+    """:func:`check_source`, and the adapter configured with ``access``'s options it checked."""
     try:
         adapter = hub.adapters[source]
     except KeyError:
@@ -118,7 +124,7 @@ def check_source(hub: Hub, source: str, access: SourceAccess, *, sample: Path | 
         _audit_check(hub, source, None, str(exc), actor)
         raise RegistrationFailed(str(exc)) from None
     _audit_check(hub, source, run, None, actor)
-    return run
+    return run, adapter
 
 
 def _dry_run_inbox(hub: Hub, adapter: Adapter, inbox: Path, sample: Path | None) -> DryRun:
@@ -148,9 +154,8 @@ def register_source(hub: Hub, source: str, access: SourceAccess, *, sample: Path
     known = load_access(path)
     if source in known and not replace:
         raise RegistrationFailed(f"{source} is already registered in {path}; pass --replace to change it")
-    run = check_source(hub, source, access, sample=sample, actor=actor)
-    options = hub.adapters[source].configured(access.options).options
-    write_source(path, source, access, options=options.model_dump(mode="json", include=set(access.options)))
+    run, adapter = _checked(hub, source, access, sample=sample, actor=actor)
+    write_source(path, source, access, options=adapter.options.model_dump(mode="json", include=set(access.options)))
     with hub.engine.begin() as conn:
         hub.audit.append(conn, SourceRegistered(
             resource=f"source:{source}", source=source, access="api" if access.api else "inbox",
