@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from consent.subjects import village_code
 from hub.db.bulk import placeholder
-from hub.db.schema import LINKED_RECORDS_SQL
+from hub.db.schema import LINKED_RECORDS_SQL, linked_records_sql
 
 #: The source of households a community entered (:mod:`adapters.community_found`).
 COMMUNITY_ENTERED = "community_found"
@@ -121,8 +121,8 @@ def load_population(conn: Connection, *, tambon: str | None = None) -> Populatio
     sql = f"SELECT {_POPULATION_COLUMNS} FROM {LINKED_RECORDS_SQL}"
     params: tuple = ()
     if tambon:
-        sql += (f" WHERE l.household_id IN (SELECT k.household_id FROM source_records s JOIN record_links k "
-                f"ON k.id = s.id WHERE s.tambon_code = {mark})")
+        sql += (f" WHERE l.household_id IN (SELECT k.household_id FROM {linked_records_sql('s', 'k')} "
+                f"WHERE s.tambon_code = {mark})")
         params = (tambon,)
     cursor = conn.connection.driver_connection.cursor()
     cursor.execute(sql, params)

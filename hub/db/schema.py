@@ -151,7 +151,15 @@ record_links = Table(
 #: The records beside their person and household ids, to select from; and the same in the driver's SQL,
 #: as ``t`` (the record) and ``l`` (its link).
 linked_records = source_records.join(record_links, record_links.c.id == source_records.c.id)
-LINKED_RECORDS_SQL = "source_records t JOIN record_links l ON l.id = t.id"
+
+
+def linked_records_sql(record: str = "t", link: str = "l") -> str:
+    """The records joined to their links in the driver's SQL, under the aliases given (a subquery inside a
+    query that already uses ``t`` and ``l`` names its own)."""
+    return f"source_records {record} JOIN record_links {link} ON {link}.id = {record}.id"
+
+
+LINKED_RECORDS_SQL = linked_records_sql()
 
 link_runs = Table(
     "link_runs", metadata,

@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import Connection
 
 from hub.db.bulk import bulk_insert, placeholder
-from hub.db.schema import LINKED_RECORDS_SQL
+from hub.db.schema import LINKED_RECORDS_SQL, linked_records_sql
 from hub.linking.candidate_keys import VARIANT_BYTES
 from hub.linking.records import KeyRow, bytes_reader, load_keys
 
@@ -60,8 +60,8 @@ def changed_records(conn: Connection, watermark: int, decided: set[tuple[str, st
         where = f"t.run_id IN (SELECT r.id FROM ingest_runs r WHERE r.committed > {keys.mark})"
         if decided:
             named = keys.table(decided, "TEXT", "TEXT")
-            where += (f" OR l.person_id IN (SELECT k.person_id FROM source_records s JOIN record_links k "
-                      f"ON k.id = s.id WHERE (s.source, s.record_id) IN (SELECT v0, v1 FROM {named}))")
+            where += (f" OR l.person_id IN (SELECT k.person_id FROM {linked_records_sql('s', 'k')} "
+                      f"WHERE (s.source, s.record_id) IN (SELECT v0, v1 FROM {named}))")
         return load_keys(conn, where, (watermark,))
     finally:
         keys.drop()
