@@ -62,33 +62,31 @@ def bulk_update(conn: Connection, table: Table, columns: Sequence[str], rows: Se
     if not rows:
         return
     if len(rows) >= UPDATE_FROM_ROWS:
-        _update_from(conn, table, columns, rows, rebuild=most_of_table and conn.dialect.name == "sqlite")
+        update_from(conn, table, columns, rows, rebuild=most_of_table and conn.dialect.name == "sqlite")
         return
     mark = placeholder(conn)
     assignments = ", ".join(f"{c} = {mark}" for c in columns)
     conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} WHERE id = {mark}", list(rows))
 
 
-def _update_from(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple], *,
-                 rebuild: bool) -> None:
+def update_from(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple], *, key: str = "id",
+                rebuild: bool = False) -> None:
+    """``UPDATE table SET columns... WHERE key = ?`` for every row (the values, then the key's value; keys
+    distinct) in one statement, through a temporary table: each row of ``table`` is matched by its value
+    before the update, so a value written (even to ``key`` itself) is never matched again. ``rebuild``:
+    the indexes on ``columns`` are dropped and made again around the update."""
     staged = f"{table.name}_update"
-    definitions = ", ".join(f"{c} {table.c[c].type.compile(conn.dialect)}" for c in columns)
-    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staged} ({definitions}, id BIGINT PRIMARY KEY)")
+    values = [f"v{i}" for i in range(len(columns))]
+    definitions = ", ".join(f"{v} {table.c[c].type.compile(conn.dialect)}" for v, c in zip(values, columns))
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {staged} "
+                         f"({definitions}, k {table.c[key].type.compile(conn.dialect)} PRIMARY KEY)")
     try:
-        names = ", ".join((*columns, "id"))
-        if conn.dialect.name == "postgresql":
-            cursor = conn.connection.driver_connection.cursor()
-            with cursor.copy(f"COPY {staged} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            conn.exec_driver_sql(f"INSERT INTO {staged} ({names}) VALUES ({', '.join('?' * (len(columns) + 1))})",
-                                 list(rows))
-        assignments = ", ".join(f"{c} = s.{c}" for c in columns)
+        bulk_insert(conn, staged, (*values, "k"), rows)
+        assignments = ", ".join(f"{c} = s.{v}" for c, v in zip(columns, values))
         rebuilt = [index for index in table.indexes if rebuild and not set(index.columns.keys()).isdisjoint(columns)]
         for index in rebuilt:
             index.drop(conn)
-        conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} FROM {staged} s WHERE {table.name}.id = s.id")
+        conn.exec_driver_sql(f"UPDATE {table.name} SET {assignments} FROM {staged} s WHERE {table.name}.{key} = s.k")
         for index in rebuilt:
             index.create(conn)
     finally:
