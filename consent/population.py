@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
-from consent.subjects import village_code
+from consent.subjects import cid_ref, village_code
 from hub.db.bulk import placeholder
 from hub.db.schema import LINKED_RECORDS_SQL, linked_records_sql
 
@@ -37,16 +37,18 @@ class RecordSubject:
 class Population:
     """Integer-coded records. ``frame`` keeps the source columns, row for row."""
 
-    def __init__(self, frame: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame, households: tuple[np.ndarray, pd.Index] | None = None):
         """``frame`` has one row per record: ``person_id``, ``household_id``, ``cid`` (``cid:…`` or None),
-        ``tambon`` and ``moo`` (the household's home area)."""
+        ``tambon`` and ``moo`` (the household's home area). ``households``: ``pd.factorize`` of its
+        ``household_id``, when the caller has it already."""
         self.frame = frame.reset_index(drop=True)
         self._codes: dict[str, np.ndarray] = {}
         self._labels: dict[str, pd.Index] = {}
         columns = {"person": frame["person_id"], "household": frame["household_id"], "cid": frame["cid"],
                    "tambon": frame["tambon"]}
+        given = {"household": households} if households is not None else {}
         for name, values in columns.items():
-            codes, labels = pd.factorize(values, use_na_sentinel=True)
+            codes, labels = given.get(name) or pd.factorize(values, use_na_sentinel=True)
             self._codes[name], self._labels[name] = codes.astype(np.int64), pd.Index(labels)
         self._codes["village"], self._labels["village"] = self._villages(frame["moo"])
 
@@ -129,19 +131,25 @@ def load_population(conn: Connection, *, tambon: str | None = None) -> Populatio
     frame = pd.DataFrame(cursor.fetchall(),
                          columns=["person_id", "household_id", "linkage_key", "tambon", "moo", "source"])
     cursor.close()
-    frame["cid"] = [None if k is None else "cid:" + bytes(k).hex() for k in frame.pop("linkage_key")]
+    frame["cid"] = cid_refs(frame.pop("linkage_key"))
     return Population(home_areas(frame))
 
 
-def home_areas(frame: pd.DataFrame) -> pd.DataFrame:
+def cid_refs(linkage_keys: pd.Series) -> list[str | None]:
+    """Each record's ``cid:`` ref from its ``linkage_key`` as the driver returned it (None: no ID)."""
+    return [None if k is None else cid_ref(bytes(k)) for k in linkage_keys]
+
+
+def home_areas(frame: pd.DataFrame, households: np.ndarray | None = None) -> pd.DataFrame:
     """``frame`` with ``tambon`` and ``moo`` replaced by its household's most common (tambon, moo); ties go
     to the smallest tambon code, then the smallest moo, a missing one last. With a ``source`` column, the
     records a community entered (:data:`COMMUNITY_ENTERED`) vote only in a household no agency's record is
     in: a steward cannot move a household the agencies know into their community. Counted on integer codes
-    (one key per household and area), not by grouping strings."""
+    (one key per household and area), not by grouping strings. ``households``: the codes of
+    ``pd.factorize(frame["household_id"])``, when the caller has them already."""
     if frame.empty:
         return frame
-    households = pd.factorize(frame["household_id"])[0]
+    households = pd.factorize(frame["household_id"])[0] if households is None else households
     tambons, names = pd.factorize(frame["tambon"], sort=True)  # code order is the codes' text order
     tambons = np.where(tambons < 0, len(names), tambons)  # a missing tambon sorts last
     moo = frame["moo"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
@@ -189,7 +197,7 @@ def record_subject(conn: Connection, subject_ref: str) -> RecordSubject | None:
     frame = pd.DataFrame(cursor.fetchall(),
                          columns=["person_id", "household_id", "linkage_key", "tambon", "moo", "source"])
     cursor.close()
-    frame["cid"] = [None if k is None else "cid:" + bytes(k).hex() for k in frame.pop("linkage_key")]
+    frame["cid"] = cid_refs(frame.pop("linkage_key"))
     population = Population(home_areas(frame))
     row = int(np.flatnonzero((population.frame["person_id"] == person)
                              & (population.frame["household_id"] == home))[0])

@@ -47,13 +47,18 @@ class Subject:
         return f"{self.kind} {self.ref}"
 
 
+def cid_ref(linkage_key: bytes) -> str:
+    """The ``cid:`` ref of a keyed citizen ID (a record's ``linkage_key``)."""
+    return "cid:" + linkage_key.hex()
+
+
 def citizen_ref(keyring: Keyring, raw: str) -> str:
     """The ``cid:`` ref of a citizen ID; a :class:`ConsentError` unless the ID is 13 digits with a valid
     check digit (a person at the desk shows their card)."""
     cid = parse_citizen_id(raw)
     if cid is None or cid.status is not IdStatus.VALID:
         raise ConsentError("citizen ID: expected 13 digits with a valid check digit")
-    return "cid:" + KeyedHasher(keyring.derived("citizen-id"))(cid.digits).hex()
+    return cid_ref(KeyedHasher(keyring.derived("citizen-id"))(cid.digits))
 
 
 def person(keyring: Keyring, *, citizen_id: str | None = None, person_id: str | None = None) -> Subject:

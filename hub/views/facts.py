@@ -16,7 +16,7 @@ import orjson
 import pandas as pd
 from sqlalchemy import Connection, Text, cast, select
 
-from consent.population import Population, home_areas
+from consent.population import Population, cid_refs, home_areas
 from hub.community import REFERRAL_STATUSES, overdue
 from hub.community.verification import latest_statuses
 from hub.db.schema import linked_records, record_links, referrals, source_households, source_records
@@ -118,13 +118,14 @@ def load_inputs(conn: Connection, today: dt.date | None = None) -> Inputs:
     builds all its views from this); referrals overdue on ``today`` (default: today, UTC) are counted so."""
     today = today or dt.datetime.now(dt.UTC).date()
     records = _rows(conn, _record_query())
-    records["cid"] = [None if k is None else "cid:" + bytes(k).hex() for k in records.pop("linkage_key")]
-    records = _with_source_flags(_record_facts(home_areas(records)))
+    records["cid"] = cid_refs(records.pop("linkage_key"))
+    households = pd.factorize(records["household_id"])
+    records = _with_source_flags(_record_facts(home_areas(records, households[0])))
     h = source_households
     units = _rows(conn, select(h.c.source, h.c.household_id, cast(h.c.attributes, Text).label("attributes"))
                   .where(h.c.deleted.is_(False)))  # as text: orjson parses it, not the driver's json module
     units = _with_source_flags(pd.concat([units, _unit_facts(units, _parsed(units.pop("attributes")))], axis=1))
-    population = Population(records[["person_id", "household_id", "cid", "tambon", "moo"]])
+    population = Population(records[["person_id", "household_id", "cid", "tambon", "moo"]], households)
     records["person_code"], records["household_code"] = population.codes("person"), population.codes("household")
     units["household_code"] = population.labels("household").get_indexer(units["household_id"])
     verdicts = pd.Series(latest_statuses(conn), dtype=object)
