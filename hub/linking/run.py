@@ -208,7 +208,7 @@ def _link(hub: Hub, conn: Connection, stack: ExitStack, *, actor: str, full: boo
     if incremental:
         involved = _involved(compared, dirty, ids, pairs)
         rows = whole(conn, scope.persons | {r.person_id for r in involved},
-                     scope.households | {r.household_id for r in involved})
+                     scope.households | {r.household_id for r in involved}, known=compared)
         dirty = [row.pk in changed_pks for row in rows]
         ids = link_by_id(rows)
     else:

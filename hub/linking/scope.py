@@ -225,14 +225,20 @@ def candidates_of(conn: Connection, changed: list[KeyRow]) -> Scope:
         keys.drop()
 
 
-def whole(conn: Connection, persons: set[str], households: set[str]) -> list[KeyRow]:
-    """Every record of the ``persons`` and of the ``households``, and of the households of those persons:
-    what a run may renumber must be seen whole."""
+def whole(conn: Connection, persons: set[str], households: set[str], known: Iterable[KeyRow] = ()) -> list[KeyRow]:
+    """Every record of the ``persons`` and of the ``households``, and of the households of those persons
+    (what a run may renumber must be seen whole), in primary-key order. The ``known`` records (read in
+    this transaction) are taken as they are, not read again."""
     keys = _Keys(conn)
     try:
         named = keys.table(persons, "TEXT")
         theirs = {h for h, in conn.exec_driver_sql(
             f"SELECT DISTINCT l.household_id FROM record_links l WHERE l.person_id IN (SELECT v0 FROM {named})")}
-        return load_keys(conn, f"l.household_id IN (SELECT v0 FROM {keys.table(households | theirs, 'TEXT')})")
+        ids = [pk for pk, in conn.exec_driver_sql(f"SELECT l.id FROM record_links l WHERE l.household_id IN "
+                                                  f"(SELECT v0 FROM {keys.table(households | theirs, 'TEXT')})")]
+        have = {row.pk: row for row in known}
+        missing = [pk for pk in ids if pk not in have]
+        read = load_keys(conn, f"t.id IN (SELECT v0 FROM {keys.table(missing, 'INT')})") if missing else []
+        return sorted([*(have[pk] for pk in ids if pk in have), *read], key=lambda row: row.pk)
     finally:
         keys.drop()
