@@ -116,6 +116,11 @@ source_records = Table(
     Column("house_no_enc", LargeBinary),
     Column("private_enc", LargeBinary),
     Column("attributes", Json, nullable=False),
+    # what views count, taken out of the attributes at ingest (hub.record_facts)
+    Column("fact_bits", Integer, nullable=False, server_default="0"),
+    Column("fact_status", Text),
+    Column("fact_grade", Text),
+    Column("fact_vulnerabilities", Text),
     Column("flags", Json, nullable=False),
     Column("fingerprint", LargeBinary(16), nullable=False),
     Column("created_run_id", BigInteger, ForeignKey("ingest_runs.id"), nullable=False),

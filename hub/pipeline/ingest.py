@@ -42,6 +42,7 @@ from hub.ids import new_id
 from hub.linking.candidate_keys import CandidateKeys
 from hub.pipeline.background import in_background
 from hub.pipeline.minimise import claimed, minimised
+from hub.record_facts import record_facts
 from hub.records import PersonRecord, Rejected, SourceRecord, Tombstone
 from hub.subject_keys import anchor_for, erased_subjects
 
@@ -51,8 +52,8 @@ PERSON_COLUMNS = (
     "source", "record_id", "household_ref", "version", "linkage_key", "id_status",
     "linked_keys", "title", "sex", "birth_year", "tambon_code", "moo", "house_key", "id_variants",
     "first_name_block", "full_name_block", "address_block", "first_name_enc",
-    "last_name_enc", "birth_date_enc", "house_code_enc", "house_no_enc", "private_enc", "attributes", "flags",
-    "fingerprint", "run_id", "line",
+    "last_name_enc", "birth_date_enc", "house_code_enc", "house_no_enc", "private_enc", "attributes", "fact_bits",
+    "fact_status", "fact_grade", "fact_vulnerabilities", "flags", "fingerprint", "run_id", "line",
 )
 #: Columns written for a household unit (then ``created_run_id`` on insert).
 HOUSEHOLD_COLUMNS = (
@@ -128,10 +129,11 @@ class FlatPerson(NamedTuple):
     first_name_block: int | None
     full_name_block: int | None
     address_block: int | None
-    fingerprint: bytes = b""  # keyed digest of all the above but the line, to tell changed from unchanged
+    facts: tuple  # hub.record_facts, taken out of the attributes
+    fingerprint: bytes = b""  # keyed digest of all the above but the line and the facts, to tell changed from unchanged
 
     def fingerprinted(self, fingerprint: Fingerprinter) -> FlatPerson:
-        return self._replace(fingerprint=fingerprint(repr(self[:3] + self[4:-1])))
+        return self._replace(fingerprint=fingerprint(repr(self[:3] + self[4:-2])))
 
 
 class FlatHousehold(NamedTuple):
@@ -219,7 +221,7 @@ def flatten_person(unit: SourceRecord, p: PersonRecord, keys: CandidateKeys) -> 
         h.tambon_code, h.moo, h.house_code, h.house_no if own else None, own,
         _json(p.private) if p.private else None, _json(p.attributes), _json(sorted(set(flags))) if flags else "[]",
         keys.id_variants(cid.digits) if cid else None, first_name_block, full_name_block,
-        keys.address_block(h.tambon_code, h.moo, h.house_no) if own else None,
+        keys.address_block(h.tambon_code, h.moo, h.house_no) if own else None, record_facts(p.attributes),
     )
 
 
@@ -487,7 +489,7 @@ class _BatchWriter:
             seal(p.house_code, aad("source_records", source, rid, "house_code")) if p.own_address else None,
             seal(p.house_no, aad("source_records", source, rid, "house_no")),
             seal(p.private_json, aad("source_records", source, rid, "private")),
-            p.attributes_json, p.flags_json, p.fingerprint, self.report.run_id, p.line,
+            p.attributes_json, *p.facts, p.flags_json, p.fingerprint, self.report.run_id, p.line,
         )
 
 

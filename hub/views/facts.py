@@ -1,5 +1,6 @@
 """Facts per linked person and household, from every source's stored records (no decryption: views are
-built from the clear, non-identifying columns and ``attributes``).
+built from the clear, non-identifying columns, the facts ingest took out of the records' attributes
+(:mod:`hub.record_facts`) and the household units' ``attributes``).
 
 :func:`load_inputs` reads the store once per publish; :func:`household_facts` and :func:`person_facts`
 then build, for the records one view may use (its consent mask), one row per household and per person.
@@ -20,6 +21,7 @@ from consent.population import Population, cid_refs, home_areas
 from hub.community import REFERRAL_STATUSES, overdue
 from hub.community.verification import latest_statuses
 from hub.db.schema import linked_records, record_links, referrals, source_households, source_records
+from hub.record_facts import FACT_BITS
 from hub.views.figures import CAPITALS, DIMENSIONS, REFERRAL_MEASURES, VULNERABILITIES
 
 SOURCES = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")  # the agencies, for coverage
@@ -59,36 +61,33 @@ def _parsed(values: pd.Series) -> list[dict]:
 
 
 def _record_query():
-    """Each record's clear columns and the facts views use, extracted from ``attributes`` by the database
-    (JSON_EXTRACT on SQLite, ``#>>`` on PostgreSQL): parsing a million JSON documents in Python costs more
-    than the rest of a publish."""
-    r, a, links = source_records, source_records.c.attributes, record_links
+    """Each record's clear columns and the facts views use, which ingest took out of its attributes
+    (:mod:`hub.record_facts`)."""
+    r, links = source_records, record_links
     return select(
         r.c.source, links.c.person_id, links.c.household_id, r.c.linkage_key, r.c.sex, r.c.birth_year,
-        r.c.tambon_code.label("tambon"), r.c.moo,
-        *(a[("dimensions", d)].as_boolean().label(f"tp_{d}") for d in DIMENSIONS),
-        a["welfare_card"].as_boolean().label("welfare_card"), a["status"].as_string().label("status"),
-        a["cct_baht"].as_integer().label("cct_baht"), a["grade"].as_string().label("grade"),
-        a["vulnerabilities"].as_string().label("vulnerabilities")).select_from(linked_records)
+        r.c.tambon_code.label("tambon"), r.c.moo, r.c.fact_bits, r.c.fact_status.label("status"),
+        r.c.fact_grade.label("grade"), r.c.fact_vulnerabilities.label("vulnerabilities")).select_from(linked_records)
 
 
 def _record_facts(frame: pd.DataFrame) -> pd.DataFrame:
-    """The extracted columns as typed facts, each meaningful only for its own source's records."""
+    """The stored facts as typed columns, each meaningful only for its own source's records."""
     source = frame["source"].to_numpy()
     tpmap, eef, msdhs = source == "tpmap", source == "eef_students", source == "msdhs_logbook"
+    bits = frame.pop("fact_bits").to_numpy(dtype=np.int64)
 
-    def flag(column: str, mine: np.ndarray) -> np.ndarray:
-        return mine & np.equal(frame.pop(column).to_numpy(dtype=object), True).astype(bool)  # 1/True; not None
+    def flag(name: str, mine: np.ndarray) -> np.ndarray:
+        return mine & (bits & (1 << FACT_BITS.index(name)) > 0)
 
     for d in DIMENSIONS:
-        frame[f"tp_{d}"] = flag(f"tp_{d}", tpmap)
+        frame[f"tp_{d}"] = flag(d, tpmap)
     frame["welfare_card"] = flag("welfare_card", tpmap)
     frame["eef_rank"] = np.where(eef, frame.pop("status").map(_EEF_RANK).fillna(0), 0).astype(np.int8)
-    frame["eef_cct"] = eef & (frame.pop("cct_baht").fillna(0).to_numpy() > 0)
+    frame["eef_cct"] = flag("cct", eef)
     frame["grade"] = frame["grade"].where(eef, None)
     codes, lists = pd.factorize(frame.pop("vulnerabilities").where(msdhs, "").fillna(""))  # few distinct lists
     for v in VULNERABILITIES:
-        frame[f"vul_{v}"] = np.array([f'"{v}"' in text for text in lists], dtype=bool)[codes]
+        frame[f"vul_{v}"] = np.array([v in text.split(";") for text in lists], dtype=bool)[codes]
     return frame
 
 
