@@ -13,7 +13,8 @@ from typing import Any
 from hub.thai.indicators import DIMENSIONS
 
 #: The flag behind each bit of ``fact_bits`` (bit i: ``FACT_BITS[i]``): TPMAP's deprived dimensions and
-#: welfare card, and a conditional cash transfer paid by EEF. Stored: append, never reorder.
+#: welfare card, and a conditional cash transfer paid by EEF. Stored: never reorder; a new flag is appended
+#: with a migration that sets it for the records stored before (as 0014 did for these).
 FACT_BITS = (*DIMENSIONS, "welfare_card", "cct")
 _DIMENSION_BITS = tuple((name, 1 << FACT_BITS.index(name)) for name in DIMENSIONS)
 _WELFARE_BIT, _CCT_BIT = 1 << FACT_BITS.index("welfare_card"), 1 << FACT_BITS.index("cct")
