@@ -16,8 +16,10 @@ from hub.thai.indicators import DIMENSIONS
 #: welfare card, and a conditional cash transfer paid by EEF. Stored: never reorder; a new flag is appended
 #: with a migration that sets it for the records stored before (as 0014 did for these).
 FACT_BITS = (*DIMENSIONS, "welfare_card", "cct")
-_DIMENSION_BITS = tuple((name, 1 << FACT_BITS.index(name)) for name in DIMENSIONS)
-_WELFARE_BIT, _CCT_BIT = 1 << FACT_BITS.index("welfare_card"), 1 << FACT_BITS.index("cct")
+#: Each flag's bit value in ``fact_bits``.
+FACT_BIT = {name: 1 << bit for bit, name in enumerate(FACT_BITS)}
+_DIMENSION_BITS = tuple((name, FACT_BIT[name]) for name in DIMENSIONS)
+_WELFARE_BIT, _CCT_BIT = FACT_BIT["welfare_card"], FACT_BIT["cct"]
 
 
 def record_facts(attributes: dict[str, Any]) -> tuple[int, str | None, str | None, str | None]:

@@ -21,7 +21,7 @@ from consent.population import Population, cid_refs, home_areas
 from hub.community import REFERRAL_STATUSES, overdue
 from hub.community.verification import latest_statuses
 from hub.db.schema import linked_records, record_links, referrals, source_households, source_records
-from hub.record_facts import FACT_BITS
+from hub.record_facts import FACT_BIT
 from hub.views.figures import CAPITALS, DIMENSIONS, REFERRAL_MEASURES, VULNERABILITIES
 
 SOURCES = ("tpmap", "msdhs_logbook", "eef_students", "university_survey")  # the agencies, for coverage
@@ -77,7 +77,7 @@ def _record_facts(frame: pd.DataFrame) -> pd.DataFrame:
     bits = frame.pop("fact_bits").to_numpy(dtype=np.int64)
 
     def flag(name: str, mine: np.ndarray) -> np.ndarray:
-        return mine & (bits & (1 << FACT_BITS.index(name)) > 0)
+        return mine & (bits & FACT_BIT[name] > 0)
 
     for d in DIMENSIONS:
         frame[f"tp_{d}"] = flag(d, tpmap)
