@@ -21,6 +21,7 @@ from hub.views.figures import FIGURES, measures_of
 from hub.views.microdata import partner_key, pseudonyms
 from hub.views.publish import publish
 from hub.views.read import current_versions, read_view
+from hub.views.row_versions import in_version
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def _cells(hub, view):
 def _rows(hub, view):
     with hub.engine.connect() as conn:
         version = next(v for v in current_versions(conn) if v.view == view)
-        rows = conn.execute(select(view_rows).where(view_rows.c.version_id == version.version_id)).all()
+        rows = conn.execute(select(view_rows).where(in_version(view, version.version_id))).all()
     return [r.fields for r in rows]
 
 

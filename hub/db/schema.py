@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -399,14 +400,23 @@ view_cells = Table(
     Column("figures", Json, nullable=False),  # measure -> value, or null where suppressed
 )
 
-#: A microdata view's rows: pseudonymised, generalised, k-anonymous.
+#: A microdata view's rows: pseudonymised, generalised, k-anonymous. Stored once for every version of the
+#: view that has it (copy-on-write, :mod:`hub.views.row_versions`): in the view's versions from
+#: ``from_version`` up to, not including, ``to_version`` (null: up to the newest). Kept in area order (a
+#: clustered key on SQLite), the order reads page through.
 view_rows = Table(
     "view_rows", metadata,
-    Column("version_id", BigInteger, ForeignKey("view_versions.id"), primary_key=True),
+    Column("view", String(64), primary_key=True),
+    Column("area", String(16), primary_key=True),
     Column("row_key", String(64), primary_key=True),
-    Column("area", String(16), nullable=False),
+    Column("from_version", BigInteger, primary_key=True),
+    Column("to_version", BigInteger),
     Column("fields", Json, nullable=False),
     Column("home", String(16)),  # the unit's own village (never served): reads are counted by it
+    Column("digest", BigInteger),  # of fields and home as written: finds the rows a version changes
+    Index("ix_view_rows_closed", "view", "to_version", sqlite_where=text("to_version IS NOT NULL"),
+          postgresql_where=text("to_version IS NOT NULL")),
+    sqlite_with_rowid=False,
 )
 
 #: Where a source's pull stands: ``since`` is the greatest change time of its completed walks (asked for

@@ -45,6 +45,8 @@ def summarise(report: dict) -> str:
         parts.append(f"k={k['k']} at {levels}; {k['suppressed']} rows suppressed ({k['suppressed_share']:.1%})")
     if d := report.get("differential_privacy"):
         parts.append(f"epsilon {d['epsilon']:g} ({d['mechanism']})")
+    if (written := report.get("rows_written")) is not None:
+        parts.append(f"{written} rows written, {report['rows_shared']} shared with the version before")
     return "; ".join(parts) or "-"
 
 

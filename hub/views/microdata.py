@@ -132,6 +132,6 @@ def build_microdata(units: pd.DataFrame, view: View, *, partner: str, keyring: K
     lines = _json_lines(out)
     rows = pd.DataFrame({"area": area.to_numpy(), "fields": lines, "home": raw.loc[out.index, "area"].to_numpy()},
                         index=row_keys.to_numpy())
-    # in key order, the order of the table's primary key: a bulk write then appends to its index
-    rows = rows.iloc[np.argsort(rows.index.to_numpy(dtype=str), kind="stable")]
+    # in area then key order, the order of the table's primary key: a bulk write then appends to it
+    rows = rows.iloc[np.lexsort((rows.index.to_numpy(dtype=str), rows["area"].to_numpy(dtype=str)))]
     return MicrodataTable(rows, report)

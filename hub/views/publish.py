@@ -29,9 +29,9 @@ from contracts.registry import record_in_force
 from hub.anonymise.suppression import village_groups
 from hub.context import Hub
 from hub.db.bulk import bulk_insert
-from hub.db.schema import view_cells, view_rows, view_versions
+from hub.db.schema import view_cells, view_versions
 from hub.errors import ContractViolation, HubError, PublishError
-from hub.views import read_cache
+from hub.views import read_cache, row_versions
 from hub.views.aggregate import build_aggregate
 from hub.views.facts import Inputs, household_facts, load_inputs, person_facts
 from hub.views.fields import FIELDS
@@ -132,28 +132,30 @@ def _build(hub: Hub, inputs: Inputs, loaded: LoadedContract, view: View, allowed
 
 
 def _write_version(conn: Connection, loaded: LoadedContract, view: View, table, excluded: int,
-                   at: dt.datetime, mark: dict) -> int:
+                   at: dt.datetime, mark: dict) -> tuple[int, dict]:
+    """Write ``table`` as a ``building`` version of ``view``; its id and its report as stored."""
     report = {**table.report, "excluded_by_consent": excluded, "inputs": mark}
     version = conn.execute(insert(view_versions).values(
         view=view.name, contract_id=loaded.contract.id, contract_sha256=loaded.sha256, level=view.level,
         status="building", started_at=at, rows=len(table), epsilon=view.privacy.epsilon if view.public else None,
         report=report)).inserted_primary_key[0]
     if view.microdata:
-        rows = [(version, key, area, fields, home) for key, area, fields, home in
-                zip(table.rows.index.tolist(), *(table.rows[c].tolist() for c in ("area", "fields", "home")))]
-        bulk_insert(conn, view_rows, ("version_id", "row_key", "area", "fields", "home"), rows)
+        written = row_versions.write_version(conn, view.name, version, table.rows)
+        report = {**report, "rows_written": written.written, "rows_shared": written.shared}
+        conn.execute(update(view_versions).where(view_versions.c.id == version).values(report=report))
     else:
         cells = table.cells
         rows = [(version, area, level, parent, _json(figures)) for area, level, parent, figures in
                 zip(cells.index.tolist(), *(cells[c].tolist() for c in ("level", "parent", "figures")))]
         bulk_insert(conn, view_cells, ("version_id", "area", "level", "parent", "figures"), rows)
-    return version
+    return version, report
 
 
-def _drop_versions(conn: Connection, ids: Sequence[int]) -> None:
+def _drop_building(conn: Connection, ids: Sequence[int]) -> None:
+    """Remove versions built but never switched in (each the newest of its view) and all they wrote."""
     if ids:
-        for table in (view_cells, view_rows):
-            conn.execute(delete(table).where(table.c.version_id.in_(ids)))
+        conn.execute(delete(view_cells).where(view_cells.c.version_id.in_(ids)))
+        row_versions.undo(conn, ids)
         conn.execute(delete(view_versions).where(view_versions.c.id.in_(ids)))
 
 
@@ -169,8 +171,9 @@ def _switch(conn: Connection, built: dict[str, int], at: dt.datetime) -> None:
         kept = conn.scalars(select(t.c.id).where(t.c.view == view, t.c.status.in_(("current", "retired")))
                             .order_by(t.c.id.desc())).all()
         old = kept[KEEP:]
-        for table in (view_cells, view_rows):
-            conn.execute(delete(table).where(table.c.version_id.in_(old)))
+        if old:
+            conn.execute(delete(view_cells).where(view_cells.c.version_id.in_(old)))
+            row_versions.expire(conn, view, oldest_kept=kept[KEEP - 1])
         # a public view's spend must stay countable after its rows go: the version row stays, marked expired
         conn.execute(update(t).where(t.c.id.in_(old), t.c.epsilon.is_not(None)).values(status="expired"))
         conn.execute(delete(t).where(t.c.id.in_(old), t.c.epsilon.is_(None)))
@@ -202,8 +205,8 @@ def publish(hub: Hub, *, views: Sequence[str] | None = None, actor: str, force: 
             reason = str(exc) if isinstance(exc, HubError) else f"{type(exc).__name__} while building views"
             _audit_failure(hub, reason, actor, built.values())
             raise PublishError(f"publish failed ({reason}); the views being served are unchanged") from exc
-    done = {view.name: Published(view.name, version, len(table), excluded, table.report)
-            for loaded, view, version, table, excluded in results}
+    done = {view.name: Published(view.name, version, len(table), excluded, report)
+            for loaded, view, version, table, excluded, report in results}
     done.update({p.view: p for p in kept})
     return [done[view.name] for _, view in chosen]
 
@@ -223,7 +226,7 @@ def _publish_locked(hub: Hub, chosen: list[tuple[LoadedContract, View]], contrac
     written), then all switched in one transaction."""
     with hub.engine.begin() as conn:
         record_in_force(conn, contracts, audit=hub.audit, actor=actor)
-        _drop_versions(conn, conn.scalars(select(view_versions.c.id).where(
+        _drop_building(conn, conn.scalars(select(view_versions.c.id).where(
             view_versions.c.status == "building")).all())
         mark = inputs_mark(conn, contracts, at)
         fresh = {} if force else {v.name: version for _, v in chosen
@@ -244,12 +247,12 @@ def _publish_locked(hub: Hub, chosen: list[tuple[LoadedContract, View]], contrac
             progress(view.name)
         table, excluded = _build(hub, inputs, loaded, view, allowed[view.name], at, cache, groups)
         with hub.engine.begin() as conn:
-            version = _write_version(conn, loaded, view, table, excluded, at, mark)
+            version, report = _write_version(conn, loaded, view, table, excluded, at, mark)
         built[view.name] = version
-        results.append((loaded, view, version, table, excluded))
+        results.append((loaded, view, version, table, excluded, report))
     with hub.engine.begin() as conn:
         _switch(conn, built, at)
-        for loaded, view, version, table, excluded in results:
+        for loaded, view, version, table, excluded, _ in results:
             hub.audit.append(conn, ViewPublished(
                 resource=f"view:{view.name}", partner=loaded.contract.partner.id, purpose=view.purpose,
                 version_id=version, contract_sha256=loaded.sha256, rows=len(table),
@@ -262,6 +265,6 @@ def _publish_locked(hub: Hub, chosen: list[tuple[LoadedContract, View]], contrac
 def _audit_failure(hub: Hub, reason: str, actor: str, unfinished: Iterable[int]) -> None:
     """Remove the versions this publish built but did not switch in, and audit the failure."""
     with hub.engine.begin() as conn:
-        _drop_versions(conn, conn.scalars(select(view_versions.c.id).where(
+        _drop_building(conn, conn.scalars(select(view_versions.c.id).where(
             view_versions.c.id.in_(list(unfinished)), view_versions.c.status == "building")).all())
         hub.audit.append(conn, PublishFailed(resource="views", reason=reason), actor=actor)

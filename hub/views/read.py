@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, bindparam, func, or_, select
 
 from audit.events import ViewRead
 from contracts.model import MICRODATA_LEVELS, View
@@ -19,7 +19,7 @@ from hub.db.schema import view_cells, view_rows, view_versions
 from hub.errors import ContractViolation
 from hub.exports import write_export
 from hub.thai.areas import area_name
-from hub.views import read_cache
+from hub.views import read_cache, row_versions
 from hub.views.figures import measures_of, ratios_of
 
 
@@ -114,13 +114,19 @@ def _microdata(info: VersionInfo) -> bool:
     return info.level in MICRODATA_LEVELS
 
 
+def _of_version(info: VersionInfo) -> ColumnElement[bool]:
+    if _microdata(info):
+        return row_versions.in_version(info.view, info.version_id)
+    return view_cells.c.version_id == info.version_id
+
+
 def _read_slice(conn: Connection, info: VersionInfo, *, area: str | None, whole: bool,
                 page: tuple[int, int] | None) -> ViewSlice:
     cells, rows, homes = [], [], Counter()
     microdata = _microdata(info)
     table = view_rows if microdata else view_cells
     code = area or "TH"
-    query = select(table).where(table.c.version_id == info.version_id)
+    query = select(table).where(_of_version(info))
     if not microdata and not whole:
         query = query.where(or_(view_cells.c.area == code, view_cells.c.parent == code))
     elif area:
@@ -148,7 +154,7 @@ def _count(conn: Connection, info: VersionInfo, area: str | None) -> int:
 
 def _read_count(conn: Connection, info: VersionInfo, area: str | None) -> int:
     table = view_rows if _microdata(info) else view_cells
-    query = select(func.count()).select_from(table).where(table.c.version_id == info.version_id)
+    query = select(func.count()).select_from(table).where(_of_version(info))
     if area:
         query = query.where(table.c.area.startswith(area, autoescape=True))
     return int(conn.scalar(query))
