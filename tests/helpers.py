@@ -98,6 +98,42 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def linked_population(hub: Hub, folder: Path, *, households: int, seed: int) -> None:
+    """A synthetic population (real tambons) written under ``folder`` in the four partner formats, ingested
+    and linked: a store to publish views from."""
+    from hub.demo.population import generate_population
+    from hub.demo.writers import write_partner_files
+    from hub.linking.run import link
+
+    written = write_partner_files(generate_population(households=households, seed=seed), folder, seed=seed)
+    for source in ("tpmap", "msdhs_logbook", "eef_students", "university_survey"):
+        for path in written.files.get(source, []):
+            ingest(hub, source, path)
+    link(hub, actor=ACTOR)
+
+
+@contextmanager
+def refusing_inserts(engine: Engine, table: str) -> Iterator[None]:
+    """While inside, the database refuses every insert into ``table`` ("disk full"), by a trigger."""
+    postgres = is_postgres(engine)
+    with engine.begin() as conn:
+        if postgres:
+            conn.execute(text("CREATE FUNCTION refuse_inserts() RETURNS trigger AS $$ BEGIN "
+                              "RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql"))
+            conn.execute(text(f"CREATE TRIGGER refuse BEFORE INSERT ON {table} FOR EACH ROW "
+                              "EXECUTE FUNCTION refuse_inserts()"))
+        else:
+            conn.execute(text(f"CREATE TRIGGER refuse BEFORE INSERT ON {table} BEGIN "
+                              "SELECT RAISE(ABORT, 'disk full'); END"))
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TRIGGER refuse ON {table}" if postgres else "DROP TRIGGER refuse"))
+            if postgres:
+                conn.execute(text("DROP FUNCTION refuse_inserts()"))
+
+
 def engine_at_migration(settings, revision: str) -> Engine:
     """An engine on a new database migrated only up to ``revision``: an older hub's store, which a test
     fills as that version wrote it before opening it (and so upgrading it) with today's hub."""

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import delete, func, insert, select, text
 
-from helpers import ACTOR, engine_at_migration, is_postgres, isolated_database_url
+from helpers import ACTOR, engine_at_migration, isolated_database_url, linked_population, refusing_inserts
 from hub.context import Hub
 from hub.db.schema import LINKED_RECORDS_SQL as LINKED
 from hub.db.schema import view_rows, view_versions
@@ -27,19 +27,10 @@ VIEW = "eef_students"
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
-    from hub.demo.population import generate_population
-    from hub.demo.writers import write_partner_files
-    from hub.linking.run import link
-    from hub.pipeline.ingest import ingest_file
-
     home = tmp_path_factory.mktemp("row-versions")
     with isolated_database_url(home) as url:
         hub, _ = Hub.init(Settings(home=home, database_url=url))
-        written = write_partner_files(generate_population(households=400, seed=23), home / "files", seed=23)
-        for source in ("tpmap", "msdhs_logbook", "eef_students", "university_survey"):
-            for path in written.files.get(source, []):
-                ingest_file(hub, source, path, actor=ACTOR)
-        link(hub, actor=ACTOR)
+        linked_population(hub, home / "files", households=400, seed=23)
         publish(hub, views=[VIEW], actor=ACTOR)
         yield hub
         hub.engine.dispose()
@@ -155,24 +146,9 @@ def test_a_failed_publish_takes_back_every_row_it_wrote_or_closed(published):
         table = sorted(tuple(r) for r in conn.execute(select(view_rows.c.row_key, view_rows.c.from_version,
                                                              view_rows.c.to_version).where(view_rows.c.view == VIEW)))
     rows, mine = _read(published), _object(published)
-    postgres = is_postgres(published.engine)
-    with published.engine.begin() as conn:  # the aggregate built after the microdata view cannot be written
-        if postgres:
-            conn.execute(text("CREATE FUNCTION refuse_cells() RETURNS trigger AS $$ BEGIN "
-                              "RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql"))
-            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON view_cells FOR EACH ROW "
-                              "EXECUTE FUNCTION refuse_cells()"))
-        else:
-            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON view_cells BEGIN "
-                              "SELECT RAISE(ABORT, 'disk full'); END"))
-    try:
-        with pytest.raises(PublishError, match="the views being served are unchanged"):
-            publish(published, views=[VIEW, "eef_tambon"], actor=ACTOR)
-    finally:
-        with published.engine.begin() as conn:
-            conn.execute(text("DROP TRIGGER refuse ON view_cells" if postgres else "DROP TRIGGER refuse"))
-            if postgres:
-                conn.execute(text("DROP FUNCTION refuse_cells()"))
+    with refusing_inserts(published.engine, "view_cells"), \
+            pytest.raises(PublishError, match="the views being served are unchanged"):
+        publish(published, views=[VIEW, "eef_tambon"], actor=ACTOR)  # the aggregate after the rows fails
     with published.engine.connect() as conn:
         assert sorted(tuple(r) for r in conn.execute(select(
             view_rows.c.row_key, view_rows.c.from_version, view_rows.c.to_version).where(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from helpers import ACTOR, is_postgres, isolated_database_url
+from helpers import ACTOR, isolated_database_url, linked_population, refusing_inserts
 from hub.context import Hub
 from hub.db.schema import LINKED_RECORDS_SQL as LINKED
 from hub.db.schema import audit_events, view_cells, view_rows, view_versions
@@ -26,19 +26,10 @@ from hub.views.row_versions import in_version
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
-    from hub.demo.population import generate_population
-    from hub.demo.writers import write_partner_files
-    from hub.linking.run import link
-    from hub.pipeline.ingest import ingest_file
-
     home = tmp_path_factory.mktemp("views")
     with isolated_database_url(home) as url:
         hub, _ = Hub.init(Settings(home=home, database_url=url))
-        written = write_partner_files(generate_population(households=700, seed=11), home / "files", seed=11)
-        for source in ("tpmap", "msdhs_logbook", "eef_students", "university_survey"):
-            for path in written.files.get(source, []):
-                ingest_file(hub, source, path, actor=ACTOR)
-        link(hub, actor=ACTOR)
+        linked_population(hub, home / "files", households=700, seed=11)
         publish(hub, actor=ACTOR)
         yield hub
         hub.engine.dispose()
@@ -254,24 +245,9 @@ def test_a_view_no_contract_defines_is_refused(published):
 
 def test_a_failed_publish_leaves_the_current_versions_served(published):
     before = {v.view: v.version_id for v in _current(published)}
-    with published.engine.begin() as conn:
-        if is_postgres(published.engine):
-            conn.execute(text("CREATE FUNCTION refuse_cells() RETURNS trigger AS $$ BEGIN "
-                              "RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql"))
-            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON view_cells FOR EACH ROW "
-                              "EXECUTE FUNCTION refuse_cells()"))
-        else:
-            conn.execute(text("CREATE TRIGGER refuse BEFORE INSERT ON view_cells BEGIN "
-                              "SELECT RAISE(ABORT, 'disk full'); END"))
-    try:
-        with pytest.raises(PublishError, match="the views being served are unchanged"):
-            publish(published, actor=ACTOR, force=True)
-    finally:
-        with published.engine.begin() as conn:
-            conn.execute(text("DROP TRIGGER refuse ON view_cells" if is_postgres(published.engine)
-                              else "DROP TRIGGER refuse"))
-            if is_postgres(published.engine):
-                conn.execute(text("DROP FUNCTION refuse_cells()"))
+    with refusing_inserts(published.engine, "view_cells"), \
+            pytest.raises(PublishError, match="the views being served are unchanged"):
+        publish(published, actor=ACTOR, force=True)
     assert {v.view: v.version_id for v in _current(published)} == before
     with published.engine.connect() as conn:
         assert conn.scalar(select(view_versions.c.id).where(view_versions.c.status == "building")) is None
