@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Text, cast, select
 from consent.population import Population, cid_refs, home_areas
 from hub.community import REFERRAL_STATUSES, overdue
 from hub.community.verification import latest_statuses
+from hub.db.frames import read_frame
 from hub.db.schema import linked_records, record_links, referrals, source_households, source_records
 from hub.record_facts import FACT_BIT
 from hub.views.figures import CAPITALS, DIMENSIONS, REFERRAL_MEASURES, VULNERABILITIES
@@ -44,16 +45,6 @@ class Inputs:
     verdicts: pd.Series  # household id -> its stewards' newest verification (poor, not_poor, moved, deceased)
     found: pd.Series  # household id -> poor or not_poor, as the stewards who entered it found it
     referrals: pd.DataFrame  # household id -> referrals made, and by status (:data:`REFERRAL_MEASURES`)
-
-
-def _rows(conn: Connection, query) -> pd.DataFrame:
-    """The rows of a Core ``query``, fetched by the driver (no per-row Python objects from SQLAlchemy)."""
-    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    cursor = conn.connection.driver_connection.cursor()
-    cursor.execute(sql)
-    frame = pd.DataFrame(cursor.fetchall(), columns=[c.name for c in query.selected_columns])
-    cursor.close()
-    return frame
 
 
 def _parsed(values: pd.Series) -> list[dict]:
@@ -116,12 +107,12 @@ def load_inputs(conn: Connection, today: dt.date | None = None) -> Inputs:
     """Read every stored record and household unit, community verification and referral once (a publish
     builds all its views from this); referrals overdue on ``today`` (default: today, UTC) are counted so."""
     today = today or dt.datetime.now(dt.UTC).date()
-    records = _rows(conn, _record_query())
+    records = read_frame(conn, _record_query())
     records["cid"] = cid_refs(records.pop("linkage_key"))
     households = pd.factorize(records["household_id"])
     records = _with_source_flags(_record_facts(home_areas(records, households[0])))
     h = source_households
-    units = _rows(conn, select(h.c.source, h.c.household_id, cast(h.c.attributes, Text).label("attributes"))
+    units = read_frame(conn, select(h.c.source, h.c.household_id, cast(h.c.attributes, Text).label("attributes"))
                   .where(h.c.deleted.is_(False)))  # as text: orjson parses it, not the driver's json module
     units = _with_source_flags(pd.concat([units, _unit_facts(units, _parsed(units.pop("attributes")))], axis=1))
     population = Population(records[["person_id", "household_id", "cid", "tambon", "moo"]], households)
@@ -134,7 +125,7 @@ def load_inputs(conn: Connection, today: dt.date | None = None) -> Inputs:
 def _found(conn: Connection) -> pd.Series:
     """What the stewards who entered a household found it (:mod:`adapters.community_found`), its newest entry."""
     h = source_households
-    found = _rows(conn, select(h.c.household_id, h.c.attributes["verified_poor"].as_boolean().label("poor"))
+    found = read_frame(conn, select(h.c.household_id, h.c.attributes["verified_poor"].as_boolean().label("poor"))
                   .where(h.c.source == FOUND, h.c.deleted.is_(False)).order_by(h.c.run_id, h.c.line))
     found["status"] = np.where(found.pop("poor").to_numpy(dtype=object) == True, "poor", "not_poor")  # noqa: E712
     return found.drop_duplicates("household_id", keep="last").set_index("household_id")["status"]
@@ -142,7 +133,7 @@ def _found(conn: Connection) -> pd.Series:
 
 def _referral_counts(conn: Connection, today: dt.date) -> pd.DataFrame:
     r = referrals
-    rows = _rows(conn, select(r.c.household_id, r.c.status, r.c.referred_on))
+    rows = read_frame(conn, select(r.c.household_id, r.c.status, r.c.referred_on))
     counts = pd.DataFrame({"household_id": rows["household_id"], "referrals": 1,
                            **{f"referrals_{s}": (rows["status"] == s).astype(np.int64) for s in REFERRAL_STATUSES},
                            "referrals_overdue": [overdue(s, pd.Timestamp(d).date(), today)

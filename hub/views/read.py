@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import ColumnElement, Connection, Engine, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, bindparam, func, or_, select
 
 from audit.events import ViewRead
 from contracts.model import MICRODATA_LEVELS, View
@@ -114,19 +114,20 @@ def _microdata(info: VersionInfo) -> bool:
     return info.level in MICRODATA_LEVELS
 
 
-def _of_version(info: VersionInfo) -> ColumnElement[bool]:
+def _stored(info: VersionInfo) -> tuple[Table, ColumnElement[bool]]:
+    """The table holding the version's rows (microdata) or cells (aggregate), and which of them are its."""
     if _microdata(info):
-        return row_versions.in_version(info.view, info.version_id)
-    return view_cells.c.version_id == info.version_id
+        return view_rows, row_versions.in_version(info.view, info.version_id)
+    return view_cells, view_cells.c.version_id == info.version_id
 
 
 def _read_slice(conn: Connection, info: VersionInfo, *, area: str | None, whole: bool,
                 page: tuple[int, int] | None) -> ViewSlice:
     cells, rows, homes = [], [], Counter()
     microdata = _microdata(info)
-    table = view_rows if microdata else view_cells
+    table, its = _stored(info)
     code = area or "TH"
-    query = select(table).where(_of_version(info))
+    query = select(table).where(its)
     if not microdata and not whole:
         query = query.where(or_(view_cells.c.area == code, view_cells.c.parent == code))
     elif area:
@@ -153,8 +154,8 @@ def _count(conn: Connection, info: VersionInfo, area: str | None) -> int:
 
 
 def _read_count(conn: Connection, info: VersionInfo, area: str | None) -> int:
-    table = view_rows if _microdata(info) else view_cells
-    query = select(func.count()).select_from(table).where(_of_version(info))
+    table, its = _stored(info)
+    query = select(func.count()).select_from(table).where(its)
     if area:
         query = query.where(table.c.area.startswith(area, autoescape=True))
     return int(conn.scalar(query))

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, and_, delete, or_, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, or_, select, update
 
 from hub.db.bulk import bulk_insert, placeholder
+from hub.db.frames import read_frame
 from hub.db.schema import view_rows
 
 _CLOSING = "view_rows_closing"
@@ -53,11 +54,9 @@ def write_version(conn: Connection, view: str, version_id: int, rows: pd.DataFra
     order) the rows of ``view``'s new version ``version_id``, newer than every version of the view: a row
     the newest version holds the same is shared, every other is written, and the newest version's rows it
     lacks or changes are closed."""
-    cursor = conn.connection.driver_connection.cursor()  # half a million keys: no row objects
-    cursor.execute(f"SELECT row_key, area, from_version, digest FROM view_rows WHERE view = {placeholder(conn)} "
-                   "AND to_version IS NULL", (view,))
-    newest = pd.DataFrame(cursor.fetchall(), columns=["row_key", "area", "since", "digest"]).set_index("row_key")
-    cursor.close()
+    r = view_rows.c
+    newest = read_frame(conn, select(r.row_key, r.area, r.from_version.label("since"), r.digest).where(
+        r.view == view, r.to_version.is_(None))).set_index("row_key")
     newest["digest"] = newest["digest"].astype("Int64")  # nullable: a new key's missing digest is no float
     stamps = digests(rows)
     before = newest.reindex(rows.index)
